@@ -1,0 +1,111 @@
+/**
+ * The inference backend's HTTP API (Hono): /api/foo, /healthz, /readyz, /metrics.
+ * Errors are problem+json; a full backend answers 503 + Retry-After (back-pressure).
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { problem, PROBLEM_CONTENT_TYPE } from '../lib/problem.js';
+import { CoreError, FOO_MAX_VAL, FOO_MIN_VAL, type Core } from './core.js';
+import type { BackendMetrics } from './metrics.js';
+import { AbandonedError, type Slots, SlotsFullError } from './slots.js';
+import { parseValBody, parseValParam, type ValResult } from './val.js';
+
+/** JSON bodies for POST /api/foo are tiny; anything larger is a mistake or an attack. */
+export const MAX_BODY_BYTES = 1024;
+
+export interface BackendState {
+  draining: boolean;
+}
+
+/** Only known routes become metric labels; anything else is "other". */
+const ROUTES: Record<string, string> = { '/api/foo': 'foo', '/healthz': 'healthz', '/readyz': 'readyz', '/metrics': 'metrics' };
+
+export function createApp(core: Core, slots: Slots, metrics: BackendMetrics, state: BackendState): Hono {
+  const app = new Hono();
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = ROUTES[c.req.path] ?? 'other';
+    metrics.requests.inc({ route, method: c.req.method, code: String(c.res.status) });
+    metrics.requestDuration.observe({ route }, (performance.now() - started) / 1000);
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok', pid: process.pid }));
+  app.get('/readyz', (c) => {
+    const body = { status: state.draining ? 'draining' : 'ready', pid: process.pid, core: core.version, ...slots.stats() };
+    return c.json(body, state.draining ? 503 : 200);
+  });
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  });
+
+  app.get('/api/foo', (c) => compute(c, parseValParam(c.req.queries('val'))));
+  app.post(
+    '/api/foo',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => send(c, 413, `the body is larger than ${MAX_BODY_BYTES} bytes; send {"val": N}`),
+    }),
+    async (c) => {
+      const type = c.req.header('content-type') ?? '';
+      if (!/^application\/json\s*(;|$)/i.test(type)) {
+        return send(c, 415, `send the body as Content-Type: application/json, not "${type || 'none'}"`);
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(await c.req.text());
+      } catch (err) {
+        return send(c, 400, `the body is not valid JSON (${(err as Error).message}); send {"val": N}`);
+      }
+      return compute(c, parseValBody(body));
+    },
+  );
+  app.all('/api/foo', (c) => {
+    c.header('Allow', 'GET, POST');
+    return send(c, 405, `use GET /api/foo?val=N or POST /api/foo with {"val": N}, not ${c.req.method}`);
+  });
+  app.notFound((c) => send(c, 404, `no such endpoint: ${c.req.path}; try GET /api/foo?val=1000`));
+  app.onError((err, c) => send(c, 500, `internal error: ${err.message}`));
+
+  async function compute(c: Context, input: ValResult): Promise<Response> {
+    if (!input.ok) return send(c, 400, input.detail, { min: FOO_MIN_VAL, max: FOO_MAX_VAL });
+    const queuedAt = performance.now();
+    let release: () => void;
+    try {
+      release = await slots.acquire(c.req.raw.signal);
+    } catch (err) {
+      if (err instanceof SlotsFullError) {
+        metrics.shed.inc({ reason: 'queue_full' });
+        c.header('Retry-After', '1');
+        return send(c, 503, `this backend is busy (${slots.slots} slots, ${slots.queueSize} queued); retry after 1 s`);
+      }
+      if (err instanceof AbandonedError) {
+        metrics.shed.inc({ reason: 'client_gone' });
+        return send(c, 499, 'the client closed the connection while the request was queued');
+      }
+      throw err;
+    }
+    const started = performance.now();
+    metrics.queueWait.observe((started - queuedAt) / 1000);
+    try {
+      const result = await core.foo(input.val);
+      const ms = performance.now() - started;
+      metrics.nativeCallDuration.observe({ op: 'foo' }, ms / 1000);
+      return c.json({ val: input.val, result, ms: Math.round(ms * 1000) / 1000, pid: process.pid });
+    } catch (err) {
+      if (!(err instanceof CoreError)) throw err;
+      metrics.nativeCallErrors.inc({ op: 'foo', code: String(err.code) });
+      return send(c, 400, `the core refused val ${input.val}: ${err.message}`);
+    } finally {
+      release();
+    }
+  }
+
+  return app;
+}
+
+function send(c: Context, status: number, detail: string, extensions?: Record<string, unknown>): Response {
+  return c.body(JSON.stringify(problem(status, detail, extensions)), status as 400, { 'Content-Type': PROBLEM_CONTENT_TYPE });
+}

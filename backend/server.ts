@@ -1,0 +1,68 @@
+/**
+ * Runs one inference backend: loads the core, serves the API, and on SIGTERM
+ * (or when its master goes away) stops accepting, finishes in-flight work, exits.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createLogger } from '../lib/log.js';
+import { createApp, type BackendState } from './app.js';
+import { loadCore } from './core.js';
+import { createBackendMetrics } from './metrics.js';
+import { Slots } from './slots.js';
+
+export interface BackendOptions {
+  host: string;
+  port: number;
+  slots: number;
+  queue: number;
+  /** How long in-flight work may take to finish after SIGTERM before the process exits anyway. */
+  drainTimeoutMs?: number;
+}
+
+export async function runBackend(options: BackendOptions): Promise<void> {
+  const log = createLogger('backend');
+  const core = loadCore();
+  const slots = new Slots(options.slots, options.queue);
+  const state: BackendState = { draining: false };
+  const app = createApp(core, slots, createBackendMetrics(slots, core.version), state);
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  if (options.slots > threads) {
+    log.warn({ slots: options.slots, threads }, `only ${threads} native calls can run at once: set UV_THREADPOOL_SIZE to at least ${options.slots}`);
+  }
+
+  const server = serve({ fetch: app.fetch, hostname: options.host, port: options.port }) as Server;
+  // A keep-alive peer (the proxy) must close idle sockets before we do, or it races our close.
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host: options.host, port, slots: options.slots, queue: options.queue, core: core.version }, 'backend ready');
+  process.send?.({ type: 'ready', port });
+
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    state.draining = true;
+    log.info({ reason, ...slots.stats() }, 'draining');
+    server.close(() => {
+      log.info('drained, exiting');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    // Connections that stay open between requests are closed as their responses finish.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    sweep.unref();
+    setTimeout(() => {
+      log.warn(slots.stats(), 'drain timed out, exiting');
+      process.exit(1);
+    }, options.drainTimeoutMs ?? 30_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // Supervised by a master over IPC: if the master dies, we must not linger as an orphan.
+  if (process.connected) process.on('disconnect', () => stop('master gone'));
+}

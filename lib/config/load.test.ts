@@ -1,0 +1,101 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, parseConfig } from './load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'portico-config-'));
+mkdirSync(join(dir, 'www'));
+const file = join(dir, 'portico.yaml');
+
+const minimal = `
+pool: { processes: 2 }
+routes:
+  - { path: /api/, upstream: inference }
+  - { path: /, static: www }
+`;
+
+function problemOf(text: string): string {
+  try {
+    parseConfig(text, file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('loads the shipped defaults', () => {
+    const config = loadConfig(DEFAULT_CONFIG_FILE);
+    expect(config.listen.http).toEqual({ host: undefined, port: 8080 });
+    expect(config.listen.admin).toEqual({ host: '127.0.0.1', port: 9901 });
+    expect(config.pool.upstream).toBe('inference');
+    expect(config.routes.map((r) => r.name)).toEqual(['api', 'static']);
+  });
+
+  it('fills the pool upstream with local backends from base_port, and resolves paths against the file', () => {
+    const config = parseConfig(minimal, file);
+    expect(config.pool.servers).toEqual(['http://127.0.0.1:4001', 'http://127.0.0.1:4002']);
+    expect(config.upstreams.get('inference')?.servers.map((s) => [s.url, s.local])).toEqual([
+      ['http://127.0.0.1:4001', true], ['http://127.0.0.1:4002', true],
+    ]);
+    expect(config.routes[0]?.name).toBe('api');
+    expect(config.routes[1]).toMatchObject({ name: 'root', static: join(dir, 'www') });
+  });
+
+  it('keeps listed servers and normalises them to origins', () => {
+    const config = parseConfig(`
+pool: { processes: 0 }
+upstreams:
+  remote:
+    servers: [ "http://10.0.0.7:4001/", { url: "http://[::1]:4002", weight: 3 } ]
+routes: [ { path: /, upstream: remote } ]
+`, file);
+    expect(config.upstreams.get('remote')?.servers).toEqual([
+      { url: 'http://10.0.0.7:4001', weight: 1, local: false },
+      { url: 'http://[::1]:4002', weight: 3, local: false },
+    ]);
+    expect(config.upstreams.get('inference')?.servers).toEqual([]);
+  });
+
+  it.each([
+    ['listen: { http: "127.0.0.1:80", admin: "[::1]:9901" }', { http: { host: '127.0.0.1', port: 80 }, admin: { host: '::1', port: 9901 } }],
+    ['listen: { http: ":8081" }', { http: { host: undefined, port: 8081 } }],
+  ])('parses listen addresses: %s', (yaml, expected) => {
+    expect(parseConfig(`${yaml}\n${minimal}`, file).listen).toMatchObject(expected);
+  });
+});
+
+describe('config errors name the file, line and key', () => {
+  it.each([
+    ['a YAML syntax error', 'routes: [ { path: /api/ ', /portico\.yaml:\d+:\d+: YAML: /],
+    ['a duplicate key', 'pool: {}\npool: {}\nroutes: []', /portico\.yaml:2:1: YAML: Map keys must be unique/],
+    ['a misspelt key, with a hint', `pool:\n  proceses: 2\n${minimal.replace('pool: { processes: 2 }', '')}`, /portico\.yaml:2:3: pool\.proceses: unknown key \(did you mean "processes"\?\)/],
+    ['a wrong type', `pool: { processes: two }\nroutes: [ { path: /, static: www } ]`, /portico\.yaml:1:20: pool\.processes: /],
+    ['a bad listen address', `listen: { http: "localhost" }\n${minimal}`, /listen\.http: "localhost" is not a listen address/],
+    ['a route to a missing upstream', `routes:\n  - { path: /, upstream: nowhere }`, /:2:\d+: routes\[0\]\.upstream: no upstream named "nowhere" \(known: inference\)/],
+    ['a route with both targets', `routes:\n  - { path: /, upstream: inference, static: www }`, /routes\[0\]: a route needs exactly one of/],
+    ['a duplicate route name', `routes:\n  - { path: /a, static: www }\n  - { path: /b, name: a, static: www }`, /routes\[1\]\.name: route name "a" is used twice/],
+    ['a path without a slash', `routes:\n  - { path: api, static: www }`, /routes\[0\]\.path: a route path starts with "\/"/],
+    ['a missing static directory', `routes:\n  - { path: /, static: nope }`, /routes\[0\]\.static: .*nope is not a directory/],
+    ['a server that is not a URL', `upstreams: { x: { servers: [ "10.0.0.1" ] } }\nroutes: [ { path: /, upstream: x } ]`, /upstreams\.x\.servers\[0\]: "10\.0\.0\.1" is not a URL/],
+    ['a server with a path', `upstreams: { x: { servers: [ "http://a:1/p" ] } }\nroutes: [ { path: /, upstream: x } ]`, /must be a plain http:\/\/host:port origin/],
+    ['an unknown policy', `upstreams: { x: { policy: random } }\nroutes: [ { path: /, upstream: x } ]`, /upstreams\.x\.policy: /],
+    ['no routes', 'routes: []', /routes: list at least one route/],
+    ['a pool running past port 65535', `pool: { processes: 3, base_port: 65534 }\nroutes: [ { path: /, static: www } ]`, /pool\.base_port: 3 backends from port 65534 run past 65535/],
+  ])('%s', (_what, text, expected) => {
+    expect(problemOf(text)).toMatch(expected);
+  });
+
+  it('reports an unreadable file by name', () => {
+    expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(/missing\.yaml: cannot read the file/);
+  });
+
+  it('lists every problem, one per line', () => {
+    const message = problemOf('listen: { htp: 1 }\npool: { slots: 0 }\nroutes: []');
+    expect(message.split('\n')).toHaveLength(3);
+  });
+});
+
+writeFileSync(join(dir, 'unused'), '');

@@ -1,0 +1,135 @@
+/**
+ * Loads config/portico.yaml: parse, validate, then resolve what depends on the
+ * machine or the file's location (pool size, local backend URLs, static paths).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { PROJECT_ROOT } from '../paths.js';
+import { ConfigError, problemsFromIssues } from './errors.js';
+import { configSchema, type ParsedConfig } from './schema.js';
+
+export { ConfigError } from './errors.js';
+
+/** The shipped defaults, used when neither --config nor PORTICO_CONFIG is given. */
+export const DEFAULT_CONFIG_FILE = resolve(PROJECT_ROOT, 'config/portico.yaml');
+
+export interface UpstreamServer {
+  url: string;
+  weight: number;
+  /** A backend of the supervised pool (the master reports its state). */
+  local: boolean;
+}
+
+export interface UpstreamConfig {
+  name: string;
+  policy: ParsedConfig['upstreams'][string]['policy'];
+  servers: UpstreamServer[];
+}
+
+export interface PoolConfig {
+  processes: number;
+  host: string;
+  basePort: number;
+  upstream: string;
+  slots: number;
+  queue: number;
+  /** URLs of the local backends, the first on `basePort`; empty when basePort is 0 (ports picked at run time). */
+  servers: string[];
+}
+
+export type RouteConfig = ParsedConfig['routes'][number];
+
+export interface PorticoConfig {
+  file: string;
+  listen: ParsedConfig['listen'];
+  pool: PoolConfig;
+  upstreams: Map<string, UpstreamConfig>;
+  routes: RouteConfig[];
+}
+
+/** Which file to load: the --config flag, then PORTICO_CONFIG, then the shipped defaults. */
+export function configFilePath(flag?: string, env = process.env): string {
+  return resolve(flag ?? env.PORTICO_CONFIG ?? DEFAULT_CONFIG_FILE);
+}
+
+/**
+ * Reads and validates a config file.
+ * @throws ConfigError naming the file, line and key of every problem.
+ * @example const config = loadConfig('config/portico.yaml');
+ */
+export function loadConfig(file: string): PorticoConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [{ key: '', message: `cannot read the file: ${(err as Error).message}` }]);
+  }
+  return parseConfig(text, path);
+}
+
+/** Validates config text as if it were read from `file` (paths in it are relative to the file). */
+export function parseConfig(text: string, file: string): PorticoConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => ({
+      key: '', ...lines.linePos(e.pos[0]), message: `YAML: ${e.message.split('\n')[0]}`,
+    })));
+  }
+  const result = configSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) throw new ConfigError(file, problemsFromIssues(result.error.issues, doc, lines, configSchema));
+  return resolveConfig(result.data, file);
+}
+
+function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
+  const dir = dirname(file);
+  const processes = parsed.pool.processes === 'auto' ? availableParallelism() : parsed.pool.processes;
+  const hostInUrl = parsed.pool.host.includes(':') ? `[${parsed.pool.host}]` : parsed.pool.host;
+  const pool: PoolConfig = {
+    processes,
+    host: parsed.pool.host,
+    basePort: parsed.pool.base_port,
+    upstream: parsed.pool.upstream,
+    slots: parsed.pool.slots,
+    queue: parsed.pool.queue,
+    servers: parsed.pool.base_port === 0 ? [] : Array.from({ length: processes }, (_, i) => `http://${hostInUrl}:${parsed.pool.base_port + i}`),
+  };
+  if (pool.basePort > 0 && pool.basePort + processes - 1 > 65535) {
+    throw new ConfigError(file, [{ key: 'pool.base_port', message: `${processes} backends from port ${pool.basePort} run past 65535` }]);
+  }
+
+  const upstreams = new Map<string, UpstreamConfig>();
+  for (const [name, u] of Object.entries(parsed.upstreams)) {
+    upstreams.set(name, { name, policy: u.policy, servers: u.servers.map((s) => ({ ...s, local: false })) });
+  }
+  const poolUpstream = upstreams.get(pool.upstream) ?? { name: pool.upstream, policy: 'round-robin' as const, servers: [] };
+  const listed = new Set(poolUpstream.servers.map((s) => s.url));
+  for (const url of pool.servers) {
+    if (listed.has(url)) {
+      throw new ConfigError(file, [{ key: `upstreams.${pool.upstream}.servers`, message: `${url} is a local pool backend already; remove it from the list` }]);
+    }
+    poolUpstream.servers.push({ url, weight: 1, local: true });
+  }
+  upstreams.set(pool.upstream, poolUpstream);
+
+  const routes = parsed.routes.map((route, i) => {
+    if (route.static === undefined) return route;
+    const staticDir = resolve(dir, route.static);
+    if (!isDirectory(staticDir)) {
+      throw new ConfigError(file, [{ key: `routes[${i}].static`, message: `${staticDir} is not a directory` }]);
+    }
+    return { ...route, static: staticDir };
+  });
+  return { file, listen: parsed.listen, pool, upstreams, routes };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,31 @@
+/** Messages between the master and its children over Node's IPC channel. */
+import type { LocalServer } from '../proxy/upstream.js';
+
+export interface SupervisedProcess {
+  name: string;
+  /** starting | ready | backoff | stopping | stopped */
+  state: string;
+  restarts: number;
+  pid?: number;
+}
+
+/** Child → master: listening and able to serve, on these ports. */
+export interface ReadyMessage {
+  type: 'ready';
+  port?: number;
+  http?: number;
+  admin?: number;
+}
+
+/** Master → proxy: the state of every supervised process, and the local backends by URL. */
+export interface PoolMessage {
+  type: 'pool';
+  processes: SupervisedProcess[];
+  servers: LocalServer[];
+}
+
+export type IpcMessage = ReadyMessage | PoolMessage;
+
+export function isIpcMessage(value: unknown): value is IpcMessage {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}

@@ -1,0 +1,136 @@
+/**
+ * One supervised child process: start it, learn when it is ready, restart it
+ * with backoff when it dies, stop it gracefully (SIGTERM, then SIGKILL).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { isIpcMessage, type ReadyMessage } from '../lib/ipc.js';
+import type { Logger } from '../lib/log.js';
+import { planRestart, type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
+
+export type ChildState = 'starting' | 'ready' | 'backoff' | 'crash-loop' | 'stopping' | 'stopped';
+
+export interface ChildSpec {
+  name: string;
+  /** Node script and its arguments. */
+  script: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** Called with the child's 'ready' message; resolves true once the child answers its readiness check. */
+  probe?: (ready: ReadyMessage, signal: AbortSignal) => Promise<boolean>;
+  /** How long a child may take to become ready before it is killed and restarted. */
+  readyTimeoutMs?: number;
+  /** How long a child may drain after SIGTERM before SIGKILL. */
+  stopTimeoutMs?: number;
+}
+
+export class SupervisedChild extends EventEmitter<{ change: [] }> {
+  state: ChildState = 'stopped';
+  restarts = 0;
+  /** The child's ready message: the ports it listens on. */
+  ready?: ReadyMessage;
+  private process?: ChildProcess;
+  private failures = 0;
+  private startedAt = 0;
+  private becameReady = false;
+  private restartTimer?: NodeJS.Timeout;
+  private probing?: AbortController;
+
+  constructor(readonly spec: ChildSpec, private readonly log: Logger, private readonly backoff: BackoffPolicy = DEFAULT_BACKOFF) {
+    super();
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
+  start(): void {
+    this.startedAt = Date.now();
+    this.becameReady = false;
+    this.ready = undefined;
+    const child = spawn(process.execPath, [this.spec.script, ...this.spec.args], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, ...this.spec.env },
+    });
+    this.process = child;
+    this.setState('starting');
+    const readyTimer = setTimeout(() => {
+      this.log.error({ child: this.spec.name, pid: child.pid }, 'not ready in time; killing it');
+      child.kill('SIGKILL');
+    }, this.spec.readyTimeoutMs ?? 30_000);
+    child.on('message', (message) => {
+      if (!isIpcMessage(message) || message.type !== 'ready' || this.state !== 'starting') return;
+      void this.confirmReady(child, message).then((ok) => { if (ok) clearTimeout(readyTimer); });
+    });
+    child.on('error', (err) => this.log.error({ child: this.spec.name, err }, 'spawn failed'));
+    child.on('exit', (code, signal) => {
+      clearTimeout(readyTimer);
+      this.probing?.abort();
+      if (this.process === child) this.process = undefined;
+      this.onExit(code, signal);
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after the stop timeout; resolves when the child has exited. */
+  stop(): Promise<void> {
+    clearTimeout(this.restartTimer);
+    const child = this.process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.setState('stopped');
+      return Promise.resolve();
+    }
+    this.setState('stopping');
+    return new Promise((resolve) => {
+      const killTimer = setTimeout(() => {
+        this.log.warn({ child: this.spec.name, pid: child.pid }, 'did not stop in time; SIGKILL');
+        child.kill('SIGKILL');
+      }, this.spec.stopTimeoutMs ?? 30_000);
+      child.once('exit', () => {
+        clearTimeout(killTimer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
+  /** Sends a signal to the running child (SIGHUP for a reload). */
+  signal(signal: NodeJS.Signals): void {
+    this.process?.kill(signal);
+  }
+
+  send(message: unknown): void {
+    if (this.process?.connected) this.process.send(message as object, (err) => { if (err) this.log.debug({ err }, 'ipc send failed'); });
+  }
+
+  private async confirmReady(child: ChildProcess, message: ReadyMessage): Promise<boolean> {
+    if (this.spec.probe) {
+      this.probing = new AbortController();
+      const ok = await this.spec.probe(message, this.probing.signal).catch(() => false);
+      if (!ok || this.process !== child || this.state !== 'starting') return false;
+    }
+    this.ready = message;
+    this.becameReady = true;
+    this.setState('ready');
+    return true;
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      this.setState('stopped');
+      return;
+    }
+    const plan = planRestart({ failures: this.failures, becameReady: this.becameReady, uptimeMs: Date.now() - this.startedAt }, this.backoff);
+    this.failures = plan.failures;
+    this.restarts++;
+    const level = plan.crashLooping ? 'error' : 'warn';
+    this.log[level]({ child: this.spec.name, code, signal, restartInMs: plan.delayMs, failures: plan.failures }, plan.crashLooping ? 'crash loop: restarting with backoff' : 'exited; restarting');
+    this.setState(plan.crashLooping ? 'crash-loop' : 'backoff');
+    this.restartTimer = setTimeout(() => this.start(), plan.delayMs);
+  }
+
+  private setState(state: ChildState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('change');
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The proxy alone (`portico proxy`, no pool) in front of plain node:http servers
+ * that misbehave on purpose: refuse, reset, hang up mid-body.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { getJson, portico, type PorticoProcess, writeConfig } from './helpers.js';
+
+type Behaviour = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+async function origin(name: string, behaviour?: Behaviour): Promise<{ server: Server; url: string; hits: () => number }> {
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits++;
+    let body = '';
+    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('end', () => {
+      if (behaviour) return behaviour(req, res, body);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ name, method: req.method, url: req.url, body, requestId: req.headers['x-request-id'] }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits };
+}
+
+/** A URL on which nothing listens: bind a port, then release it. */
+async function deadUrl(): Promise<string> {
+  const { server, url } = await origin('dead');
+  await new Promise((resolve) => server.close(resolve));
+  return url;
+}
+
+async function startProxy(servers: string[]): Promise<{ proc: PorticoProcess; http: string; admin: string }> {
+  const file = writeConfig(`
+listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
+pool: { processes: 0 }
+upstreams:
+  app:
+    servers: [ ${servers.map((s) => `"${s}"`).join(', ')} ]
+routes:
+  - { path: /, upstream: app }
+`);
+  const proc = portico(['proxy', '--config', file]);
+  const ready = await proc.waitForLog((l) => l.msg === 'proxy listening');
+  const { http, admin } = ready as unknown as { http: AddressInfo; admin: AddressInfo };
+  return { proc, http: `http://127.0.0.1:${http.port}`, admin: `http://127.0.0.1:${admin.port}` };
+}
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+});
+function closeLater(server: Server) {
+  cleanups.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+}
+
+describe('proxy forwarding', () => {
+  let a: Awaited<ReturnType<typeof origin>>;
+  let b: Awaited<ReturnType<typeof origin>>;
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  beforeAll(async () => {
+    a = await origin('a');
+    b = await origin('b');
+    proxy = await startProxy([a.url, b.url]);
+  });
+  afterAll(async () => {
+    await proxy.proc.stop();
+    for (const o of [a, b]) o.server.close();
+  });
+
+  it('spreads requests round-robin and passes method, path, query and body through', async () => {
+    const names = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await getJson(`${proxy.http}/x/y?z=${i}`, { method: 'POST', body: `body-${i}`, headers: { 'content-type': 'text/plain' } });
+      expect(res.body).toMatchObject({ method: 'POST', url: `/x/y?z=${i}`, body: `body-${i}` });
+      names.push(res.body.name);
+    }
+    expect(names.sort()).toEqual(['a', 'a', 'b', 'b']);
+  });
+
+  it('gives every request an id, sends it upstream and returns it to the client', async () => {
+    const res = await getJson(`${proxy.http}/id`);
+    expect(res.headers.get('x-request-id')).toBe(res.body.requestId);
+  });
+
+  it('reuses upstream connections (keep-alive)', async () => {
+    const sockets = new Set<unknown>();
+    a.server.on('request', (req: IncomingMessage) => sockets.add(req.socket));
+    for (let i = 0; i < 10; i++) await getJson(`${proxy.http}/ka`);
+    expect(sockets.size).toBe(1);
+  });
+
+  it('writes one JSON access-log line per request', async () => {
+    await getJson(`${proxy.http}/logged?q=1`);
+    const line = await proxy.proc.waitForLog((l) => l.msg === 'request' && l.path === '/logged?q=1');
+    expect(line).toMatchObject({ method: 'GET', status: 200, route: 'root', upstream: 'app', id: expect.any(String), duration: expect.any(Number), client: '127.0.0.1' });
+  });
+});
+
+describe('proxy faults', () => {
+  it('retries a refused connection on another server, for GET and POST alike', async () => {
+    const good = await origin('good');
+    closeLater(good.server);
+    const { proc, http } = await startProxy([await deadUrl(), good.url]);
+    cleanups.push(() => proc.stop());
+    for (let i = 0; i < 4; i++) {
+      const get = await getJson(`${http}/g`);
+      expect(get.status).toBe(200);
+      const post = await getJson(`${http}/p`, { method: 'POST', body: '{"val":1}', headers: { 'content-type': 'application/json' } });
+      expect(post.body).toMatchObject({ name: 'good', body: '{"val":1}' });
+    }
+  });
+
+  it('answers 502 problem+json when every server fails, and 503 + Retry-After while all are ejected', async () => {
+    const { proc, http, admin } = await startProxy([await deadUrl(), await deadUrl()]);
+    cleanups.push(() => proc.stop());
+    const first = await getJson(`${http}/`);
+    expect(first.status).toBe(502);
+    expect(first.headers.get('content-type')).toBe('application/problem+json');
+    expect(first.body.detail).toMatch(/every server of upstream "app" failed/);
+    const next = await getJson(`${http}/`);
+    expect(next.status).toBe(503);
+    expect(next.headers.get('retry-after')).toBe('1');
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(/^portico_upstream_errors_total\{upstream="app",server="[^"]+",reason="refused"\} 1$/m);
+    expect(metrics).toMatch(/^portico_upstream_server_up\{upstream="app",server="[^"]+"\} 0$/m);
+  });
+
+  it('does not retry a POST whose connection was reset after it was sent', async () => {
+    const resetter = await origin('resetter', (req) => req.socket.destroy());
+    const good = await origin('good');
+    closeLater(resetter.server);
+    closeLater(good.server);
+    const { proc, http } = await startProxy([resetter.url, good.url]);
+    cleanups.push(() => proc.stop());
+    const post = await getJson(`${http}/`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } });
+    expect(post.status).toBe(502);
+    expect(good.hits()).toBe(0);
+    // A GET is idempotent: the reset one is retried on the good server.
+    const get = await getJson(`${http}/`);
+    expect(get.status).toBe(200);
+    expect(get.body.name).toBe('good');
+  });
+
+  it('cuts the client off when a server dies mid-body, instead of leaving it waiting', async () => {
+    const halfway = await origin('halfway', (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('only part');
+      setTimeout(() => res.socket?.destroy(), 50);
+    });
+    closeLater(halfway.server);
+    const { proc, http } = await startProxy([halfway.url]);
+    cleanups.push(() => proc.stop());
+    const res = await fetch(`${http}/`);
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+  });
+});
