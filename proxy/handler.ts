@@ -30,6 +30,8 @@ export interface HandlerState {
 interface Exchange {
   id: string;
   started: number;
+  /** The client socket's bytesWritten when the request began: the response's size is the growth. */
+  bytesBefore: number;
   route: string;
   upstream: string;
   server: string;
@@ -37,7 +39,7 @@ interface Exchange {
 
 export function createHandler(getState: () => HandlerState, forwarder: Forwarder, metrics: ProxyMetrics, log: Logger) {
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const x: Exchange = { id: randomUUID(), started: performance.now(), route: 'none', upstream: '', server: '' };
+    const x: Exchange = { id: randomUUID(), started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '' };
     res.setHeader('X-Request-Id', x.id);
     res.once('close', () => record(req, res, x));
 
@@ -100,7 +102,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
     metrics.requestDuration.observe({ route: x.route, upstream: x.upstream }, seconds);
     log.info({
       id: x.id, client: req.socket.remoteAddress, method: req.method, path: req.url, status: res.statusCode,
-      bytes: res.getHeader('content-length') ?? null, duration: Math.round(seconds * 1e6) / 1e6,
+      bytes: req.socket.bytesWritten - x.bytesBefore, duration: Math.round(seconds * 1e6) / 1e6,
       route: x.route, upstream: x.upstream || undefined, server: x.server || undefined, completed: res.writableFinished,
     }, 'request');
   }

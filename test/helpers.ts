@@ -3,10 +3,11 @@
  * JSON log lines, write temporary configs, and make sure every process dies.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterAll } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const CLI = join(ROOT, 'dist/bin/portico.js');
@@ -63,9 +64,15 @@ export function portico(args: string[], env: Record<string, string> = {}): Porti
   return new PorticoProcess(child);
 }
 
-/** Writes `text` to portico.yaml in a fresh temporary folder; returns its path. */
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes `text` to portico.yaml in a fresh temporary folder (removed after the file's tests); returns its path. */
 export function writeConfig(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'portico-test-'));
+  tempDirs.push(dir);
   const file = join(dir, 'portico.yaml');
   writeFileSync(file, text);
   return file;

@@ -96,6 +96,7 @@ describe('proxy forwarding', () => {
     await getJson(`${proxy.http}/logged?q=1`);
     const line = await proxy.proc.waitForLog((l) => l.msg === 'request' && l.path === '/logged?q=1');
     expect(line).toMatchObject({ method: 'GET', status: 200, route: 'root', upstream: 'app', id: expect.any(String), duration: expect.any(Number), client: '127.0.0.1' });
+    expect(line.bytes).toBeGreaterThan(100); // headers and body as sent
   });
 });
 

@@ -1,12 +1,13 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, parseConfig } from './load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portico-config-'));
 mkdirSync(join(dir, 'www'));
 const file = join(dir, 'portico.yaml');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const minimal = `
 pool: { processes: 2 }
@@ -98,4 +99,3 @@ describe('config errors name the file, line and key', () => {
   });
 });
 
-writeFileSync(join(dir, 'unused'), '');
