@@ -35,6 +35,8 @@ export class SupervisedChild extends EventEmitter<{ change: [] }> {
   private becameReady = false;
   private restartTimer?: NodeJS.Timeout;
   private probing?: AbortController;
+  /** Set when the tree is stopping: an exit from now on is final, whoever sent the signal. */
+  private retired = false;
 
   constructor(readonly spec: ChildSpec, private readonly log: Logger, private readonly backoff: BackoffPolicy = DEFAULT_BACKOFF) {
     super();
@@ -71,9 +73,15 @@ export class SupervisedChild extends EventEmitter<{ change: [] }> {
     });
   }
 
+  /** No more restarts: the tree is stopping (a Ctrl-C reaches every child of the group at once). */
+  retire(): void {
+    this.retired = true;
+    clearTimeout(this.restartTimer);
+  }
+
   /** SIGTERM, then SIGKILL after the stop timeout; resolves when the child has exited. */
   stop(): Promise<void> {
-    clearTimeout(this.restartTimer);
+    this.retire();
     const child = this.process;
     if (!child || child.exitCode !== null || child.signalCode !== null) {
       this.setState('stopped');
@@ -115,7 +123,7 @@ export class SupervisedChild extends EventEmitter<{ change: [] }> {
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.state === 'stopping' || this.state === 'stopped') {
+    if (this.retired || this.state === 'stopping' || this.state === 'stopped') {
       this.setState('stopped');
       return;
     }

@@ -77,6 +77,7 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping: draining the proxy, then the backends');
+    for (const child of children) child.retire();
     await proxy.stop();
     await Promise.all(backends.map((b) => b.stop()));
     log.info('stopped');

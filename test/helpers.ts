@@ -55,9 +55,10 @@ export class PorticoProcess {
   }
 }
 
-/** Runs `portico ARGS` from the compiled CLI. */
-export function portico(args: string[], env: Record<string, string> = {}): PorticoProcess {
+/** Runs `portico ARGS` from the compiled CLI; `detached` gives it a process group of its own, as a terminal would. */
+export function portico(args: string[], env: Record<string, string> = {}, detached = false): PorticoProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
+    detached,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PORTICO_LOG_LEVEL: 'info', ...env },
   });

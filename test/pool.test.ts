@@ -18,8 +18,8 @@ routes:
   - { name: static, path: /, static: ${process.cwd()}/static }
 `;
 
-async function startPool(config = CONFIG): Promise<{ master: PorticoProcess; http: string; admin: string }> {
-  const master = portico(['--config', writeConfig(config)]);
+async function startPool(config = CONFIG, detached = false): Promise<{ master: PorticoProcess; http: string; admin: string }> {
+  const master = portico(['--config', writeConfig(config)], {}, detached);
   const ready = await master.waitForLog((l) => l.msg === 'portico ready', 20_000);
   const admin = `http://127.0.0.1:${ready.admin as number}`;
   await waitUntil(async () => readyBackends(await status(admin)) === 2, 15_000, 'two ready backends');
@@ -137,6 +137,16 @@ describe('stopping the tree', () => {
     expect(pids).toHaveLength(3);
     expect(await master.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
+  });
+
+  it('Ctrl-C (SIGINT to the whole process group) stops every process without restarting any', async () => {
+    const { master, admin } = await startPool(CONFIG, true);
+    const pids = treePids(await status(admin));
+    process.kill(-master.child.pid!, 'SIGINT');
+    expect(await master.exited).toEqual({ code: 0, signal: null });
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    expect(master.lines.filter((l) => l.msg === 'exited; restarting')).toEqual([]);
+    expect(master.lines.filter((l) => l.msg === 'backend ready')).toHaveLength(2);
   });
 
   it('SIGKILL of the master still leaves no orphans: children leave when their IPC channel closes', async () => {
