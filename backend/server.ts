@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
 import { createApp, type BackendState } from './app.js';
 import { loadCore } from './core.js';
@@ -42,27 +43,10 @@ export async function runBackend(options: BackendOptions): Promise<void> {
   log.info({ host: options.host, port, slots: options.slots, queue: options.queue, core: core.version }, 'backend ready');
   process.send?.({ type: 'ready', port });
 
-  let stopping = false;
-  const stop = (reason: string) => {
-    if (stopping) return;
-    stopping = true;
+  const drainer = trackConnections(server);
+  onShutdownSignal((reason) => {
     state.draining = true;
     log.info({ reason, ...slots.stats() }, 'draining');
-    server.close(() => {
-      log.info('drained, exiting');
-      process.exit(0);
-    });
-    server.closeIdleConnections();
-    // Connections that stay open between requests are closed as their responses finish.
-    const sweep = setInterval(() => server.closeIdleConnections(), 100);
-    sweep.unref();
-    setTimeout(() => {
-      log.warn(slots.stats(), 'drain timed out, exiting');
-      process.exit(1);
-    }, options.drainTimeoutMs ?? 30_000).unref();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  // Supervised by a master over IPC: if the master dies, we must not linger as an orphan.
-  if (process.connected) process.on('disconnect', () => stop('master gone'));
+    drainAndExit(drainer, log, options.drainTimeoutMs ?? 30_000);
+  });
 }

@@ -8,19 +8,22 @@ import { Readable } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 
 export type AttemptOutcome =
-  | { kind: 'response'; status: number; headersMs: number }
+  | { kind: 'response'; status: number; headersMs: number; retryAfter: string | undefined }
   | { kind: 'error'; code: string; message: string; connected: boolean; timedOut: boolean }
   | { kind: 'client-gone' };
 
 interface Attempt {
   proxyReq?: ClientRequest;
+  connectTimeoutMs: number;
   connected: boolean;
   started: number;
   settle(outcome: AttemptOutcome): void;
 }
 
-export interface ForwarderOptions {
-  /** How long an upstream may take to send response headers before the client gets 504. */
+export interface AttemptOptions {
+  /** How long connecting may take; past it the attempt fails as never sent (and may go elsewhere). */
+  connectTimeoutMs: number;
+  /** How long the server may take to send response headers before the client gets 504. */
   responseTimeoutMs: number;
 }
 
@@ -29,7 +32,7 @@ export class Forwarder {
   private readonly proxy: ProxyServer;
   private readonly attempts = new WeakMap<IncomingMessage, Attempt>();
 
-  constructor(private readonly options: ForwarderOptions) {
+  constructor() {
     this.proxy = createProxyServer({ agent: this.agent, xfwd: false, ws: false });
     this.proxy.on('proxyReq', (proxyReq, req) => {
       const attempt = this.attempts.get(req);
@@ -38,13 +41,21 @@ export class Forwarder {
       // A reused keep-alive socket is already connected; a new one connects later.
       const socket = proxyReq.socket;
       if (socket && !socket.connecting) attempt.connected = true;
-      else socket?.once('connect', () => { attempt.connected = true; });
+      else {
+        const connectTimer = setTimeout(() => {
+          attempt.settle({ kind: 'error', code: 'ECONNTIMEOUT', message: `no connection within ${attempt.connectTimeoutMs} ms`, connected: false, timedOut: false });
+          proxyReq.destroy();
+        }, attempt.connectTimeoutMs);
+        socket?.once('connect', () => { attempt.connected = true; clearTimeout(connectTimer); });
+        socket?.once('close', () => clearTimeout(connectTimer));
+      }
     });
     this.proxy.on('proxyRes', (proxyRes, req, res) => {
       // A backend that dies mid-body must not leave the client waiting for the rest.
       proxyRes.once('close', () => { if (!proxyRes.complete) res.destroy(); });
       const attempt = this.attempts.get(req);
-      attempt?.settle({ kind: 'response', status: proxyRes.statusCode ?? 0, headersMs: performance.now() - attempt.started });
+      const retryAfter = proxyRes.headers['retry-after'];
+      attempt?.settle({ kind: 'response', status: proxyRes.statusCode ?? 0, headersMs: performance.now() - attempt.started, retryAfter });
     });
     // http-proxy-3 reports a reset after the client left here instead of to the callback.
     this.proxy.on('econnreset', (_err, req) => this.attempts.get(req)?.settle({ kind: 'client-gone' }));
@@ -54,11 +65,12 @@ export class Forwarder {
    * Forwards `req` to `target` (an origin). `body` replays a buffered request body;
    * without it the request stream itself is sent, so the attempt cannot be repeated.
    */
-  forward(req: IncomingMessage, res: ServerResponse, target: string, headers: Record<string, string>, body?: Buffer): Promise<AttemptOutcome> {
+  forward(req: IncomingMessage, res: ServerResponse, target: string, options: AttemptOptions, headers: Record<string, string>, body?: Buffer): Promise<AttemptOutcome> {
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const onClose = () => attempt.settle({ kind: 'client-gone' });
       const attempt: Attempt = {
+        connectTimeoutMs: options.connectTimeoutMs,
         connected: false,
         started: performance.now(),
         settle: (outcome) => {
@@ -72,9 +84,9 @@ export class Forwarder {
       this.attempts.set(req, attempt);
       res.once('close', onClose);
       timer = setTimeout(() => {
-        attempt.settle({ kind: 'error', code: 'ETIMEDOUT', message: `no response within ${this.options.responseTimeoutMs} ms`, connected: attempt.connected, timedOut: true });
+        attempt.settle({ kind: 'error', code: 'ETIMEDOUT', message: `no response within ${options.responseTimeoutMs} ms`, connected: attempt.connected, timedOut: true });
         attempt.proxyReq?.destroy();
-      }, this.options.responseTimeoutMs);
+      }, options.responseTimeoutMs);
 
       this.proxy.web(req, res, { target, headers, buffer: body ? Readable.from([body]) : undefined }, (err: NodeJS.ErrnoException) => {
         attempt.settle({ kind: 'error', code: err.code ?? 'EUNKNOWN', message: err.message, connected: attempt.connected, timedOut: false });

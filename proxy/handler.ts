@@ -1,26 +1,26 @@
 /**
  * The request path, top to bottom: request id → route → static file, or
- * upstream: pick a server → forward → retry on another when that is safe → record.
+ * upstream: take a server (at once, or after the queue) → forward → on failure
+ * retry on another server when that is safe and the budget allows → record.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/log.js';
 import type { AttemptOutcome, Forwarder } from './forward.js';
+import { hashKeyOf } from './hash-key.js';
 import type { ProxyMetrics } from './metrics.js';
 import { sendProblem } from './respond.js';
 import type { Router } from './router.js';
 import { serveStatic } from './static.js';
-import type { ServerState, Upstream } from './upstream.js';
+import { ShedError, type ServerState, type Upstream } from './upstream.js';
 
 /** Bodies up to this size are buffered so that a refused connection can be retried elsewhere. */
 export const REPLAYABLE_BODY_BYTES = 64 * 1024;
-/** Attempts on other servers after the first. */
-export const MAX_RETRIES = 2;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const KNOWN_METHODS = new Set([...IDEMPOTENT, 'POST', 'PATCH', 'CONNECT']);
 /** Connect-time failures: the request never reached the server, so any method may go elsewhere. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+const NOT_SENT = new Set(['ECONNREFUSED', 'ECONNTIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 export interface HandlerState {
   router: Router;
@@ -36,6 +36,8 @@ interface Exchange {
   upstream: string;
   server: string;
 }
+
+type Failure = Extract<AttemptOutcome, { kind: 'error' }>;
 
 export function createHandler(getState: () => HandlerState, forwarder: Forwarder, metrics: ProxyMetrics, log: Logger) {
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -63,35 +65,71 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
   };
 
   async function proxyWithRetries(req: IncomingMessage, res: ServerResponse, upstream: Upstream, body: Buffer | undefined | null, x: Exchange): Promise<void> {
+    const { retries, timeouts } = upstream.config;
+    const ctx = { hashKey: hashKeyOf(req, upstream.config.hash.key) };
+    const clientGone = new AbortController();
+    res.once('close', () => clientGone.abort());
     const tried = new Set<ServerState>();
-    const headers = { 'x-request-id': x.id };
+    upstream.retryBudget.recordRequest();
+
     for (let attempt = 0; ; attempt++) {
-      const server = upstream.pick(tried);
-      if (!server) {
-        if (tried.size > 0) return sendProblem(res, 502, `every server of upstream "${upstream.config.name}" failed this request`);
-        return sendProblem(res, 503, `no server of upstream "${upstream.config.name}" is up; retry shortly`, { 'Retry-After': '1' });
+      let server: ServerState;
+      try {
+        server = await upstream.acquire(ctx, clientGone.signal, tried);
+      } catch (err) {
+        if (!(err instanceof ShedError)) throw err;
+        metrics.shed.inc({ upstream: x.upstream, reason: err.reason });
+        if (err.reason === 'client_gone') return void res.destroy(); // nobody to answer; free the connection
+        if (tried.size > 0) return sendProblem(res, 502, `every server of upstream "${x.upstream}" tried failed this request`);
+        return sendProblem(res, 503, `${err.message}; retry after 1 s`, { 'Retry-After': '1' });
       }
       tried.add(server);
       x.server = server.url;
-      server.inflight++;
-      const outcome = await forwarder.forward(req, res, server.url, headers, body ?? undefined);
+      const outcome = await forwarder.forward(req, res, server.url, { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response }, { 'x-request-id': x.id }, body ?? undefined);
       if (outcome.kind === 'response') {
-        metrics.upstreamDuration.observe({ upstream: x.upstream, server: server.url }, outcome.headersMs / 1000);
+        noteResponse(upstream, server, outcome, x);
         if (!res.writableFinished && !res.destroyed) await new Promise((resolve) => res.once('close', resolve));
       }
-      server.inflight--;
+      upstream.release(server);
       if (outcome.kind !== 'error') return;
 
-      const reason = failureReason(outcome);
-      metrics.upstreamErrors.inc({ upstream: x.upstream, server: server.url, reason });
-      if (reason === 'refused') upstream.eject(server);
-      log.warn({ id: x.id, upstream: x.upstream, server: server.url, code: outcome.code, error: outcome.message }, 'upstream attempt failed');
-      if (outcome.timedOut) return sendProblem(res, 504, `upstream server did not answer within the response timeout`);
-      if (!mayRetry(req, outcome, body) || attempt >= MAX_RETRIES || res.headersSent) {
+      noteFailure(upstream, server, outcome, x);
+      if (outcome.timedOut) return sendProblem(res, 504, `upstream server did not answer within ${timeouts.response} ms`);
+      if (res.headersSent || !mayRetry(req, outcome, body) || attempt >= retries.attempts) {
         return sendProblem(res, 502, `upstream server failed (${outcome.code})`);
+      }
+      if (!upstream.retryBudget.tryRetry()) {
+        metrics.retryBudgetExhausted.inc({ upstream: x.upstream });
+        return sendProblem(res, 502, `upstream server failed (${outcome.code}); the retry budget of upstream "${x.upstream}" is spent`);
       }
       metrics.retries.inc({ upstream: x.upstream });
     }
+  }
+
+  /** 502/504 from the server count as failures; its own 503 + Retry-After is back-pressure, never a failure. */
+  function noteResponse(upstream: Upstream, server: ServerState, outcome: Extract<AttemptOutcome, { kind: 'response' }>, x: Exchange): void {
+    metrics.upstreamDuration.observe({ upstream: x.upstream, server: server.url }, outcome.headersMs / 1000);
+    if (outcome.status === 502 || outcome.status === 504) {
+      noteFailure(upstream, server, { kind: 'error', code: `HTTP_${outcome.status}`, message: '', connected: true, timedOut: false }, x);
+    } else if (outcome.status === 503 && outcome.retryAfter !== undefined) {
+      const seconds = Number(outcome.retryAfter);
+      server.recordBackpressure(Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined);
+      metrics.backpressure.inc({ upstream: x.upstream, server: server.url });
+    } else {
+      server.recordSuccess(outcome.headersMs);
+    }
+  }
+
+  function noteFailure(upstream: Upstream, server: ServerState, outcome: Failure, x: Exchange): void {
+    const reason = outcome.timedOut ? 'timeout' : !outcome.connected && NOT_SENT.has(outcome.code) ? 'connect' : outcome.code.startsWith('HTTP_') ? 'status' : 'reset';
+    metrics.upstreamErrors.inc({ upstream: x.upstream, server: server.url, reason });
+    const ejectedMs = server.recordFailure();
+    if (ejectedMs !== undefined) {
+      metrics.ejections.inc({ upstream: x.upstream, server: server.url });
+      log.warn({ upstream: x.upstream, server: server.url, ejectedMs }, 'server ejected after consecutive failures');
+    }
+    log.warn({ id: x.id, upstream: x.upstream, server: server.url, code: outcome.code, error: outcome.message }, 'upstream attempt failed');
+    upstream.dispatch();
   }
 
   function record(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
@@ -108,17 +146,11 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
   }
 }
 
-function failureReason(outcome: Extract<AttemptOutcome, { kind: 'error' }>): string {
-  if (outcome.timedOut) return 'timeout';
-  if (!outcome.connected && NOT_CONNECTED.has(outcome.code)) return 'refused';
-  return 'reset';
-}
-
 /** Retry only what cannot have been half-done: never after a timeout, and only with a body we can replay. */
-function mayRetry(req: IncomingMessage, outcome: Extract<AttemptOutcome, { kind: 'error' }>, body: Buffer | undefined | null): boolean {
+function mayRetry(req: IncomingMessage, outcome: Failure, body: Buffer | undefined | null): boolean {
   if (outcome.timedOut || body === null) return false;
-  const neverReached = !outcome.connected && NOT_CONNECTED.has(outcome.code);
-  return neverReached || IDEMPOTENT.has(req.method ?? '');
+  const neverSent = !outcome.connected && NOT_SENT.has(outcome.code);
+  return neverSent || IDEMPOTENT.has(req.method ?? '');
 }
 
 /**

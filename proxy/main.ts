@@ -7,38 +7,42 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type PorticoConfig } from '../lib/config/load.js';
 import { isIpcMessage, type SupervisedProcess } from '../lib/ipc.js';
+import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
 import { createAdminServer } from './admin.js';
 import { Forwarder } from './forward.js';
 import { createHandler, type HandlerState } from './handler.js';
-import { createProxyMetrics } from './metrics.js';
+import { HealthChecker } from './health.js';
+import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { Router } from './router.js';
 import { Upstream, type LocalServer } from './upstream.js';
 
-/** How long an upstream may take to answer with headers (issue 4 makes this configurable). */
-const RESPONSE_TIMEOUT_MS = 60_000;
 const DRAIN_TIMEOUT_MS = 30_000;
 
 export async function runProxy(configFile: string): Promise<void> {
   const log = createLogger('proxy');
   const supervised = process.connected;
   let config = loadConfig(configFile);
-  let state = buildState(config, supervised);
   let processes: SupervisedProcess[] = [];
   let localServers: LocalServer[] = [];
   let draining = false;
 
-  const forwarder = new Forwarder({ responseTimeoutMs: RESPONSE_TIMEOUT_MS });
+  const forwarder = new Forwarder();
   const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes);
   metrics.configLastReloadSuccess.set(1);
+  let state = buildState(config, supervised, metrics);
   const handler = createHandler(() => state, forwarder, metrics, log);
-  const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
+  const server = createServer({
+    keepAliveTimeout: config.client.idle_timeout,
+    headersTimeout: config.client.header_timeout,
+  }, (req, res) => {
     handler(req, res).catch((err: Error) => {
       log.error({ err }, 'request handler failed');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
   });
+  const drainer = trackConnections(server);
   const admin = createAdminServer({
     registry: metrics.registry,
     ready: () => !draining,
@@ -72,7 +76,10 @@ export async function runProxy(configFile: string): Promise<void> {
         log.warn('listen addresses changed: they apply after a restart of the proxy');
       }
       config = next;
-      state = buildState(next, supervised);
+      const previous = state;
+      state = buildState(next, supervised, metrics);
+      // Requests already on the old upstreams finish there; only their health checks stop.
+      for (const checker of previous.checkers) checker.stop();
       applyLocalServers(state, next.pool.upstream, localServers);
       metrics.configReloads.inc({ result: 'success' });
       metrics.configLastReloadSuccess.set(1);
@@ -84,34 +91,32 @@ export async function runProxy(configFile: string): Promise<void> {
     }
   });
 
-  const stop = (reason: string) => {
-    if (draining) return;
+  onShutdownSignal((reason) => {
     draining = true;
     log.info({ reason }, 'draining');
     admin.close();
-    server.close(() => {
-      forwarder.close();
-      log.info('drained, exiting');
-      process.exit(0);
-    });
-    server.closeIdleConnections();
-    setInterval(() => server.closeIdleConnections(), 100).unref();
-    setTimeout(() => {
-      log.warn('drain timed out, exiting');
-      process.exit(1);
-    }, DRAIN_TIMEOUT_MS).unref();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  if (supervised) process.on('disconnect', () => stop('master gone'));
+    drainAndExit(drainer, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
+  });
 }
 
-function buildState(config: PorticoConfig, supervised: boolean): HandlerState {
-  const upstreams = new Map([...config.upstreams].map(([name, u]) => [name, new Upstream(u, supervised)]));
-  return { router: new Router(config.routes), upstreams };
+interface ProxyState extends HandlerState {
+  checkers: HealthChecker[];
 }
 
-function applyLocalServers(state: HandlerState, poolUpstream: string, servers: LocalServer[]): void {
+function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMetrics): ProxyState {
+  const upstreams = new Map([...config.upstreams].map(([name, u]) => {
+    const defaultSlots = name === config.pool.upstream ? config.pool.slots : 1;
+    const onQueueWait = (ms: number) => metrics.queueWait.observe({ upstream: name }, ms / 1000);
+    return [name, new Upstream(u, supervised, defaultSlots, { onQueueWait })];
+  }));
+  const checkers = [...upstreams.values()].map((upstream) => new HealthChecker(upstream, {
+    onCheck: (u, server, result) => metrics.healthChecks.inc({ upstream: u, server, result }),
+  }));
+  for (const checker of checkers) checker.start();
+  return { router: new Router(config.routes), upstreams, checkers };
+}
+
+function applyLocalServers(state: ProxyState, poolUpstream: string, servers: LocalServer[]): void {
   state.upstreams.get(poolUpstream)?.setLocalServers(servers);
 }
 

@@ -12,6 +12,12 @@ export interface ProxyMetrics {
   upstreamDuration: Histogram<'upstream' | 'server'>;
   upstreamErrors: Counter<'upstream' | 'server' | 'reason'>;
   retries: Counter<'upstream'>;
+  retryBudgetExhausted: Counter<'upstream'>;
+  shed: Counter<'upstream' | 'reason'>;
+  queueWait: Histogram<'upstream'>;
+  ejections: Counter<'upstream' | 'server'>;
+  backpressure: Counter<'upstream' | 'server'>;
+  healthChecks: Counter<'upstream' | 'server' | 'result'>;
   configReloads: Counter<'result'>;
   configLastReloadSuccess: Gauge;
 }
@@ -34,6 +40,22 @@ export function createProxyMetrics(getUpstreams: () => Iterable<Upstream>, getSu
     collect() {
       this.reset();
       for (const u of getUpstreams()) for (const s of u.servers) this.set({ upstream: u.config.name, server: s.url }, s.inflight);
+    },
+  });
+  new Gauge({
+    name: 'portico_upstream_server_max_inflight', help: 'The server\'s in-flight cap now (max_inflight or its slots, reduced during slow start).',
+    labelNames: ['upstream', 'server'], registers,
+    collect() {
+      this.reset();
+      for (const u of getUpstreams()) for (const s of u.servers) this.set({ upstream: u.config.name, server: s.url }, s.cap);
+    },
+  });
+  new Gauge({
+    name: 'portico_upstream_queue_depth', help: 'Requests waiting in the upstream\'s queue for a free server.',
+    labelNames: ['upstream'], registers,
+    collect() {
+      this.reset();
+      for (const u of getUpstreams()) this.set({ upstream: u.config.name }, u.queueDepth());
     },
   });
   new Counter({
@@ -73,6 +95,30 @@ export function createProxyMetrics(getUpstreams: () => Iterable<Upstream>, getSu
     retries: new Counter({
       name: 'portico_upstream_retries_total', help: 'Requests retried on another server.',
       labelNames: ['upstream'], registers,
+    }),
+    retryBudgetExhausted: new Counter({
+      name: 'portico_upstream_retry_budget_exhausted_total', help: 'Retries not made because the retry budget was spent.',
+      labelNames: ['upstream'], registers,
+    }),
+    shed: new Counter({
+      name: 'portico_upstream_shed_total', help: 'Requests answered 503 without reaching a server, by reason (queue_full, queue_timeout, no_server, client_gone).',
+      labelNames: ['upstream', 'reason'], registers,
+    }),
+    queueWait: new Histogram({
+      name: 'portico_upstream_queue_wait_seconds', help: 'Time requests waited in the queue before getting a server.',
+      labelNames: ['upstream'], buckets: [0.001, ...DURATION_BUCKETS], registers,
+    }),
+    ejections: new Counter({
+      name: 'portico_upstream_ejections_total', help: 'Times a server was ejected after consecutive failures.',
+      labelNames: ['upstream', 'server'], registers,
+    }),
+    backpressure: new Counter({
+      name: 'portico_upstream_backpressure_total', help: 'Responses 503 + Retry-After from a server (back-pressure, not failure).',
+      labelNames: ['upstream', 'server'], registers,
+    }),
+    healthChecks: new Counter({
+      name: 'portico_upstream_health_checks_total', help: 'Active health checks by result (success, failure, timeout).',
+      labelNames: ['upstream', 'server', 'result'], registers,
     }),
     configReloads: new Counter({
       name: 'portico_config_reloads_total', help: 'Config reloads attempted, by result (success, failure).',

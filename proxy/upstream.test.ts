@@ -1,51 +1,192 @@
 import { describe, expect, it } from 'vitest';
-import { EJECT_MS, Upstream } from './upstream.js';
+import type { UpstreamConfig } from '../lib/config/load.js';
+import { upstreamSchema } from '../lib/config/schema.js';
+import { ShedError, Upstream, type ServerState } from './upstream.js';
 
-const config = {
-  name: 'inference',
-  policy: 'round-robin' as const,
-  servers: [
-    { url: 'http://a', weight: 1, local: true },
-    { url: 'http://b', weight: 1, local: true },
-    { url: 'http://r', weight: 1, local: false },
-  ],
-};
+type Overrides = Record<string, unknown>;
 
-describe('Upstream', () => {
-  it('under a master, takes local servers only from its announcements, and only the ready ones', () => {
-    const upstream = new Upstream(config, true);
-    expect(upstream.servers.map((s) => s.url)).toEqual(['http://r']);
-    upstream.setLocalServers([{ url: 'http://a', state: 'ready' }, { url: 'http://b', state: 'starting' }]);
-    const picks = new Set(Array.from({ length: 4 }, () => upstream.pick()?.url));
-    expect(picks).toEqual(new Set(['http://a', 'http://r']));
+function configOf(overrides: Overrides = {}, urls = ['http://a', 'http://b']): UpstreamConfig {
+  return {
+    ...upstreamSchema.parse({ policy: 'round-robin', max_inflight: 1, queue: { size: 2, timeout: '200ms' }, ...overrides }),
+    name: 'u',
+    servers: urls.map((url) => ({ url, weight: 1, local: false })),
+  };
+}
+
+function fakeClock(start = 1_000_000) {
+  const clock = { now: start, fn: () => clock.now };
+  return clock;
+}
+
+const shedReason = (p: Promise<unknown>) => p.then(() => 'granted', (e: ShedError) => e.reason);
+
+describe('Upstream: caps and the central queue', () => {
+  it('gives each server up to its cap, then queues, then sheds when the queue is full', async () => {
+    const upstream = new Upstream(configOf(), false);
+    const a = await upstream.acquire({});
+    const b = await upstream.acquire({});
+    expect([a.url, b.url].sort()).toEqual(['http://a', 'http://b']);
+    const q1 = upstream.acquire({});
+    const q2 = upstream.acquire({});
+    await expect(shedReason(upstream.acquire({}))).resolves.toBe('queue_full');
+    expect(upstream.queueDepth()).toBe(2);
+    upstream.release(a);
+    expect((await q1).url).toBe('http://a'); // FIFO: the oldest waiter gets the freed slot at once
+    upstream.release(b);
+    expect((await q2).url).toBe('http://b');
+    expect(upstream.stats().shed.queue_full).toBe(1);
   });
 
-  it('keeps a local server\'s in-flight count across announcements, and drops servers no longer listed', () => {
-    const upstream = new Upstream(config, true);
-    upstream.setLocalServers([{ url: 'http://a', state: 'ready' }]);
-    upstream.servers.find((s) => s.url === 'http://a')!.inflight = 3;
-    upstream.setLocalServers([{ url: 'http://a', state: 'draining' }, { url: 'http://c', state: 'ready' }]);
-    expect(upstream.stats().servers).toEqual([
-      { url: 'http://r', local: false, up: true, state: 'ready', inflight: 0 },
-      { url: 'http://a', local: true, up: false, state: 'draining', inflight: 3 },
-      { url: 'http://c', local: true, up: true, state: 'ready', inflight: 0 },
-    ]);
-    upstream.setLocalServers([]);
+  it('sheds a request that waited past the queue timeout, and reports the wait of one that got through', async () => {
+    const waits: number[] = [];
+    const upstream = new Upstream(configOf({ queue: { size: 5, timeout: '50ms' } }, ['http://a']), false, 1, { onQueueWait: (ms) => waits.push(ms) });
+    const held = await upstream.acquire({});
+    const started = Date.now();
+    await expect(shedReason(upstream.acquire({}))).resolves.toBe('queue_timeout');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    const next = upstream.acquire({});
+    setTimeout(() => upstream.release(held), 20);
+    await next;
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThanOrEqual(15);
+  });
+
+  it('with queue size 0, sheds at once when every server is full', async () => {
+    const upstream = new Upstream(configOf({ queue: { size: 0 } }, ['http://a']), false);
+    await upstream.acquire({});
+    await expect(shedReason(upstream.acquire({}))).resolves.toBe('queue_full');
+  });
+
+  it('drops a queued request whose client went away, and never gives it a server', async () => {
+    const upstream = new Upstream(configOf({}, ['http://a']), false);
+    const held = await upstream.acquire({});
+    const gone = new AbortController();
+    const abandoned = upstream.acquire({}, gone.signal);
+    const kept = upstream.acquire({});
+    gone.abort();
+    await expect(shedReason(abandoned)).resolves.toBe('client_gone');
+    expect(upstream.queueDepth()).toBe(1);
+    upstream.release(held);
+    const server = await kept;
+    upstream.release(server);
+    expect(upstream.stats().servers[0]).toMatchObject({ inflight: 0 });
+  });
+
+  it('answers 503 at once when no server is up, and empties the queue when the last one goes down', async () => {
+    const upstream = new Upstream(configOf({}, ['http://a']), false);
+    const held = await upstream.acquire({});
+    const queued = upstream.acquire({});
+    held.healthy = false;
+    upstream.dispatch();
+    await expect(shedReason(queued)).resolves.toBe('no_server');
+    await expect(shedReason(upstream.acquire({}))).resolves.toBe('no_server');
+  });
+
+  it('takes the cap from the reported slots with max_inflight: auto', async () => {
+    const upstream = new Upstream(configOf({ max_inflight: 'auto' }, ['http://a']), false, 1);
+    upstream.servers[0]!.slots = 3;
+    const granted = await Promise.all([upstream.acquire({}), upstream.acquire({}), upstream.acquire({})]);
+    expect(granted.every((s) => s.url === 'http://a')).toBe(true);
+    expect(upstream.stats().servers[0]).toMatchObject({ inflight: 3, cap: 3 });
+  });
+
+  it('on a retry, never hands back a server the request already tried', async () => {
+    const upstream = new Upstream(configOf({ max_inflight: 5 }), false);
+    const first = await upstream.acquire({});
+    upstream.release(first);
+    for (let i = 0; i < 5; i++) {
+      const other = await upstream.acquire({}, undefined, new Set([first]));
+      expect(other).not.toBe(first);
+      upstream.release(other);
+    }
+    const everyone = new Set<ServerState>(upstream.servers);
+    await expect(shedReason(upstream.acquire({}, undefined, everyone))).resolves.toBe('no_server');
+  });
+});
+
+describe('Upstream: passive health, back-pressure, slow start', () => {
+  it('ejects a server after `failures` consecutive failures, for a time that doubles, and takes it back after', () => {
+    const clock = fakeClock();
+    const upstream = new Upstream(configOf({ health: { failures: 2, eject: '1s', max_eject: '3s' } }), false, 1, {}, clock.fn);
+    const a = upstream.servers[0]!;
+    expect(a.recordFailure()).toBeUndefined();
+    expect(a.recordFailure()).toBe(1000);
+    expect(a.up).toBe(false);
+    clock.now += 1000;
+    expect(a.up).toBe(true);
+    a.recordFailure();
+    expect(a.recordFailure()).toBe(2000);
+    clock.now += 2000;
+    a.recordFailure();
+    expect(a.recordFailure()).toBe(3000); // capped at max_eject
+    clock.now += 3000;
+    a.recordSuccess(10);
+    a.recordFailure();
+    expect(a.recordFailure()).toBe(1000); // a success in between starts over
+  });
+
+  it('treats a 503 + Retry-After as back-pressure: a short skip, not an ejection', () => {
+    const clock = fakeClock();
+    const upstream = new Upstream(configOf(), false, 1, {}, clock.fn);
+    const a = upstream.servers[0]!;
+    a.recordBackpressure(1);
+    expect(a.up).toBe(false);
+    expect(a.consecutiveFailures).toBe(0);
+    clock.now += 50;
+    expect(a.up).toBe(true);
+    a.recordBackpressure(1);
+    clock.now += 50;
+    expect(a.up).toBe(false); // the second in a row lasts longer
+    clock.now += 50;
+    expect(a.up).toBe(true);
+  });
+
+  it('ramps a returning server\'s cap and weight up over slow_start', () => {
+    const clock = fakeClock();
+    const upstream = new Upstream(configOf({ max_inflight: 8, health: { slow_start: '4s' } }), false, 1, {}, clock.fn);
+    const a = upstream.servers[0]!;
+    expect(a.cap).toBe(8); // no slow start at first start
+    a.markDown();
+    a.markUp();
+    expect(a.cap).toBe(1);
+    clock.now += 2000;
+    expect(a.cap).toBe(4);
+    expect(a.weight).toBeCloseTo(0.5);
+    clock.now += 2000;
+    expect(a.cap).toBe(8);
+    expect(a.weight).toBe(1);
+  });
+});
+
+describe('Upstream: local servers from the master', () => {
+  const local = (overrides: Overrides = {}): UpstreamConfig => ({
+    ...configOf(overrides),
+    servers: [{ url: 'http://a', weight: 1, local: true }, { url: 'http://r', weight: 1, local: false }],
+  });
+
+  it('under a master, takes local servers only from its announcements, and only the ready ones', async () => {
+    const upstream = new Upstream(local(), true);
     expect(upstream.servers.map((s) => s.url)).toEqual(['http://r']);
+    upstream.setLocalServers([{ url: 'http://a', state: 'ready' }, { url: 'http://b', state: 'starting' }]);
+    expect(upstream.stats().servers.map((s) => [s.url, s.up])).toEqual([['http://r', true], ['http://a', true], ['http://b', false]]);
+  });
+
+  it('keeps a server\'s in-flight count across announcements, drops servers no longer listed, and serves the queue when one gets ready', async () => {
+    const upstream = new Upstream(local({ queue: { size: 5, timeout: '1s' } }), true);
+    upstream.setLocalServers([{ url: 'http://a', state: 'ready' }]);
+    const held = [await upstream.acquire({}), await upstream.acquire({})]; // r and a, both at their cap of 1
+    upstream.setLocalServers([{ url: 'http://a', state: 'draining' }, { url: 'http://c', state: 'starting' }]);
+    expect(upstream.stats().servers.find((s) => s.url === 'http://a')).toMatchObject({ inflight: 1, up: false });
+    const queued = upstream.acquire({});
+    expect(upstream.queueDepth()).toBe(1);
+    upstream.setLocalServers([{ url: 'http://c', state: 'ready' }]);
+    expect((await queued).url).toBe('http://c');
+    expect(upstream.servers.map((s) => s.url)).toEqual(['http://r', 'http://c']);
+    for (const server of held) upstream.release(server); // a release on a dropped server is harmless
+    expect(upstream.stats().servers.map((s) => s.inflight)).toEqual([0, 1]);
   });
 
   it('without a master, treats the configured local servers as up', () => {
-    expect(new Upstream(config, false).stats().servers.map((s) => s.up)).toEqual([true, true, true]);
-  });
-
-  it('skips ejected servers until the ejection ends, and servers already tried', () => {
-    let now = 1000;
-    const upstream = new Upstream(config, false, () => now);
-    const [a, b, r] = upstream.servers as [typeof upstream.servers[0], typeof upstream.servers[0], typeof upstream.servers[0]];
-    upstream.eject(r);
-    expect(new Set(Array.from({ length: 4 }, () => upstream.pick()?.url))).toEqual(new Set(['http://a', 'http://b']));
-    expect(upstream.pick(new Set([a, b]))).toBeUndefined();
-    now += EJECT_MS;
-    expect(upstream.pick(new Set([a, b]))?.url).toBe('http://r');
+    expect(new Upstream(local(), false).stats().servers.map((s) => s.up)).toEqual([true, true]);
   });
 });

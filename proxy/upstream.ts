@@ -1,34 +1,28 @@
 /**
- * An upstream group: its servers' state (up, in flight) and its policy. The
- * upstream does the bookkeeping; the policy only chooses among available servers.
- * Servers listed in the config are assumed up; local backends of the supervised
- * pool are the master's to announce (their ports may be picked at run time).
+ * An upstream group: the bookkeeping of its servers and its central FIFO queue
+ * (HAProxy's maxconn + maxqueue + timeout queue). A request takes a server only
+ * while that server is below its in-flight cap; otherwise it waits in the queue
+ * and is dispatched the moment a slot frees, or is shed at once with 503 when
+ * the queue is full, the wait runs past the queue timeout, or no server is up.
+ * The policy only chooses among available servers (STYLE.md, undici's pool-base).
  */
 import type { UpstreamConfig } from '../lib/config/load.js';
+import { healthOptions, type HealthOptions } from './health-options.js';
 import { createPolicy } from './policies/index.js';
-import type { Policy } from './policies/policy.js';
+import type { Candidate, PickContext, Policy } from './policies/policy.js';
+import { RetryBudget } from './retry-budget.js';
+import { type LocalState, ServerState } from './server-state.js';
 
-/** What the supervisor says of a local backend. */
-export type LocalState = 'starting' | 'ready' | 'down' | 'draining';
+export { type LocalState, ServerState } from './server-state.js';
 
-/** A connect failure keeps a server out of rotation this long (issue 4 brings health checks). */
-export const EJECT_MS = 1000;
+export type ShedReason = 'queue_full' | 'queue_timeout' | 'no_server' | 'client_gone';
 
-export class ServerState {
-  inflight = 0;
-  ejectedUntil = 0;
-
-  constructor(readonly url: string, readonly weight: number, readonly local: boolean, public localState: LocalState = 'ready') {}
-
-  available(now: number): boolean {
-    return this.localState === 'ready' && now >= this.ejectedUntil;
+/** Why a request got no server: the proxy answers 503 + Retry-After (or nothing, if the client left). */
+export class ShedError extends Error {
+  constructor(readonly reason: ShedReason, message: string) {
+    super(message);
+    this.name = 'ShedError';
   }
-}
-
-export interface UpstreamStats {
-  name: string;
-  policy: string;
-  servers: Array<{ url: string; local: boolean; up: boolean; state: LocalState; inflight: number }>;
 }
 
 export interface LocalServer {
@@ -36,39 +30,140 @@ export interface LocalServer {
   state: LocalState;
 }
 
+interface Waiter {
+  ctx: PickContext;
+  exclude: ReadonlySet<ServerState>;
+  enqueuedAt: number;
+  grant(server: ServerState): void;
+  refuse(err: ShedError): void;
+}
+
+export interface UpstreamStats {
+  name: string;
+  policy: string;
+  queue: { depth: number; size: number; timeoutMs: number };
+  shed: Record<ShedReason, number>;
+  servers: Array<{ url: string; local: boolean; up: boolean; state: LocalState; healthy: boolean; inflight: number; cap: number; ejectedUntil: number | null }>;
+}
+
+export interface UpstreamEvents {
+  /** A request waited `ms` in the queue before it got a server. */
+  onQueueWait?(ms: number): void;
+}
+
 export class Upstream {
   servers: ServerState[];
+  readonly retryBudget: RetryBudget;
   private readonly policy: Policy;
+  private readonly options: HealthOptions;
+  private readonly queue: Waiter[] = [];
+  private readonly shedCounts: Record<ShedReason, number> = { queue_full: 0, queue_timeout: 0, no_server: 0, client_gone: 0 };
+  private tick?: NodeJS.Timeout;
 
-  /** `supervised`: local servers come from the master (setLocalServers), not from the config. */
-  constructor(readonly config: UpstreamConfig, supervised: boolean, private readonly now = Date.now) {
+  /**
+   * `supervised`: local servers come from the master (setLocalServers), not from the config.
+   * `defaultSlots`: the cap per server for `max_inflight: auto` until a server reports its slots.
+   */
+  constructor(
+    readonly config: UpstreamConfig,
+    supervised: boolean,
+    defaultSlots = 1,
+    private readonly events: UpstreamEvents = {},
+    private readonly now: () => number = Date.now,
+    random: () => number = Math.random,
+  ) {
+    this.options = healthOptions(config, defaultSlots);
     this.servers = config.servers
       .filter((s) => !(s.local && supervised))
-      .map((s) => new ServerState(s.url, s.weight, s.local));
-    this.policy = createPolicy(config.policy);
+      .map((s) => new ServerState(s.url, s.weight, s.local, this.options, now));
+    this.policy = createPolicy(config.policy, { balanceFactor: config.hash.balance_factor }, random);
+    this.retryBudget = new RetryBudget(config.retries.budget, config.retries.min_per_second, now);
   }
 
-  /** Picks an available server not in `exclude` (servers already tried by this request). */
-  pick(exclude: ReadonlySet<ServerState> = new Set()): ServerState | undefined {
-    const now = this.now();
-    const candidates = this.servers.filter((s) => s.available(now) && !exclude.has(s));
-    return this.policy.pick(candidates);
+  /**
+   * Takes a server for one attempt: at once if one is available, else after
+   * waiting in the queue. Pair with `release`.
+   * @throws ShedError (queue full, queue timeout, no server up, client gone).
+   * @example const server = await upstream.acquire({}, signal); try { ... } finally { upstream.release(server); }
+   */
+  acquire(ctx: PickContext, signal?: AbortSignal, exclude: ReadonlySet<ServerState> = new Set()): Promise<ServerState> {
+    if (signal?.aborted) return Promise.reject(this.shed('client_gone'));
+    if (!this.anyUp(exclude)) return Promise.reject(this.shed('no_server'));
+    if (this.queue.length === 0) {
+      const server = this.pick(ctx, exclude);
+      if (server) return Promise.resolve(this.take(server));
+    }
+    if (this.queue.length >= this.config.queue.size) return Promise.reject(this.shed('queue_full'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => remove(this.shed('queue_timeout')), this.config.queue.timeout);
+      const onAbort = () => remove(this.shed('client_gone'));
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter: Waiter = {
+        ctx, exclude, enqueuedAt: this.now(),
+        grant: (server) => { done(); this.events.onQueueWait?.(this.now() - waiter.enqueuedAt); resolve(server); },
+        refuse: (err) => { done(); reject(err); },
+      };
+      const remove = (err: ShedError) => {
+        const i = this.queue.indexOf(waiter);
+        if (i >= 0) this.queue.splice(i, 1);
+        waiter.refuse(err);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(waiter);
+      this.armTick();
+    });
   }
 
-  /** A connect failure: take the server out for EJECT_MS. */
-  eject(server: ServerState): void {
-    server.ejectedUntil = this.now() + EJECT_MS;
+  /** Gives the slot back and hands freed capacity to the queue, oldest first. */
+  release(server: ServerState): void {
+    server.inflight--;
+    this.dispatch();
+  }
+
+  /**
+   * Serves queued requests while servers are available; refuses them all at
+   * once when no server is up (they would only wait out their timeout).
+   */
+  dispatch(): void {
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (!this.anyUp(head.exclude)) {
+        this.queue.shift();
+        head.refuse(this.shed('no_server'));
+        continue;
+      }
+      const server = this.pick(head.ctx, head.exclude);
+      if (!server) break;
+      this.queue.shift();
+      head.grant(this.take(server));
+    }
   }
 
   /** Replaces the local backends with the master's list, keeping the state of those that stay. */
   setLocalServers(list: LocalServer[]): void {
     const existing = new Map(this.servers.filter((s) => s.local).map((s) => [s.url, s]));
     const local = list.map(({ url, state }) => {
-      const server = existing.get(url) ?? new ServerState(url, 1, true, state);
+      const server = existing.get(url) ?? new ServerState(url, 1, true, this.options, this.now, state);
+      if (server.localState !== 'ready' && state === 'ready') server.markUp();
+      if (state !== 'ready') server.markDown();
       server.localState = state;
       return server;
     });
     this.servers = [...this.servers.filter((s) => !s.local), ...local];
+    this.dispatch();
+  }
+
+  queueDepth(): number {
+    return this.queue.length;
+  }
+
+  /** Stops the queue's timer and refuses whoever still waits (the upstream is being replaced or closed). */
+  close(): void {
+    clearTimeout(this.tick);
+    for (const waiter of this.queue.splice(0)) waiter.refuse(this.shed('no_server'));
   }
 
   stats(): UpstreamStats {
@@ -76,7 +171,51 @@ export class Upstream {
     return {
       name: this.config.name,
       policy: this.config.policy,
-      servers: this.servers.map((s) => ({ url: s.url, local: s.local, up: s.available(now), state: s.localState, inflight: s.inflight })),
+      queue: { depth: this.queue.length, size: this.config.queue.size, timeoutMs: this.config.queue.timeout },
+      shed: { ...this.shedCounts },
+      servers: this.servers.map((s) => ({
+        url: s.url, local: s.local, up: s.up, state: s.localState, healthy: s.healthy,
+        inflight: s.inflight, cap: s.cap, ejectedUntil: s.ejectedUntil > now ? s.ejectedUntil : null,
+      })),
     };
+  }
+
+  private pick(ctx: PickContext, exclude: ReadonlySet<ServerState>): ServerState | undefined {
+    if (exclude.size === 0) return this.policy.pick(this.servers, ctx);
+    // A retry: hide the servers already tried behind unavailable views.
+    const views = this.servers.map((server) => ({ server, url: server.url, weight: server.weight, inflight: server.inflight,
+      latencyEwmaMs: server.latencyEwmaMs, available: server.available && !exclude.has(server) } satisfies Candidate & { server: ServerState }));
+    return this.policy.pick(views, ctx)?.server;
+  }
+
+  private take(server: ServerState): ServerState {
+    server.inflight++;
+    return server;
+  }
+
+  private anyUp(exclude: ReadonlySet<ServerState>): boolean {
+    return this.servers.some((s) => s.up && !exclude.has(s));
+  }
+
+  private shed(reason: ShedReason): ShedError {
+    this.shedCounts[reason]++;
+    const messages: Record<ShedReason, string> = {
+      queue_full: `upstream "${this.config.name}" is at capacity and its queue (${this.config.queue.size}) is full`,
+      queue_timeout: `upstream "${this.config.name}" had no free server within the queue timeout (${this.config.queue.timeout} ms)`,
+      no_server: `no server of upstream "${this.config.name}" is up`,
+      client_gone: 'the client went away while the request was queued',
+    };
+    return new ShedError(reason, messages[reason]);
+  }
+
+  /** While requests wait, re-check now and then: ejections end and slow starts ramp with time, not with events. */
+  private armTick(): void {
+    if (this.tick) return;
+    this.tick = setTimeout(() => {
+      this.tick = undefined;
+      this.dispatch();
+      if (this.queue.length > 0) this.armTick();
+    }, 20);
+    this.tick.unref();
   }
 }

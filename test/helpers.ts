@@ -3,6 +3,8 @@
  * JSON log lines, write temporary configs, and make sure every process dies.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,7 +42,9 @@ export class PorticoProcess {
     const found = this.lines.find(test);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching log line in ${timeoutMs} ms; stderr: ${this.stderr.slice(-2000)}`)), timeoutMs);
+      const fail = (why: string) => reject(new Error(`${why}; stderr: ${this.stderr.slice(-2000)}`));
+      const timer = setTimeout(() => fail(`no matching log line in ${timeoutMs} ms`), timeoutMs);
+      void this.exited.then(({ code, signal }) => { clearTimeout(timer); fail(`exited (code ${code}, signal ${signal}) before the log line`); });
       this.waiters.push({ test, resolve: (l) => { clearTimeout(timer); resolve(l); } });
     });
   }
@@ -115,3 +119,52 @@ export async function getJson(url: string, init?: RequestInit): Promise<JsonResp
   }
   return { status: res.status, headers: res.headers, body };
 }
+
+export type Behaviour = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+/** A plain node:http origin on a free port; by default it echoes the request as JSON. */
+export async function origin(name: string, behaviour?: Behaviour): Promise<{ server: Server; url: string; hits: () => number }> {
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits++;
+    let body = '';
+    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('end', () => {
+      if (behaviour) return behaviour(req, res, body);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ name, method: req.method, url: req.url, body, requestId: req.headers['x-request-id'] }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits };
+}
+
+/** A URL on which nothing listens: bind a port, then release it. */
+export async function deadUrl(): Promise<string> {
+  const { server, url } = await origin('dead');
+  await new Promise((resolve) => server.close(resolve));
+  return url;
+}
+
+
+/** Active health checks off unless a test turns them on: they would count as hits. */
+export const QUIET = 'policy: round-robin\n    health: { path: "" }';
+
+/** `portico proxy` alone (no pool) in front of `servers`, as upstream "app" on route "/". */
+export async function startProxy(servers: string[], upstreamYaml = QUIET): Promise<{ proc: PorticoProcess; http: string; admin: string }> {
+  const file = writeConfig(`
+listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
+pool: { processes: 0 }
+upstreams:
+  app:
+    ${upstreamYaml}
+    servers: [ ${servers.map((s) => `"${s}"`).join(', ')} ]
+routes:
+  - { path: /, upstream: app }
+`);
+  const proc = portico(['proxy', '--config', file]);
+  const ready = await proc.waitForLog((l) => l.msg === 'proxy listening');
+  const { http, admin } = ready as unknown as { http: AddressInfo; admin: AddressInfo };
+  return { proc, http: `http://127.0.0.1:${http.port}`, admin: `http://127.0.0.1:${admin.port}` };
+}
+

@@ -2,51 +2,9 @@
  * The proxy alone (`portico proxy`, no pool) in front of plain node:http servers
  * that misbehave on purpose: refuse, reset, hang up mid-body.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, portico, type PorticoProcess, writeConfig } from './helpers.js';
-
-type Behaviour = (req: IncomingMessage, res: ServerResponse, body: string) => void;
-
-async function origin(name: string, behaviour?: Behaviour): Promise<{ server: Server; url: string; hits: () => number }> {
-  let hits = 0;
-  const server = createServer((req, res) => {
-    hits++;
-    let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); });
-    req.on('end', () => {
-      if (behaviour) return behaviour(req, res, body);
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ name, method: req.method, url: req.url, body, requestId: req.headers['x-request-id'] }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits: () => hits };
-}
-
-/** A URL on which nothing listens: bind a port, then release it. */
-async function deadUrl(): Promise<string> {
-  const { server, url } = await origin('dead');
-  await new Promise((resolve) => server.close(resolve));
-  return url;
-}
-
-async function startProxy(servers: string[]): Promise<{ proc: PorticoProcess; http: string; admin: string }> {
-  const file = writeConfig(`
-listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
-pool: { processes: 0 }
-upstreams:
-  app:
-    servers: [ ${servers.map((s) => `"${s}"`).join(', ')} ]
-routes:
-  - { path: /, upstream: app }
-`);
-  const proc = portico(['proxy', '--config', file]);
-  const ready = await proc.waitForLog((l) => l.msg === 'proxy listening');
-  const { http, admin } = ready as unknown as { http: AddressInfo; admin: AddressInfo };
-  return { proc, http: `http://127.0.0.1:${http.port}`, admin: `http://127.0.0.1:${admin.port}` };
-}
+import { deadUrl, getJson, origin, QUIET, startProxy } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -115,17 +73,19 @@ describe('proxy faults', () => {
   });
 
   it('answers 502 problem+json when every server fails, and 503 + Retry-After while all are ejected', async () => {
-    const { proc, http, admin } = await startProxy([await deadUrl(), await deadUrl()]);
+    const { proc, http, admin } = await startProxy([await deadUrl(), await deadUrl()], 'policy: round-robin\n    health: { path: "", failures: 1 }');
     cleanups.push(() => proc.stop());
     const first = await getJson(`${http}/`);
     expect(first.status).toBe(502);
     expect(first.headers.get('content-type')).toBe('application/problem+json');
-    expect(first.body.detail).toMatch(/every server of upstream "app" failed/);
+    expect(first.body.detail).toMatch(/every server of upstream "app" tried failed/);
     const next = await getJson(`${http}/`);
     expect(next.status).toBe(503);
     expect(next.headers.get('retry-after')).toBe('1');
     const metrics = await (await fetch(`${admin}/metrics`)).text();
-    expect(metrics).toMatch(/^portico_upstream_errors_total\{upstream="app",server="[^"]+",reason="refused"\} 1$/m);
+    expect(metrics).toMatch(/^portico_upstream_errors_total\{upstream="app",server="[^"]+",reason="connect"\} 1$/m);
+    expect(metrics).toMatch(/^portico_upstream_ejections_total\{upstream="app",server="[^"]+"\} 1$/m);
+    expect(metrics).toMatch(/^portico_upstream_shed_total\{upstream="app",reason="no_server"\} 2$/m); // the first request's third try, and the second request
     expect(metrics).toMatch(/^portico_upstream_server_up\{upstream="app",server="[^"]+"\} 0$/m);
   });
 

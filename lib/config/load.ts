@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { PROJECT_ROOT } from '../paths.js';
 import { ConfigError, problemsFromIssues } from './errors.js';
-import { configSchema, type ParsedConfig } from './schema.js';
+import { configSchema, type ParsedConfig, upstreamSchema } from './schema.js';
 
 export { ConfigError } from './errors.js';
 
@@ -22,11 +22,11 @@ export interface UpstreamServer {
   local: boolean;
 }
 
-export interface UpstreamConfig {
+/** An upstream as configured: policy, caps, queue, health, retries, timeouts, and its servers. */
+export type UpstreamConfig = Omit<ParsedConfig['upstreams'][string], 'servers'> & {
   name: string;
-  policy: ParsedConfig['upstreams'][string]['policy'];
   servers: UpstreamServer[];
-}
+};
 
 export interface PoolConfig {
   processes: number;
@@ -44,6 +44,7 @@ export type RouteConfig = ParsedConfig['routes'][number];
 export interface PorticoConfig {
   file: string;
   listen: ParsedConfig['listen'];
+  client: ParsedConfig['client'];
   pool: PoolConfig;
   upstreams: Map<string, UpstreamConfig>;
   routes: RouteConfig[];
@@ -103,9 +104,9 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
 
   const upstreams = new Map<string, UpstreamConfig>();
   for (const [name, u] of Object.entries(parsed.upstreams)) {
-    upstreams.set(name, { name, policy: u.policy, servers: u.servers.map((s) => ({ ...s, local: false })) });
+    upstreams.set(name, { ...u, name, servers: u.servers.map((s) => ({ ...s, local: false })) });
   }
-  const poolUpstream = upstreams.get(pool.upstream) ?? { name: pool.upstream, policy: 'round-robin' as const, servers: [] };
+  const poolUpstream = upstreams.get(pool.upstream) ?? { ...upstreamSchema.parse({}), name: pool.upstream, servers: [] };
   const listed = new Set(poolUpstream.servers.map((s) => s.url));
   for (const url of pool.servers) {
     if (listed.has(url)) {
@@ -123,7 +124,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, pool, upstreams, routes };
 }
 
 function isDirectory(path: string): boolean {

@@ -3,6 +3,7 @@
  * (../shared/DESIGN.md "Config shape"): later work extends them, never renames.
  */
 import { z } from 'zod';
+import { parseDuration } from './units.js';
 
 const port = z.int().min(1).max(65535);
 const name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "."');
@@ -39,9 +40,82 @@ const serverSchema = z
     return { url: parsed.origin, weight };
   });
 
-const upstreamSchema = z.strictObject({
-  policy: z.enum(['round-robin']).default('round-robin'),
+/** A duration string ("500ms", "2s") → milliseconds. */
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (typeof ms === 'string') {
+    ctx.addIssue({ code: 'custom', message: ms });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const POLICY_NAMES = ['least-outstanding', 'round-robin', 'weighted-round-robin', 'p2c', 'hash'] as const;
+export type PolicyName = (typeof POLICY_NAMES)[number];
+
+/** `hash` policy key: "client" (the client address), "header:NAME" or "cookie:NAME". */
+const hashKey = z.string().transform((text, ctx) => {
+  const m = /^(client)$|^(header|cookie):([!#$%&'*+.^_`|~0-9A-Za-z-]+)$/.exec(text.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a hash key: write "client", "header:NAME" or "cookie:NAME"` });
+    return z.NEVER;
+  }
+  if (m[1]) return { source: 'client' as const, name: '' };
+  // Header names are case-insensitive (Node lower-cases them); cookie names are not (RFC 6265).
+  return m[2] === 'header' ? { source: 'header' as const, name: m[3]!.toLowerCase() } : { source: 'cookie' as const, name: m[3]! };
+});
+
+export const upstreamSchema = z.strictObject({
+  policy: z.enum(POLICY_NAMES).default('least-outstanding'),
+  hash: z
+    .strictObject({
+      key: hashKey.default({ source: 'client', name: '' }),
+      /** Bounded load (Mirrokni et al.): no server takes more than this factor of the average in flight. */
+      balance_factor: z.number().min(1).max(10).default(1.25),
+    })
+    .prefault({}),
   servers: z.array(serverSchema).default([]),
+  /** Requests in flight per server: "auto" takes the backend's compute slots from its /readyz. */
+  max_inflight: z.union([z.literal('auto'), z.int().min(1).max(100_000)]).default('auto'),
+  queue: z
+    .strictObject({
+      size: z.int().min(0).max(1_000_000).default(100),
+      timeout: duration.default(1000),
+    })
+    .prefault({}),
+  health: z
+    .strictObject({
+      /** Consecutive failed attempts (connect errors, resets, 502/504) that eject a server. */
+      failures: z.int().min(1).max(1000).default(3),
+      /** First ejection; each further one in a row doubles, up to max_eject. */
+      eject: duration.default(1000),
+      max_eject: duration.default(30_000),
+      /** Active checks: GET this path; "" turns them off. */
+      path: z.string().regex(/^(\/.*)?$/, 'a health-check path starts with "/" (or "" for none)').default('/readyz'),
+      interval: duration.default(1000),
+      timeout: duration.default(1000),
+      rise: z.int().min(1).max(100).default(2),
+      fall: z.int().min(1).max(100).default(2),
+      /** A returning server's cap and weight ramp up over this long. */
+      slow_start: duration.default(3000),
+    })
+    .prefault({}),
+  retries: z
+    .strictObject({
+      attempts: z.int().min(0).max(10).default(2),
+      /** Retries may add at most this fraction of the requests of the last 10 s (Envoy's retry budget). */
+      budget: z.number().min(0).max(1).default(0.2),
+      /** Retries always allowed per second, so a quiet upstream can still retry. */
+      min_per_second: z.number().min(0).max(1000).default(3),
+    })
+    .prefault({}),
+  timeouts: z
+    .strictObject({
+      connect: duration.default(1000),
+      /** From sending the request to the response headers: a backend call may take this long. */
+      response: duration.default(60_000),
+    })
+    .prefault({}),
 });
 
 const routeSchema = z
@@ -75,6 +149,14 @@ export const configSchema = z
       })
       .prefault({}),
     pool: poolSchema.prefault({}),
+    client: z
+      .strictObject({
+        /** How long a client's keep-alive connection may sit idle between requests. */
+        idle_timeout: duration.default(60_000),
+        /** How long a client may take to send the request headers (slowloris). */
+        header_timeout: duration.default(10_000),
+      })
+      .prefault({}),
     upstreams: z.record(name, upstreamSchema).default({}),
     routes: z.array(routeSchema).min(1, 'list at least one route'),
   })

@@ -1,23 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { RoundRobin } from './round-robin.js';
 
-const servers = ['a', 'b', 'c'].map((url) => ({ url, weight: 1, inflight: 0 }));
+const server = (url: string, available = true) => ({ url, weight: 1, inflight: 0, latencyEwmaMs: 0, available });
 
 describe('RoundRobin', () => {
   it('takes each server in turn', () => {
     const policy = new RoundRobin();
+    const servers = ['a', 'b', 'c'].map((u) => server(u));
     expect(Array.from({ length: 7 }, () => policy.pick(servers)?.url)).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'a']);
   });
 
-  it('keeps spreading when the list shrinks', () => {
+  it('skips unavailable servers without losing its place', () => {
     const policy = new RoundRobin();
-    policy.pick(servers);
-    const two = servers.slice(0, 2);
-    const picks = Array.from({ length: 4 }, () => policy.pick(two)?.url);
-    expect(new Set(picks)).toEqual(new Set(['a', 'b']));
-  });
-
-  it('returns undefined for an empty list', () => {
-    expect(new RoundRobin().pick([])).toBeUndefined();
+    const servers = [server('a'), server('b', false), server('c')];
+    expect(Array.from({ length: 4 }, () => policy.pick(servers)?.url)).toEqual(['a', 'c', 'a', 'c']);
   });
 });

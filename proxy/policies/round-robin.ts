@@ -5,9 +5,13 @@ export class RoundRobin implements Policy {
   private next = 0;
 
   pick<S extends Candidate>(servers: readonly S[]): S | undefined {
-    if (servers.length === 0) return undefined;
-    const server = servers[this.next % servers.length];
-    this.next = (this.next + 1) % Number.MAX_SAFE_INTEGER;
-    return server;
+    for (let i = 0; i < servers.length; i++) {
+      const server = servers[(this.next + i) % servers.length]!;
+      if (server.available) {
+        this.next = (this.next + i + 1) % servers.length;
+        return server;
+      }
+    }
+    return undefined;
   }
 }

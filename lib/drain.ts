@@ -1,0 +1,70 @@
+/**
+ * Graceful close of an HTTP server: stop accepting, answer what is in flight
+ * with `Connection: close`, and close every connection that has no request in
+ * flight — including ones opened but not yet used, which Node's own
+ * closeIdleConnections() leaves open (they count as waiting for headers).
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface Drainer {
+  /** Resolves when every connection is closed. */
+  drain(): Promise<void>;
+}
+
+export function trackConnections(server: Server): Drainer {
+  const inflight = new Map<Socket, number>();
+  let draining = false;
+  server.on('connection', (socket: Socket) => {
+    inflight.set(socket, 0);
+    socket.once('close', () => inflight.delete(socket));
+  });
+  server.on('request', (req, res) => {
+    const socket = req.socket;
+    inflight.set(socket, (inflight.get(socket) ?? 0) + 1);
+    if (draining) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      const left = (inflight.get(socket) ?? 1) - 1;
+      if (!inflight.has(socket)) return;
+      inflight.set(socket, left);
+      if (draining && left === 0) socket.destroySoon();
+    });
+  });
+  return {
+    drain() {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const [socket, n] of inflight) if (n === 0) socket.destroySoon();
+      return closed;
+    },
+  };
+}
+
+/**
+ * Calls `stop` once, on SIGTERM, SIGINT, or — for a process supervised over IPC —
+ * when the master goes away (so a killed master never leaves orphans).
+ */
+export function onShutdownSignal(stop: (reason: string) => void): void {
+  let stopped = false;
+  const once = (reason: string) => {
+    if (stopped) return;
+    stopped = true;
+    stop(reason);
+  };
+  process.on('SIGTERM', () => once('SIGTERM'));
+  process.on('SIGINT', () => once('SIGINT'));
+  if (process.connected) process.on('disconnect', () => once('master gone'));
+}
+
+/** Drains, then exits 0; exits 1 if the drain takes longer than `timeoutMs`. */
+export function drainAndExit(drainer: Drainer, log: { info(msg: string): void; warn(msg: string): void }, timeoutMs: number, cleanup?: () => void): void {
+  setTimeout(() => {
+    log.warn('drain timed out, exiting');
+    process.exit(1);
+  }, timeoutMs).unref();
+  void drainer.drain().then(() => {
+    cleanup?.();
+    log.info('drained, exiting');
+    process.exit(0);
+  });
+}

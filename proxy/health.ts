@@ -1,0 +1,100 @@
+/**
+ * Active health checks: GET each server's health path (default /readyz) on an
+ * interval; `fall` failures in a row take it out, `rise` successes bring it back
+ * (HAProxy's check/rise/fall). A /readyz body's `slots` sets the server's cap
+ * for `max_inflight: auto`.
+ */
+import type { ServerState, Upstream } from './upstream.js';
+
+export type CheckResult = 'success' | 'failure' | 'timeout';
+
+export interface HealthEvents {
+  onCheck?(upstream: string, server: string, result: CheckResult): void;
+  onChange?(upstream: string, server: string, healthy: boolean): void;
+}
+
+interface Streak {
+  successes: number;
+  failures: number;
+}
+
+export class HealthChecker {
+  private timer?: NodeJS.Timeout;
+  private readonly streaks = new WeakMap<ServerState, Streak>();
+  private stopped = false;
+
+  constructor(private readonly upstream: Upstream, private readonly events: HealthEvents = {}) {}
+
+  start(): void {
+    const { path } = this.upstream.config.health;
+    if (!path || this.stopped) return;
+    void this.round();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Checks every server once, then schedules the next round. */
+  async round(): Promise<void> {
+    await Promise.all(this.upstream.servers.map((server) => this.check(server)));
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.round(), this.upstream.config.health.interval);
+    this.timer.unref();
+  }
+
+  private async check(server: ServerState): Promise<void> {
+    const { path, timeout, rise, fall } = this.upstream.config.health;
+    let result: CheckResult = 'failure';
+    try {
+      const res = await fetch(server.url + path, { signal: AbortSignal.timeout(timeout), headers: { 'user-agent': 'portico-health-check' } });
+      const text = await res.text();
+      if (res.ok) {
+        result = 'success';
+        const slots = slotsOf(text);
+        if (slots !== undefined && slots !== server.slots) {
+          server.slots = slots;
+          this.upstream.dispatch();
+        }
+      }
+    } catch (err) {
+      result = (err as Error).name === 'TimeoutError' ? 'timeout' : 'failure';
+    }
+    if (this.stopped) return;
+    this.events.onCheck?.(this.upstream.config.name, server.url, result);
+    const streak = this.streaks.get(server) ?? { successes: 0, failures: 0 };
+    this.streaks.set(server, streak);
+    if (result === 'success') {
+      streak.successes++;
+      streak.failures = 0;
+      if (!server.healthy && streak.successes >= rise) this.setHealthy(server, true);
+    } else {
+      streak.failures++;
+      streak.successes = 0;
+      if (server.healthy && streak.failures >= fall) this.setHealthy(server, false);
+    }
+  }
+
+  private setHealthy(server: ServerState, healthy: boolean): void {
+    server.healthy = healthy;
+    if (healthy) {
+      server.markUp();
+      this.upstream.dispatch();
+    } else {
+      server.markDown();
+      this.upstream.dispatch(); // queued requests get 503 now if nothing else is up
+    }
+    this.events.onChange?.(this.upstream.config.name, server.url, healthy);
+  }
+}
+
+/** `slots` from a /readyz JSON body, if it is a positive integer. */
+export function slotsOf(body: string): number | undefined {
+  try {
+    const slots = (JSON.parse(body) as { slots?: unknown }).slots;
+    return typeof slots === 'number' && Number.isInteger(slots) && slots > 0 ? slots : undefined;
+  } catch {
+    return undefined;
+  }
+}

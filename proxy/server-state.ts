@@ -1,0 +1,111 @@
+/**
+ * One upstream server's state, owned by its upstream: in-flight count and cap,
+ * health (the master's word for local backends, active checks, passive
+ * ejection), back-pressure backoff and slow start. Policies read it through
+ * the Candidate interface; only the upstream and the health checker write it.
+ */
+import type { HealthOptions } from './health-options.js';
+import type { Candidate } from './policies/policy.js';
+
+/** What the supervisor says of a local backend. */
+export type LocalState = 'starting' | 'ready' | 'down' | 'draining';
+
+/** EWMA smoothing of response latency: weight of the newest sample. */
+const EWMA_ALPHA = 0.3;
+/** A server's first back-pressure backoff; doubles per consecutive 503, up to its Retry-After. */
+const BACKPRESSURE_BASE_MS = 50;
+
+export class ServerState implements Candidate {
+  inflight = 0;
+  latencyEwmaMs = 0;
+  /** For local backends: what the master says. Servers from the YAML are always 'ready' here. */
+  localState: LocalState;
+  /** Result of active health checks (after rise/fall). */
+  healthy = true;
+  /** Compute slots the server reported on /readyz, when known. */
+  slots: number | undefined;
+  consecutiveFailures = 0;
+  /** Ejections in a row without a success in between: each doubles the next one. */
+  ejections = 0;
+  ejectedUntil = 0;
+  backpressureUntil = 0;
+  private backpressureStreak = 0;
+  /** When the server last came (back) up: slow start ramps from here. */
+  upSince = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly url: string,
+    readonly configuredWeight: number,
+    readonly local: boolean,
+    private readonly options: HealthOptions,
+    private readonly now: () => number,
+    localState: LocalState = 'ready',
+  ) {
+    this.localState = localState;
+  }
+
+  /** Known up: ready (if local), healthy, not ejected, not pushing back. */
+  get up(): boolean {
+    const now = this.now();
+    return this.localState === 'ready' && this.healthy && now >= this.ejectedUntil && now >= this.backpressureUntil;
+  }
+
+  /** The in-flight cap now: max_inflight (or the reported slots), reduced during slow start. */
+  get cap(): number {
+    const full = this.options.maxInflight === 'auto' ? (this.slots ?? this.options.defaultSlots) : this.options.maxInflight;
+    return Math.max(1, Math.floor(full * this.slowStartFactor()));
+  }
+
+  get weight(): number {
+    return this.configuredWeight * Math.max(0.1, this.slowStartFactor());
+  }
+
+  get available(): boolean {
+    return this.inflight < this.cap && this.up;
+  }
+
+  /** A response came back (any status but the failures below): the server works. */
+  recordSuccess(latencyMs: number): void {
+    this.latencyEwmaMs = this.latencyEwmaMs === 0 ? latencyMs : this.latencyEwmaMs + EWMA_ALPHA * (latencyMs - this.latencyEwmaMs);
+    this.consecutiveFailures = 0;
+    this.ejections = 0;
+    this.backpressureStreak = 0;
+  }
+
+  /** A connect error, reset, timeout or 502/504. Returns the ejection length in ms when this failure ejects the server. */
+  recordFailure(): number | undefined {
+    this.consecutiveFailures++;
+    if (this.consecutiveFailures < this.options.failures) return undefined;
+    const ms = Math.min(this.options.ejectMs * 2 ** this.ejections, this.options.maxEjectMs);
+    this.ejections++;
+    this.consecutiveFailures = 0;
+    this.ejectedUntil = this.now() + ms;
+    this.markDown();
+    return ms;
+  }
+
+  /** The server answered 503 + Retry-After: back-pressure, not failure. Skip it briefly, longer each time in a row. */
+  recordBackpressure(retryAfterSeconds: number | undefined): void {
+    const ceiling = (retryAfterSeconds ?? 1) * 1000;
+    const ms = Math.min(BACKPRESSURE_BASE_MS * 2 ** this.backpressureStreak, ceiling);
+    this.backpressureStreak++;
+    this.backpressureUntil = this.now() + ms;
+  }
+
+  /** Called when the server leaves rotation, so its return starts a slow start. */
+  markDown(): void {
+    this.upSince = Number.POSITIVE_INFINITY;
+  }
+
+  /** Called when the server (re)enters rotation. */
+  markUp(): void {
+    if (this.upSince === Number.POSITIVE_INFINITY) this.upSince = this.now();
+  }
+
+  private slowStartFactor(): number {
+    const { slowStartMs } = this.options;
+    if (slowStartMs <= 0 || this.upSince === Number.NEGATIVE_INFINITY) return 1;
+    const elapsed = this.now() - this.upSince;
+    return elapsed >= slowStartMs ? 1 : Math.max(0, elapsed / slowStartMs);
+  }
+}

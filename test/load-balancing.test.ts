@@ -1,0 +1,186 @@
+/**
+ * Load balancing through a real `portico proxy` in front of real node:http
+ * origins: caps, the central queue, shedding, abandoned requests, timeouts,
+ * health checks, back-pressure, the retry budget, and every policy.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deadUrl, getJson, origin, startProxy, waitUntil } from './helpers.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+});
+
+/** An origin that answers after `ms`, counting the requests it actually received (health checks apart). */
+async function slowOrigin(name: string, ms: number) {
+  let received = 0;
+  const o = await origin(name, (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/readyz') return void res.end('{"slots":1}');
+    received++;
+    setTimeout(() => res.end(JSON.stringify({ name })), ms);
+  });
+  cleanups.push(() => new Promise((r) => { o.server.closeAllConnections(); o.server.close(r); }));
+  return { ...o, received: () => received };
+}
+
+async function proxyFor(servers: string[], upstreamYaml: string) {
+  const proxy = await startProxy(servers, upstreamYaml);
+  cleanups.push(() => proxy.proc.stop());
+  return proxy;
+}
+
+interface Status {
+  upstreams: Array<{ queue: { depth: number }; shed: Record<string, number>; servers: Array<{ url: string; up: boolean; healthy: boolean; inflight: number; cap: number }> }>;
+}
+const statusOf = async (admin: string) => (await getJson(`${admin}/status`)).body as Status;
+
+describe('per-server cap and central queue', () => {
+  it('holds requests beyond the cap in the queue, serves them as slots free, and sheds past the queue at once with 503 + Retry-After', async () => {
+    const o = await slowOrigin('o', 300);
+    const { http, admin } = await proxyFor([o.url], 'max_inflight: 1\n    queue: { size: 1, timeout: "5s" }\n    health: { path: "" }');
+    const first = getJson(`${http}/1`);
+    await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.inflight === 1, 2000, 'first in flight');
+    const second = getJson(`${http}/2`);
+    await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.queue.depth === 1, 2000, 'second queued');
+    const t0 = performance.now();
+    const third = await getJson(`${http}/3`);
+    const shedMs = performance.now() - t0;
+    expect(third.status).toBe(503);
+    expect(third.headers.get('retry-after')).toBe('1');
+    expect(third.headers.get('content-type')).toBe('application/problem+json');
+    expect(third.body.detail).toMatch(/queue \(1\) is full/);
+    expect(shedMs).toBeLessThan(250); // shed without waiting for the 300 ms call
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+    expect(o.received()).toBe(2);
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(/^portico_upstream_shed_total\{upstream="app",reason="queue_full"\} 1$/m);
+    expect(metrics).toMatch(/^portico_upstream_queue_wait_seconds_count\{upstream="app"\} 1$/m);
+  });
+
+  it('sheds a request that waited past the queue timeout, without ever sending it', async () => {
+    const o = await slowOrigin('o', 600);
+    const { http } = await proxyFor([o.url], 'max_inflight: 1\n    queue: { size: 5, timeout: "100ms" }\n    health: { path: "" }');
+    const first = getJson(`${http}/1`);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    const second = await getJson(`${http}/2`);
+    expect(second.status).toBe(503);
+    expect(second.body.detail).toMatch(/within the queue timeout \(100 ms\)/);
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect((await first).status).toBe(200);
+    expect(o.received()).toBe(1);
+  });
+
+  it('never sends a queued request whose client has gone, and its slot accounting returns to zero', async () => {
+    const o = await slowOrigin('o', 300);
+    const { http, admin } = await proxyFor([o.url], 'max_inflight: 1\n    queue: { size: 5, timeout: "5s" }\n    health: { path: "" }');
+    const first = getJson(`${http}/1`);
+    await new Promise((r) => setTimeout(r, 50));
+    const gone = new AbortController();
+    const abandoned = fetch(`${http}/2`, { signal: gone.signal }).catch(() => 'aborted');
+    await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.queue.depth === 1, 2000, 'queued');
+    gone.abort();
+    expect(await abandoned).toBe('aborted');
+    await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.queue.depth === 0, 2000, 'queue emptied');
+    expect((await first).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(o.received()).toBe(1);
+    const s = await statusOf(admin);
+    expect(s.upstreams[0]!.servers[0]!.inflight).toBe(0);
+    expect(s.upstreams[0]!.shed.client_gone).toBe(1);
+  });
+
+  it('uses the slots a server reports on /readyz as its cap (max_inflight: auto)', async () => {
+    const o = await origin('o', (req, res) => res.end(req.url === '/readyz' ? '{"status":"ready","slots":3}' : 'ok'));
+    cleanups.push(() => new Promise((r) => o.server.close(r)));
+    const { admin } = await proxyFor([o.url], 'max_inflight: auto\n    health: { interval: "100ms" }');
+    await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.cap === 3, 3000, 'cap of 3');
+  });
+});
+
+describe('timeouts and failures', () => {
+  it('answers 504 when a server takes longer than the response timeout, and does not retry it', async () => {
+    const slow = await slowOrigin('slow', 1000);
+    const other = await slowOrigin('other', 0);
+    const { http } = await proxyFor([slow.url, other.url], 'policy: round-robin\n    timeouts: { response: "150ms" }\n    health: { path: "" }');
+    const res = await getJson(`${http}/`);
+    expect(res.status).toBe(504);
+    expect(res.body.detail).toMatch(/within 150 ms/);
+    expect(other.received()).toBe(0);
+  });
+
+  it('passes a server\'s own 503 + Retry-After through as back-pressure: no ejection, other servers take the next requests', async () => {
+    const busy = await origin('busy', (req, res) => {
+      if (req.url === '/readyz') return void res.end('{}');
+      res.writeHead(503, { 'retry-after': '1' }).end('busy');
+    });
+    const ok = await slowOrigin('ok', 0);
+    cleanups.push(() => new Promise((r) => busy.server.close(r)));
+    const { http, admin } = await proxyFor([busy.url, ok.url], 'policy: round-robin\n    max_inflight: 4\n    health: { path: "", failures: 1 }');
+    const first = await getJson(`${http}/`);
+    expect(first.status).toBe(503);
+    const next = await Promise.all([getJson(`${http}/`), getJson(`${http}/`)]);
+    expect(next.map((r) => r.status)).toEqual([200, 200]);
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(/^portico_upstream_backpressure_total\{upstream="app",server="[^"]+"\} 1$/m);
+    expect(metrics).not.toMatch(/^portico_upstream_ejections_total/m);
+  });
+
+  it('stops retrying when the retry budget is spent', async () => {
+    const ok = await slowOrigin('ok', 0);
+    const { http, admin } = await proxyFor([await deadUrl(), ok.url], 'policy: round-robin\n    retries: { budget: 0, min_per_second: 0 }\n    health: { path: "", failures: 100 }');
+    const res = await getJson(`${http}/`);
+    expect(res.status).toBe(502);
+    expect(res.body.detail).toMatch(/retry budget of upstream "app" is spent/);
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(/^portico_upstream_retry_budget_exhausted_total\{upstream="app"\} 1$/m);
+  });
+});
+
+describe('active health checks', () => {
+  it('takes a server out after `fall` failed checks, sends nothing to it meanwhile, and brings it back after `rise`', async () => {
+    let ready = true;
+    const flaky = await origin('flaky', (req, res) => {
+      if (req.url === '/readyz') return void res.writeHead(ready ? 200 : 503).end('{}');
+      res.end(JSON.stringify({ name: 'flaky' }));
+    });
+    const steady = await slowOrigin('steady', 0);
+    cleanups.push(() => new Promise((r) => flaky.server.close(r)));
+    const { http, admin } = await proxyFor([flaky.url, steady.url], 'policy: round-robin\n    health: { interval: "50ms", rise: 2, fall: 2 }');
+    const serverOf = async () => (await statusOf(admin)).upstreams[0]!.servers[0]!;
+    ready = false;
+    await waitUntil(async () => !(await serverOf()).healthy, 3000, 'flaky marked down');
+    const names = await Promise.all(Array.from({ length: 6 }, async () => (await getJson(`${http}/`)).body.name));
+    expect(new Set(names)).toEqual(new Set(['steady']));
+    ready = true;
+    await waitUntil(async () => (await serverOf()).healthy, 3000, 'flaky back up');
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(/^portico_upstream_health_checks_total\{upstream="app",server="[^"]+",result="failure"\} [1-9]/m);
+  });
+});
+
+describe('every policy, through the proxy', () => {
+  it.each(['least-outstanding', 'round-robin', 'weighted-round-robin', 'p2c', 'hash'])('%s spreads load over both servers and answers every request', async (policy) => {
+    const a = await slowOrigin('a', 5);
+    const b = await slowOrigin('b', 5);
+    const { http } = await proxyFor([a.url, b.url], `policy: ${policy}\n    max_inflight: 4\n    hash: { key: "header:x-user" }\n    health: { path: "" }`);
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => getJson(`${http}/`, { headers: { 'x-user': `user-${i}` } })));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(a.received()).toBeGreaterThan(0);
+    expect(b.received()).toBeGreaterThan(0);
+    expect(a.received() + b.received()).toBe(40);
+  });
+
+  it('hash keeps a key on one server', async () => {
+    const a = await slowOrigin('a', 0);
+    const b = await slowOrigin('b', 0);
+    const { http } = await proxyFor([a.url, b.url], 'policy: hash\n    max_inflight: 4\n    hash: { key: "cookie:session" }\n    health: { path: "" }');
+    for (const session of ['s1', 's2', 's3', 's4']) {
+      const names = new Set<string>();
+      for (let i = 0; i < 5; i++) names.add((await getJson(`${http}/`, { headers: { cookie: `theme=dark; session=${session}` } })).body.name);
+      expect(names.size).toBe(1);
+    }
+  });
+});
