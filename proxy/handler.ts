@@ -25,6 +25,7 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ECONNTIMEOUT', 'EHOSTUNREACH', 'ENETU
 export interface HandlerState {
   router: Router;
   upstreams: Map<string, Upstream>;
+  accessLog: boolean;
 }
 
 interface Exchange {
@@ -43,9 +44,9 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const x: Exchange = { id: randomUUID(), started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '' };
     res.setHeader('X-Request-Id', x.id);
-    res.once('close', () => record(req, res, x));
+    const { router, upstreams, accessLog } = getState();
+    res.once('close', () => record(req, res, x, accessLog));
 
-    const { router, upstreams } = getState();
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     if (!pathname.startsWith('/')) return sendProblem(res, 400, 'the request target must be a path starting with "/"');
     const route = router.match(pathname);
@@ -132,12 +133,13 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
     upstream.dispatch();
   }
 
-  function record(req: IncomingMessage, res: ServerResponse, x: Exchange): void {
+  function record(req: IncomingMessage, res: ServerResponse, x: Exchange, accessLog: boolean): void {
     const seconds = (performance.now() - x.started) / 1000;
     const method = KNOWN_METHODS.has(req.method ?? '') ? req.method! : 'OTHER';
     const code = res.writableFinished ? String(res.statusCode) : '0';
     metrics.requests.inc({ route: x.route, upstream: x.upstream, server: x.server, code, method });
     metrics.requestDuration.observe({ route: x.route, upstream: x.upstream }, seconds);
+    if (!accessLog) return;
     log.info({
       id: x.id, client: req.socket.remoteAddress, method: req.method, path: req.url, status: res.statusCode,
       bytes: req.socket.bytesWritten - x.bytesBefore, duration: Math.round(seconds * 1e6) / 1e6,

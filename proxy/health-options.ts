@@ -3,18 +3,18 @@ import type { UpstreamConfig } from '../lib/config/load.js';
 
 export interface HealthOptions {
   maxInflight: number | 'auto';
-  /** Slots assumed for `max_inflight: auto` until a server reports its own. */
-  defaultSlots: number;
+  /** Cap assumed for `max_inflight: auto` until a server's /readyz says otherwise. */
+  defaultCap: number;
   failures: number;
   ejectMs: number;
   maxEjectMs: number;
   slowStartMs: number;
 }
 
-export function healthOptions(config: UpstreamConfig, defaultSlots: number): HealthOptions {
+export function healthOptions(config: UpstreamConfig, defaultCap: number): HealthOptions {
   return {
     maxInflight: config.max_inflight,
-    defaultSlots,
+    defaultCap,
     failures: config.health.failures,
     ejectMs: config.health.eject,
     maxEjectMs: config.health.max_eject,

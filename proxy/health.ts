@@ -1,8 +1,8 @@
 /**
  * Active health checks: GET each server's health path (default /readyz) on an
  * interval; `fall` failures in a row take it out, `rise` successes bring it back
- * (HAProxy's check/rise/fall). A /readyz body's `slots` sets the server's cap
- * for `max_inflight: auto`.
+ * (HAProxy's check/rise/fall). A /readyz body's `slots` and `queueSize` set the
+ * server's cap for `max_inflight: auto` (see autoCap).
  */
 import type { ServerState, Upstream } from './upstream.js';
 
@@ -52,9 +52,9 @@ export class HealthChecker {
       const text = await res.text();
       if (res.ok) {
         result = 'success';
-        const slots = slotsOf(text);
-        if (slots !== undefined && slots !== server.slots) {
-          server.slots = slots;
+        const cap = autoCapOf(text);
+        if (cap !== undefined && cap !== server.reportedCap) {
+          server.reportedCap = cap;
           this.upstream.dispatch();
         }
       }
@@ -89,12 +89,23 @@ export class HealthChecker {
   }
 }
 
-/** `slots` from a /readyz JSON body, if it is a positive integer. */
-export function slotsOf(body: string): number | undefined {
+/** The `max_inflight: auto` cap a /readyz JSON body implies, if it reports its slots. */
+export function autoCapOf(body: string): number | undefined {
   try {
-    const slots = (JSON.parse(body) as { slots?: unknown }).slots;
-    return typeof slots === 'number' && Number.isInteger(slots) && slots > 0 ? slots : undefined;
+    const { slots, queueSize } = JSON.parse(body) as { slots?: unknown; queueSize?: unknown };
+    if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1) return undefined;
+    return autoCap(slots, typeof queueSize === 'number' ? queueSize : 0);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `max_inflight: auto`: one request per compute slot, plus one more when the
+ * backend can hold it, so the next call is already there when a slot frees
+ * instead of a proxy round trip later (measured: 0.88 → 0.93 of the machine's
+ * limit at capacity; docs/decisions.md).
+ */
+export function autoCap(slots: number, queueSize: number): number {
+  return slots + (queueSize > 0 ? 1 : 0);
 }

@@ -12,7 +12,7 @@ import { createLogger } from '../lib/log.js';
 import { createAdminServer } from './admin.js';
 import { Forwarder } from './forward.js';
 import { createHandler, type HandlerState } from './handler.js';
-import { HealthChecker } from './health.js';
+import { autoCap, HealthChecker } from './health.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { Router } from './router.js';
 import { Upstream, type LocalServer } from './upstream.js';
@@ -105,15 +105,15 @@ interface ProxyState extends HandlerState {
 
 function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMetrics): ProxyState {
   const upstreams = new Map([...config.upstreams].map(([name, u]) => {
-    const defaultSlots = name === config.pool.upstream ? config.pool.slots : 1;
+    const defaultCap = name === config.pool.upstream ? autoCap(config.pool.slots, config.pool.queue) : 1;
     const onQueueWait = (ms: number) => metrics.queueWait.observe({ upstream: name }, ms / 1000);
-    return [name, new Upstream(u, supervised, defaultSlots, { onQueueWait })];
+    return [name, new Upstream(u, supervised, defaultCap, { onQueueWait })];
   }));
   const checkers = [...upstreams.values()].map((upstream) => new HealthChecker(upstream, {
     onCheck: (u, server, result) => metrics.healthChecks.inc({ upstream: u, server, result }),
   }));
   for (const checker of checkers) checker.start();
-  return { router: new Router(config.routes), upstreams, checkers };
+  return { router: new Router(config.routes), upstreams, checkers, accessLog: config.accessLog };
 }
 
 function applyLocalServers(state: ProxyState, poolUpstream: string, servers: LocalServer[]): void {

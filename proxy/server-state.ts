@@ -22,8 +22,8 @@ export class ServerState implements Candidate {
   localState: LocalState;
   /** Result of active health checks (after rise/fall). */
   healthy = true;
-  /** Compute slots the server reported on /readyz, when known. */
-  slots: number | undefined;
+  /** The `max_inflight: auto` cap implied by the server's /readyz, when known. */
+  reportedCap: number | undefined;
   consecutiveFailures = 0;
   /** Ejections in a row without a success in between: each doubles the next one. */
   ejections = 0;
@@ -50,9 +50,9 @@ export class ServerState implements Candidate {
     return this.localState === 'ready' && this.healthy && now >= this.ejectedUntil && now >= this.backpressureUntil;
   }
 
-  /** The in-flight cap now: max_inflight (or the reported slots), reduced during slow start. */
+  /** The in-flight cap now: max_inflight (or the cap its /readyz implies), reduced during slow start. */
   get cap(): number {
-    const full = this.options.maxInflight === 'auto' ? (this.slots ?? this.options.defaultSlots) : this.options.maxInflight;
+    const full = this.options.maxInflight === 'auto' ? (this.reportedCap ?? this.options.defaultCap) : this.options.maxInflight;
     return Math.max(1, Math.floor(full * this.slowStartFactor()));
   }
 

@@ -82,9 +82,9 @@ describe('Upstream: caps and the central queue', () => {
     await expect(shedReason(upstream.acquire({}))).resolves.toBe('no_server');
   });
 
-  it('takes the cap from the reported slots with max_inflight: auto', async () => {
+  it('takes the cap from the server\'s /readyz with max_inflight: auto', async () => {
     const upstream = new Upstream(configOf({ max_inflight: 'auto' }, ['http://a']), false, 1);
-    upstream.servers[0]!.slots = 3;
+    upstream.servers[0]!.reportedCap = 3;
     const granted = await Promise.all([upstream.acquire({}), upstream.acquire({}), upstream.acquire({})]);
     expect(granted.every((s) => s.url === 'http://a')).toBe(true);
     expect(upstream.stats().servers[0]).toMatchObject({ inflight: 3, cap: 3 });

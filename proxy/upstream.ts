@@ -62,17 +62,17 @@ export class Upstream {
 
   /**
    * `supervised`: local servers come from the master (setLocalServers), not from the config.
-   * `defaultSlots`: the cap per server for `max_inflight: auto` until a server reports its slots.
+   * `defaultCap`: the cap per server for `max_inflight: auto` until a server's /readyz says otherwise.
    */
   constructor(
     readonly config: UpstreamConfig,
     supervised: boolean,
-    defaultSlots = 1,
+    defaultCap = 1,
     private readonly events: UpstreamEvents = {},
     private readonly now: () => number = Date.now,
     random: () => number = Math.random,
   ) {
-    this.options = healthOptions(config, defaultSlots);
+    this.options = healthOptions(config, defaultCap);
     this.servers = config.servers
       .filter((s) => !(s.local && supervised))
       .map((s) => new ServerState(s.url, s.weight, s.local, this.options, now));

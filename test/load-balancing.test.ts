@@ -92,11 +92,16 @@ describe('per-server cap and central queue', () => {
     expect(s.upstreams[0]!.shed.client_gone).toBe(1);
   });
 
-  it('uses the slots a server reports on /readyz as its cap (max_inflight: auto)', async () => {
-    const o = await origin('o', (req, res) => res.end(req.url === '/readyz' ? '{"status":"ready","slots":3}' : 'ok'));
+  it('sets the cap from /readyz with max_inflight: auto: the slots, plus one when the server has a queue', async () => {
+    let body = '{"status":"ready","slots":3,"queueSize":0}';
+    const o = await origin('o', (req, res) => res.end(req.url === '/readyz' ? body : 'ok'));
     cleanups.push(() => new Promise((r) => o.server.close(r)));
-    const { admin } = await proxyFor([o.url], 'max_inflight: auto\n    health: { interval: "100ms" }');
+    const { admin } = await proxyFor([o.url], 'max_inflight: auto\n    health: { interval: "50ms" }');
     await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.cap === 3, 3000, 'cap of 3');
+    body = '{"status":"ready","slots":2,"queueSize":4}';
+    await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.cap === 3, 3000, 'cap of 2 + 1');
+    body = '{"status":"ready","slots":1,"queueSize":4}';
+    await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.cap === 2, 3000, 'cap of 1 + 1');
   });
 });
 

@@ -45,6 +45,7 @@ export interface PorticoConfig {
   file: string;
   listen: ParsedConfig['listen'];
   client: ParsedConfig['client'];
+  accessLog: boolean;
   pool: PoolConfig;
   upstreams: Map<string, UpstreamConfig>;
   routes: RouteConfig[];
@@ -124,7 +125,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, pool, upstreams, routes };
 }
 
 function isDirectory(path: string): boolean {

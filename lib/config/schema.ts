@@ -75,11 +75,12 @@ export const upstreamSchema = z.strictObject({
     })
     .prefault({}),
   servers: z.array(serverSchema).default([]),
-  /** Requests in flight per server: "auto" takes the backend's compute slots from its /readyz. */
+  /** Requests in flight per server: "auto" is the backend's compute slots (from its /readyz) plus one it can hold queued. */
   max_inflight: z.union([z.literal('auto'), z.int().min(1).max(100_000)]).default('auto'),
   queue: z
     .strictObject({
-      size: z.int().min(0).max(1_000_000).default(100),
+      /** Large by default: clients that resend at once after a 503 cost less waiting here than shed (docs/decisions.md). */
+      size: z.int().min(0).max(1_000_000).default(1000),
       timeout: duration.default(1000),
     })
     .prefault({}),
@@ -149,6 +150,8 @@ export const configSchema = z
       })
       .prefault({}),
     pool: poolSchema.prefault({}),
+    /** One JSON line per request on stdout (nginx's access_log); off saves the proxy CPU under heavy load. */
+    access_log: z.boolean().default(true),
     client: z
       .strictObject({
         /** How long a client's keep-alive connection may sit idle between requests. */

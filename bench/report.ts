@@ -1,0 +1,47 @@
+/** Markdown tables and the JSON shape of bench results. */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+export interface Check {
+  what: string;
+  target: string;
+  value: number;
+  pass: boolean;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  description: string;
+  rows: Array<Record<string, string | number>>;
+  checks: Check[];
+}
+
+export function machine() {
+  const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  return { cores: availableParallelism(), cpu, node: process.version, date: new Date().toISOString() };
+}
+
+export function table(rows: Array<Record<string, string | number>>): string {
+  if (rows.length === 0) return '';
+  const columns = Object.keys(rows[0]!);
+  const cell = (v: string | number | undefined) => (typeof v === 'number' ? format(v) : (v ?? ''));
+  return [
+    `| ${columns.join(' | ')} |`,
+    `|${columns.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${columns.map((c) => cell(r[c])).join(' | ')} |`),
+  ].join('\n');
+}
+
+export function printScenario(result: ScenarioResult): void {
+  process.stdout.write(`\n### ${result.scenario}\n${result.description}\n\n${table(result.rows)}\n`);
+  if (result.checks.length > 0) {
+    process.stdout.write(`\n${table(result.checks.map((c) => ({ check: c.what, target: c.target, measured: c.value, result: c.pass ? 'pass' : 'FAIL' })))}\n`);
+  }
+}
+
+function format(v: number): string {
+  if (!Number.isFinite(v)) return '–';
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}

@@ -1,0 +1,169 @@
+/**
+ * `npm run bench`: starts a fresh Portico per scenario on free ports, drives it
+ * with a closed-loop load generator, and prints figures with ratios measured in
+ * the same run (these machines are shared and noisy: compare, don't trust
+ * absolutes). The machine's limit comes from timing the native core here.
+ */
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { loadCore } from '../backend/core.js';
+import { percentile, runLoad, type LoadResult } from './load.js';
+import { benchConfig, cpuSeconds, startPortico } from './portico.js';
+import { machine, printScenario, type ScenarioResult } from './report.js';
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string', multiple: true },
+    duration: { type: 'string', default: '15' },
+    json: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+const SCENARIOS = ['capacity', 'overload', 'mixed'] as const;
+if (values.help) {
+  process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--quick] [--json FILE]\n`);
+  process.exit(0);
+}
+const chosen = values.scenario ?? [...SCENARIOS];
+for (const s of chosen) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
+const durationMs = (values.quick ? 5 : Number(values.duration)) * 1000;
+const warmupMs = values.quick ? 1000 : 2000;
+const cores = availableParallelism();
+const VAL = 3000;
+
+/** Median single-call time of foo(val), ms, measured in this process. */
+async function callMs(val: number): Promise<number> {
+  const core = loadCore();
+  for (let i = 0; i < 3; i++) await core.foo(val);
+  const times: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    const t0 = performance.now();
+    await core.foo(val);
+    times.push(performance.now() - t0);
+  }
+  return percentile(times, 0.5);
+}
+
+function figures(r: LoadResult) {
+  const ok = r.latencies.get('200') ?? [];
+  const shed = r.latencies.get('503') ?? [];
+  const other = [...r.latencies].filter(([s]) => s !== '200' && s !== '503').reduce((n, [, l]) => n + l.length, 0);
+  return {
+    rps: ok.length / r.seconds, p50: percentile(ok, 0.5), p99: percentile(ok, 0.99), p999: percentile(ok, 0.999),
+    shed: shed.length, shedRps: shed.length / r.seconds, shedP50: percentile(shed, 0.5), shedP99: percentile(shed, 0.99),
+    other, errors: r.errors,
+  };
+}
+
+async function measure(upstream: string, clients: number, ms: number, nextPath?: () => string, honorRetryAfter = false) {
+  const portico = await startPortico(benchConfig(upstream));
+  try {
+    const cpu0 = cpuSeconds(portico.proxyPid);
+    const result = await runLoad({ url: `${portico.http}/api/foo?val=${VAL}`, clients, durationMs: ms, warmupMs, nextPath, honorRetryAfter });
+    const proxyCpu = (cpuSeconds(portico.proxyPid) - cpu0) / ((ms + warmupMs) / 1000);
+    return { ...figures(result), proxyCpu, generatorCpu: result.generatorCpu };
+  } finally {
+    await portico.stop();
+  }
+}
+
+async function capacity(limit: number): Promise<ScenarioResult & { rps: number }> {
+  const f = await measure('policy: least-outstanding', 2 * cores, durationMs);
+  return {
+    scenario: 'capacity', rps: f.rps,
+    description: `foo(${VAL}), ${2 * cores} closed-loop clients (2 per core), default pool and policy, ${durationMs / 1000} s.`,
+    rows: [{ 'req/s': f.rps, 'limit req/s': limit, 'of limit': f.rps / limit, 'p50 ms': f.p50, 'p99 ms': f.p99, errors: f.errors + f.other, 'proxy CPU': f.proxyCpu, 'generator CPU': f.generatorCpu }],
+    checks: [{ what: 'throughput / machine limit', target: '≥ 0.95', value: f.rps / limit, pass: f.rps / limit >= 0.95 }],
+  };
+}
+
+async function overload(call: number, capacityRps: number): Promise<ScenarioResult> {
+  const ms = values.quick ? durationMs : Math.max(durationMs, 20_000);
+  const queueTimeoutMs = 1000;
+  const big = await measure('policy: least-outstanding', 1000, ms);
+  const small = await measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms);
+  const polite = await measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms, undefined, true);
+  const row = (name: string, f: Awaited<ReturnType<typeof measure>>) => ({
+    'queue, clients': name, 'goodput req/s': f.rps, 'of capacity': f.rps / capacityRps, 'failed conns': f.errors, '200 p50 ms': f.p50, '200 p99 ms': f.p99,
+    '503/s': f.shedRps, '503 p50 ms': f.shedP50, '503 p99 ms': f.shedP99, 'proxy CPU': f.proxyCpu, 'generator CPU': f.generatorCpu,
+  });
+  const bound = queueTimeoutMs + 2 * call;
+  return {
+    scenario: 'overload',
+    description: `1000 closed-loop clients for ${ms / 1000} s, foo(${VAL}); clients resend at once after a 503. Capacity goodput ${capacityRps.toFixed(1)} req/s from the capacity scenario of this run.`,
+    rows: [row('default (1000, 1 s), resend at once', big), row('size 10, resend at once', small), row('size 10, honour Retry-After', polite)],
+    checks: [
+      { what: 'goodput / capacity goodput', target: '≥ 0.9', value: big.rps / capacityRps, pass: big.rps / capacityRps >= 0.9 },
+      { what: 'failed connections', target: '0', value: big.errors + small.errors, pass: big.errors + small.errors === 0 },
+      { what: `200 p99 ms vs queue timeout + 2 × call (${bound.toFixed(0)} ms)`, target: `≤ ${bound.toFixed(0)}`, value: big.p99, pass: big.p99 <= bound },
+      { what: '503 p99 ms with queue size 10, clients honouring Retry-After', target: '< 50', value: polite.shedP99, pass: polite.shedP99 < 50 },
+    ],
+  };
+}
+
+async function mixed(): Promise<ScenarioResult> {
+  const cheap = 1000;
+  const dear = 100_000;
+  let n = 0;
+  // Every tenth request is 100× dearer; a fixed pattern, so each policy sees the same mix.
+  const nextPath = () => `/api/foo?val=${n++ % 10 === 9 ? dear : cheap}`;
+  // max_inflight 4 lets a backend queue as many as nginx would (4 clients): the policy alone decides; "auto" is the default.
+  const runs = [
+    ['round-robin', 'max_inflight: 4'], ['least-outstanding', 'max_inflight: 4'], ['least-outstanding', 'max_inflight: auto'],
+    ['p2c', 'max_inflight: 4'], ['weighted-round-robin', 'max_inflight: 4'],
+  ] as const;
+  const rows = [];
+  const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+  const ms = values.quick ? durationMs : Math.max(durationMs, 20_000);
+  for (const [policy, cap] of runs) {
+    const f = await measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, nextPath);
+    results[`${policy} ${cap}`] = f;
+    rows.push({ policy, cap: cap.split(': ')[1]!, 'req/s': f.rps, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
+  }
+  const lo = results['least-outstanding max_inflight: auto']!;
+  const rr = results['round-robin max_inflight: 4']!;
+  return {
+    scenario: 'mixed',
+    description: `90 % foo(${cheap}), 10 % foo(${dear}) (100× dearer), ${2 * cores} clients, ${ms / 1000} s per run. Checks compare the default (least-outstanding, cap auto) with round-robin as nginx runs it (no effective cap).`,
+    rows,
+    checks: [
+      { what: 'throughput least-outstanding / round-robin', target: '≥ 1.3', value: lo.rps / rr.rps, pass: lo.rps / rr.rps >= 1.3 },
+      { what: 'p50 least-outstanding / round-robin', target: '≤ 0.3', value: lo.p50 / rr.p50, pass: lo.p50 / rr.p50 <= 0.3 },
+      { what: 'p99 least-outstanding / round-robin', target: '≤ 1', value: lo.p99 / rr.p99, pass: lo.p99 / rr.p99 <= 1 },
+    ],
+  };
+}
+
+async function main(): Promise<void> {
+  const m = machine();
+  const call = await callMs(VAL);
+  const limit = cores / (call / 1000);
+  process.stdout.write(`# Portico bench ${m.date}\n${m.cores} cores, ${m.cpu}, Node ${m.node}\n`);
+  process.stdout.write(`Load generator: closed-loop Node clients (bench/load.ts), on the same machine as Portico.\n`);
+  process.stdout.write(`Native core: foo(${VAL}) takes ${call.toFixed(1)} ms here; machine limit = ${cores} cores / call time = ${limit.toFixed(1)} req/s.\n`);
+  const results: ScenarioResult[] = [];
+  let capacityRps: number | undefined;
+  for (const name of chosen) {
+    let result: ScenarioResult;
+    if (name === 'capacity') {
+      const c = await capacity(limit);
+      capacityRps = c.rps;
+      result = c;
+    } else if (name === 'overload') {
+      capacityRps ??= (await capacity(limit)).rps;
+      result = await overload(call, capacityRps);
+    } else {
+      result = await mixed();
+    }
+    printScenario(result);
+    results.push(result);
+  }
+  if (values.json) writeFileSync(values.json, JSON.stringify({ machine: m, callMs: call, limitRps: limit, results }, null, 2));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
