@@ -1,100 +1,88 @@
 /**
- * Sends one attempt of a request to one upstream server with http-proxy-3 over a
- * keep-alive agent (without one, http-proxy-3 closes every connection), and says
- * how it ended: a response (being streamed to the client), an error, or the client gone.
+ * Sends one attempt of a request to one upstream server and says how it ended:
+ * a response (being streamed to the client), an error, or the client gone.
+ * undici's Pool, one per server origin, over keep-alive connections: measured
+ * 1.6× the pass-through rate of http-proxy-3 with a keep-alive agent
+ * (docs/decisions.md, `npm run bench:hot-path`).
  */
-import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Pool } from 'undici';
+import { stripHopByHop } from './hop-by-hop.js';
 
 export type AttemptOutcome =
   | { kind: 'response'; status: number; headersMs: number; retryAfter: string | undefined }
   | { kind: 'error'; code: string; message: string; connected: boolean; timedOut: boolean }
   | { kind: 'client-gone' };
 
-interface Attempt {
-  proxyReq?: ClientRequest;
-  connectTimeoutMs: number;
-  connected: boolean;
-  started: number;
-  settle(outcome: AttemptOutcome): void;
-}
-
 export interface AttemptOptions {
   /** How long connecting may take; past it the attempt fails as never sent (and may go elsewhere). */
   connectTimeoutMs: number;
-  /** How long the server may take to send response headers before the client gets 504. */
+  /** How long the server may take to send response headers (and then between body chunks) before the client gets 504. */
   responseTimeoutMs: number;
 }
 
-export class Forwarder {
-  readonly agent = new Agent({ keepAlive: true, maxFreeSockets: 1024, scheduling: 'lifo', timeout: 30_000 });
-  private readonly proxy: ProxyServer;
-  private readonly attempts = new WeakMap<IncomingMessage, Attempt>();
+/** Errors raised before the request could reach the server. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 
-  constructor() {
-    this.proxy = createProxyServer({ agent: this.agent, xfwd: false, ws: false });
-    this.proxy.on('proxyReq', (proxyReq, req) => {
-      const attempt = this.attempts.get(req);
-      if (!attempt) return;
-      attempt.proxyReq = proxyReq;
-      // A reused keep-alive socket is already connected; a new one connects later.
-      const socket = proxyReq.socket;
-      if (socket && !socket.connecting) attempt.connected = true;
-      else {
-        const connectTimer = setTimeout(() => {
-          attempt.settle({ kind: 'error', code: 'ECONNTIMEOUT', message: `no connection within ${attempt.connectTimeoutMs} ms`, connected: false, timedOut: false });
-          proxyReq.destroy();
-        }, attempt.connectTimeoutMs);
-        socket?.once('connect', () => { attempt.connected = true; clearTimeout(connectTimer); });
-        socket?.once('close', () => clearTimeout(connectTimer));
-      }
-    });
-    this.proxy.on('proxyRes', (proxyRes, req, res) => {
-      // A backend that dies mid-body must not leave the client waiting for the rest.
-      proxyRes.once('close', () => { if (!proxyRes.complete) res.destroy(); });
-      const attempt = this.attempts.get(req);
-      const retryAfter = proxyRes.headers['retry-after'];
-      attempt?.settle({ kind: 'response', status: proxyRes.statusCode ?? 0, headersMs: performance.now() - attempt.started, retryAfter });
-    });
-    // http-proxy-3 reports a reset after the client left here instead of to the callback.
-    this.proxy.on('econnreset', (_err, req) => this.attempts.get(req)?.settle({ kind: 'client-gone' }));
-  }
+export class Forwarder {
+  private readonly pools = new Map<string, Pool>();
 
   /**
    * Forwards `req` to `target` (an origin). `body` replays a buffered request body;
    * without it the request stream itself is sent, so the attempt cannot be repeated.
+   * `clientGone` aborts when the client leaves before its response is complete.
    */
-  forward(req: IncomingMessage, res: ServerResponse, target: string, options: AttemptOptions, headers: Record<string, string>, body?: Buffer): Promise<AttemptOutcome> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onClose = () => attempt.settle({ kind: 'client-gone' });
-      const attempt: Attempt = {
-        connectTimeoutMs: options.connectTimeoutMs,
-        connected: false,
-        started: performance.now(),
-        settle: (outcome) => {
-          if (this.attempts.get(req) !== attempt) return;
-          this.attempts.delete(req);
-          clearTimeout(timer);
-          res.off('close', onClose);
-          resolve(outcome);
-        },
-      };
-      this.attempts.set(req, attempt);
-      res.once('close', onClose);
-      timer = setTimeout(() => {
-        attempt.settle({ kind: 'error', code: 'ETIMEDOUT', message: `no response within ${options.responseTimeoutMs} ms`, connected: attempt.connected, timedOut: true });
-        attempt.proxyReq?.destroy();
-      }, options.responseTimeoutMs);
-
-      this.proxy.web(req, res, { target, headers, buffer: body ? Readable.from([body]) : undefined }, (err: NodeJS.ErrnoException) => {
-        attempt.settle({ kind: 'error', code: err.code ?? 'EUNKNOWN', message: err.message, connected: attempt.connected, timedOut: false });
+  async forward(req: IncomingMessage, res: ServerResponse, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: AbortSignal, body?: Buffer): Promise<AttemptOutcome> {
+    const started = performance.now();
+    const hasBody = body !== undefined || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    try {
+      const response = await this.pool(target, options.connectTimeoutMs).request({
+        method: req.method as 'GET',
+        path: req.url ?? '/',
+        headers: requestHeaders(req.headers, extraHeaders, body !== undefined),
+        body: body ?? (hasBody ? req : null),
+        signal: clientGone,
+        headersTimeout: options.responseTimeoutMs,
+        bodyTimeout: options.responseTimeoutMs,
       });
-    });
+      const headersMs = performance.now() - started;
+      const retryAfter = response.headers['retry-after'];
+      res.writeHead(response.statusCode, stripHopByHop(response.headers as IncomingHttpHeaders));
+      // A backend that dies mid-body must not leave the client waiting for the rest.
+      response.body.on('error', () => res.destroy());
+      res.once('close', () => { if (!res.writableFinished) response.body.destroy(); });
+      response.body.pipe(res);
+      return { kind: 'response', status: response.statusCode, headersMs, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
+    } catch (err) {
+      if (clientGone.aborted) return { kind: 'client-gone' };
+      const e = err as Error & { code?: string };
+      const code = e.code === 'UND_ERR_CONNECT_TIMEOUT' ? 'ECONNTIMEOUT' : (e.code ?? 'EUNKNOWN');
+      const timedOut = e.code === 'UND_ERR_HEADERS_TIMEOUT';
+      return { kind: 'error', code: timedOut ? 'ETIMEDOUT' : code, message: e.message, connected: !NOT_CONNECTED.has(e.code ?? ''), timedOut };
+    }
   }
 
   close(): void {
-    this.agent.destroy();
+    for (const pool of this.pools.values()) void pool.close();
+    this.pools.clear();
   }
+
+  /** One keep-alive pool per server origin; the upstream's caps bound how many connections it opens. */
+  private pool(origin: string, connectTimeoutMs: number): Pool {
+    const key = `${origin} ${connectTimeoutMs}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new Pool(origin, { connect: { timeout: connectTimeoutMs }, pipelining: 1, keepAliveTimeout: 30_000 });
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+}
+
+/** The client's headers minus hop-by-hop ones, plus ours; a buffered body gets its length from undici. */
+function requestHeaders(headers: IncomingHttpHeaders, extra: Record<string, string>, buffered: boolean): Record<string, string | string[]> {
+  const out = stripHopByHop(headers);
+  delete out.expect; // Node answered 100-continue already; undici refuses to send Expect
+  if (buffered) delete out['content-length'];
+  return { ...out, ...extra };
 }

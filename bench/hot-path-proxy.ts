@@ -1,0 +1,42 @@
+/**
+ * Minimal pass-through proxies, one per candidate hot path, for bench/hot-path.ts:
+ *   node dist/bench/hot-path-proxy.js KIND LISTEN_PORT ORIGIN_PORT
+ * Each forwards every request to the origin over keep-alive connections and
+ * streams the response back; nothing else, so the figures compare the paths.
+ */
+import { Agent, createServer, request } from 'node:http';
+import { createProxyServer } from 'http-proxy-3';
+import { Pool } from 'undici';
+
+const [kind, listenPort, originPort] = process.argv.slice(2);
+const origin = `http://127.0.0.1:${originPort}`;
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+const handlers: Record<string, Parameters<typeof createServer>[1]> = {
+  'http-proxy-3': (() => {
+    const proxy = createProxyServer({ target: origin, agent });
+    return (req, res) => proxy.web(req, res, {}, () => res.writeHead(502).end());
+  })(),
+  'node-http-request': (req, res) => {
+    const upstream = request({ host: '127.0.0.1', port: originPort, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.writeHead(502).end());
+    req.pipe(upstream);
+  },
+  'undici-pool': (() => {
+    const pool = new Pool(origin, { connections: 256, pipelining: 1 });
+    return (req, res) => {
+      pool.request({ method: req.method as 'GET', path: req.url ?? '/', headers: req.headers as Record<string, string>, body: req.method === 'GET' || req.method === 'HEAD' ? null : req })
+        .then(({ statusCode, headers, body }) => {
+          res.writeHead(statusCode, headers as Record<string, string>);
+          body.pipe(res);
+        }, () => res.writeHead(502).end());
+    };
+  })(),
+};
+
+const handler = handlers[kind ?? ''];
+if (!handler) throw new Error(`unknown kind "${kind}" (known: ${Object.keys(handlers).join(', ')})`);
+createServer({ keepAliveTimeout: 60_000 }, handler).listen(Number(listenPort), '127.0.0.1', () => process.send?.('ready'));

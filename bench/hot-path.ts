@@ -1,0 +1,95 @@
+/**
+ * `npm run bench:hot-path`: which forwarding path should Portico's proxy use?
+ * Each candidate runs as a minimal proxy pinned to core 0 (taskset), wrk runs
+ * pinned to core 1, against a trivial Node origin; the full Portico proxy runs
+ * the same way for comparison. Rounds alternate the candidates so that noise
+ * on this shared machine spreads over all of them. Needs wrk and taskset.
+ */
+import { execFile, execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CLI_SCRIPT } from '../lib/paths.js';
+import { table } from './report.js';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const SECONDS = Number(process.env.HOT_PATH_SECONDS ?? 5);
+const CANDIDATES = ['http-proxy-3', 'node-http-request', 'undici-pool', 'portico'];
+
+function need(tool: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+  } catch {
+    process.stderr.write(`bench:hot-path needs ${tool}: apt-get install -y ${tool === 'taskset' ? 'util-linux' : tool}\n`);
+    process.exit(1);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function startCandidate(kind: string, port: number, originPort: number): Promise<ChildProcess> {
+  let child: ChildProcess;
+  if (kind === 'portico') {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-hot-path-'));
+    const file = join(dir, 'portico.yaml');
+    writeFileSync(file, `listen: { http: "127.0.0.1:${port}", admin: "127.0.0.1:0" }\naccess_log: false\npool: { processes: 0 }\nupstreams:\n  app:\n    max_inflight: 1000\n    health: { path: "" }\n    servers: [ "http://127.0.0.1:${originPort}" ]\nroutes:\n  - { path: /, upstream: app }\n`);
+    child = spawn('taskset', ['-c', '0', process.execPath, CLI_SCRIPT, 'proxy', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } else {
+    const script = fileURLToPath(new URL('./hot-path-proxy.js', import.meta.url));
+    child = fork(script, [kind, String(port), String(originPort)], { execPath: 'taskset', execArgv: ['-c', '0', process.execPath], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  }
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      return child;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${kind} did not start`);
+}
+
+/** Runs wrk without blocking this process, which serves the origin. */
+async function wrk(port: number): Promise<number> {
+  const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${SECONDS}s`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+}
+
+async function main(): Promise<void> {
+  need('wrk');
+  need('taskset');
+  const origin = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 }).end('ok'));
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  const originPort = (origin.address() as AddressInfo).port;
+  const runs: Record<string, number[]> = Object.fromEntries(CANDIDATES.map((c) => [c, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of CANDIDATES) {
+      const port = await freePort();
+      const child = await startCandidate(kind, port, originPort);
+      await wrk(port); // warm-up
+      runs[kind]!.push(await wrk(port));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }
+  origin.close();
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const base = median(runs['http-proxy-3']!);
+  process.stdout.write(`Pass-through, proxy on core 0, wrk -t1 -c50 -d${SECONDS}s on core 1, Node origin unpinned, ${ROUNDS} rounds (median):\n\n`);
+  process.stdout.write(`${table(CANDIDATES.map((kind) => ({ path: kind, 'req/s (median)': median(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '), 'vs http-proxy-3': median(runs[kind]!) / base })))}\n`);
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`${err.stack ?? err.message}\n`);
+  process.exit(1);
+});
