@@ -144,6 +144,36 @@ describe('timeouts and failures', () => {
   });
 });
 
+describe('misbehaving servers leave nothing behind', () => {
+  it('answers 502 for garbage, resets and early closes, and every in-flight count and queue returns to zero', async () => {
+    const garbage = await origin('garbage', (req) => { req.socket.end('this is not HTTP\r\n\r\n'); });
+    const reset = await origin('reset', (req) => { req.socket.destroy(); });
+    const hangUp = await origin('hang-up', (_req, res) => {
+      res.writeHead(200, { 'content-length': '10' });
+      res.write('12');
+      setTimeout(() => res.socket?.destroy(), 30);
+    });
+    for (const o of [garbage, reset, hangUp]) cleanups.push(() => new Promise((r) => o.server.close(r)));
+    const { http, admin } = await proxyFor([garbage.url, reset.url, hangUp.url], 'policy: round-robin\n    max_inflight: 2\n    retries: { attempts: 0 }\n    health: { path: "", failures: 1000 }');
+    const results = await Promise.all(Array.from({ length: 12 }, async () => {
+      try {
+        const res = await fetch(`${http}/`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } });
+        await res.text();
+        return res.status;
+      } catch {
+        return 'cut';
+      }
+    }));
+    expect(results.every((r) => r === 502 || r === 503 || r === 'cut')).toBe(true);
+    expect(results).toContain(502);
+    expect(results).toContain('cut'); // the half-sent body
+    await waitUntil(async () => {
+      const u = (await statusOf(admin)).upstreams[0]!;
+      return u.queue.depth === 0 && u.servers.every((s) => s.inflight === 0);
+    }, 3000, 'in-flight counts and queue back to zero');
+  });
+});
+
 describe('active health checks', () => {
   it('takes a server out after `fall` failed checks, sends nothing to it meanwhile, and brings it back after `rise`', async () => {
     let ready = true;

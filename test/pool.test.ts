@@ -130,6 +130,37 @@ describe('portico master + proxy + pool', () => {
   });
 });
 
+describe('a hung backend', () => {
+  it('under SIGSTOP: only the calls already on it fail (504), new ones go to the other backend', async () => {
+    const { master, http, admin } = await startPool(CONFIG.replace('routes:', `upstreams:
+  inference:
+    timeouts: { response: "1s" }
+    health: { interval: "200ms", timeout: "200ms" }
+routes:`));
+    try {
+      const s = await status(admin);
+      const victim = s.processes.find((p) => p.name === 'backend-1')!;
+      process.kill(victim.pid!, 'SIGSTOP');
+      try {
+        const statuses: number[] = [];
+        const t0 = performance.now();
+        for (let i = 0; i < 12; i++) statuses.push((await getJson(`${http}/api/foo?val=100`)).status);
+        // The first calls may land on it before it is known down: they wait out the 1 s timeout, then 504.
+        expect(statuses.filter((code) => code !== 200).every((code) => code === 504)).toBe(true);
+        expect(statuses.filter((code) => code === 504).length).toBeLessThanOrEqual(2);
+        expect(statuses.slice(-8).every((code) => code === 200)).toBe(true);
+        expect(performance.now() - t0).toBeLessThan(8000);
+        const after = await status(admin);
+        expect(after.upstreams[0]!.servers.filter((v) => !v.up)).toHaveLength(1); // the hung one, known down
+      } finally {
+        process.kill(victim.pid!, 'SIGCONT');
+      }
+    } finally {
+      await master.stop();
+    }
+  });
+});
+
 describe('stopping the tree', () => {
   it('SIGTERM to the master drains and stops every process: no orphans', async () => {
     const { master, admin } = await startPool();
