@@ -2,7 +2,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createRegistry, DURATION_BUCKETS } from '../lib/metrics.js';
 import type { SupervisedProcess } from '../lib/ipc.js';
-import type { Upstream } from './upstream.js';
+import type { ServerState, Upstream } from './upstream.js';
 
 
 export interface ProxyMetrics {
@@ -26,30 +26,17 @@ export interface ProxyMetrics {
 export function createProxyMetrics(getUpstreams: () => Iterable<Upstream>, getSupervised: () => SupervisedProcess[]): ProxyMetrics {
   const registry = createRegistry();
   const registers = [registry];
-  new Gauge({
-    name: 'portico_upstream_server_up', help: '1 when the server may receive requests (up, not draining).',
-    labelNames: ['upstream', 'server'], registers,
+  /** A gauge with one series per server of every upstream, read at scrape time. */
+  const perServer = (name: string, help: string, value: (server: ServerState) => number) => new Gauge({
+    name, help, labelNames: ['upstream', 'server'], registers,
     collect() {
       this.reset();
-      for (const u of getUpstreams()) for (const s of u.stats().servers) this.set({ upstream: u.config.name, server: s.url }, s.up ? 1 : 0);
+      for (const u of getUpstreams()) for (const s of u.servers) this.set({ upstream: u.config.name, server: s.url }, value(s));
     },
   });
-  new Gauge({
-    name: 'portico_upstream_server_inflight', help: 'Requests in flight to the server.',
-    labelNames: ['upstream', 'server'], registers,
-    collect() {
-      this.reset();
-      for (const u of getUpstreams()) for (const s of u.servers) this.set({ upstream: u.config.name, server: s.url }, s.inflight);
-    },
-  });
-  new Gauge({
-    name: 'portico_upstream_server_max_inflight', help: 'The server\'s in-flight cap now (max_inflight or its slots, reduced during slow start).',
-    labelNames: ['upstream', 'server'], registers,
-    collect() {
-      this.reset();
-      for (const u of getUpstreams()) for (const s of u.servers) this.set({ upstream: u.config.name, server: s.url }, s.cap);
-    },
-  });
+  perServer('portico_upstream_server_up', '1 when the server may receive requests (ready, healthy, not ejected, not pushing back).', (s) => (s.up ? 1 : 0));
+  perServer('portico_upstream_server_inflight', 'Requests in flight to the server.', (s) => s.inflight);
+  perServer('portico_upstream_server_max_inflight', 'The server\'s in-flight cap now (max_inflight or what its /readyz implies, reduced during slow start).', (s) => s.cap);
   new Gauge({
     name: 'portico_upstream_queue_depth', help: 'Requests waiting in the upstream\'s queue for a free server.',
     labelNames: ['upstream'], registers,

@@ -80,7 +80,8 @@ export class ServerState implements Candidate {
     this.ejections++;
     this.consecutiveFailures = 0;
     this.ejectedUntil = this.now() + ms;
-    this.markDown();
+    // Nothing announces the end of an ejection: the slow start simply begins when it ends.
+    this.upSince = this.ejectedUntil;
     return ms;
   }
 
@@ -108,4 +109,5 @@ export class ServerState implements Candidate {
     const elapsed = this.now() - this.upSince;
     return elapsed >= slowStartMs ? 1 : Math.max(0, elapsed / slowStartMs);
   }
+
 }

@@ -141,6 +141,20 @@ describe('Upstream: passive health, back-pressure, slow start', () => {
     expect(a.up).toBe(true);
   });
 
+  it('starts a slow start when an ejection ends', () => {
+    const clock = fakeClock();
+    const upstream = new Upstream(configOf({ max_inflight: 8, health: { failures: 1, eject: '1s', slow_start: '4s' } }), false, 1, {}, clock.fn);
+    const a = upstream.servers[0]!;
+    a.recordFailure();
+    clock.now += 1000;
+    expect(a.up).toBe(true);
+    expect(a.cap).toBe(1);
+    clock.now += 2000;
+    expect(a.cap).toBe(4);
+    clock.now += 2000;
+    expect(a.cap).toBe(8);
+  });
+
   it('ramps a returning server\'s cap and weight up over slow_start', () => {
     const clock = fakeClock();
     const upstream = new Upstream(configOf({ max_inflight: 8, health: { slow_start: '4s' } }), false, 1, {}, clock.fn);

@@ -3,7 +3,7 @@
  * origins: caps, the central queue, shedding, abandoned requests, timeouts,
  * health checks, back-pressure, the retry budget, and every policy.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deadUrl, getJson, origin, startProxy, waitUntil } from './helpers.js';
 
@@ -171,6 +171,32 @@ describe('misbehaving servers leave nothing behind', () => {
       const u = (await statusOf(admin)).upstreams[0]!;
       return u.queue.depth === 0 && u.servers.every((s) => s.inflight === 0);
     }, 3000, 'in-flight counts and queue back to zero');
+  });
+});
+
+describe('ejection, recovery and slow start', () => {
+  it('ejects a server that refuses connections, takes it back once it listens again, and ramps its cap up', async () => {
+    const steady = await slowOrigin('steady', 0);
+    const port = Number(new URL(await deadUrl()).port);
+    const { http, admin } = await proxyFor([`http://127.0.0.1:${port}`, steady.url],
+      'policy: round-robin\n    max_inflight: 4\n    health: { path: "", failures: 1, eject: "300ms", slow_start: "2s" }');
+    const first = await getJson(`${http}/`);
+    expect(first.status).toBe(200); // refused on the dead one, retried on the steady one
+    const serverOf = async () => (await statusOf(admin)).upstreams[0]!.servers[0]!;
+    expect((await serverOf()).up).toBe(false);
+
+    const revived = createServer((_req, res) => res.end(JSON.stringify({ name: 'revived' })));
+    await new Promise<void>((r) => revived.listen(port, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => { revived.closeAllConnections(); revived.close(r); }));
+    await waitUntil(async () => (await serverOf()).up, 3000, 'the ejection to end');
+    // Back in rotation, with a cap that starts low and grows to max_inflight over slow_start.
+    const caps = [(await serverOf()).cap];
+    const names = new Set<string>();
+    for (let i = 0; i < 4; i++) names.add((await getJson(`${http}/`)).body.name);
+    expect(names).toContain('revived');
+    await waitUntil(async () => (await serverOf()).cap === 4, 4000, 'the cap to reach 4');
+    caps.push(4);
+    expect(caps[0]).toBeLessThan(4);
   });
 });
 
