@@ -109,5 +109,4 @@ export class ServerState implements Candidate {
     const elapsed = this.now() - this.upSince;
     return elapsed >= slowStartMs ? 1 : Math.max(0, elapsed / slowStartMs);
   }
-
 }
