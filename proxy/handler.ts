@@ -1,12 +1,13 @@
 /**
- * The request path, top to bottom: request id → route → static file, or
- * upstream: take a server (at once, or after the queue) → forward → on failure
- * retry on another server when that is safe and the budget allows → record.
+ * The request path, top to bottom: client and request id (trusted proxies) →
+ * route → static file, or upstream: take a server (at once, or after the
+ * queue) → forward → on failure retry on another server when that is safe and
+ * the budget allows → record.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/log.js';
 import type { AttemptOutcome, Forwarder } from './forward.js';
+import { clientView, type TrustedProxies } from './forwarded.js';
 import { hashKeyOf } from './hash-key.js';
 import type { ProxyMetrics } from './metrics.js';
 import { sendProblem } from './respond.js';
@@ -26,10 +27,15 @@ export interface HandlerState {
   router: Router;
   upstreams: Map<string, Upstream>;
   accessLog: boolean;
+  trustedProxies: TrustedProxies;
 }
 
 interface Exchange {
   id: string;
+  /** The real client's address, after trusted-proxy resolution. */
+  client: string;
+  /** Forwarding headers and the request id, for the upstream. */
+  upstreamHeaders: Record<string, string>;
   started: number;
   /** The client socket's bytesWritten when the request began: the response's size is the growth. */
   bytesBefore: number;
@@ -42,9 +48,14 @@ type Failure = Extract<AttemptOutcome, { kind: 'error' }>;
 
 export function createHandler(getState: () => HandlerState, forwarder: Forwarder, metrics: ProxyMetrics, log: Logger) {
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const x: Exchange = { id: randomUUID(), started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '' };
+    const { router, upstreams, accessLog, trustedProxies } = getState();
+    const socket = req.socket as typeof req.socket & { encrypted?: boolean };
+    const view = clientView(req.headers, { remoteAddress: socket.remoteAddress ?? '', localPort: socket.localPort ?? 0, encrypted: socket.encrypted === true }, trustedProxies);
+    const x: Exchange = {
+      id: view.requestId, client: view.client, upstreamHeaders: { ...view.upstreamHeaders, 'x-request-id': view.requestId },
+      started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '',
+    };
     res.setHeader('X-Request-Id', x.id);
-    const { router, upstreams, accessLog } = getState();
     res.once('close', () => record(req, res, x, accessLog));
 
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
@@ -67,7 +78,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
 
   async function proxyWithRetries(req: IncomingMessage, res: ServerResponse, upstream: Upstream, body: Buffer | undefined | null, x: Exchange): Promise<void> {
     const { retries, timeouts } = upstream.config;
-    const ctx = { hashKey: hashKeyOf(req, upstream.config.hash.key) };
+    const ctx = { hashKey: hashKeyOf(req, x.client, upstream.config.hash.key) };
     const clientGone = new AbortController();
     // Aborting builds a DOMException with a stack: only when the client really left (profiled: 7 % of the proxy's CPU).
     res.once('close', () => { if (!res.writableFinished) clientGone.abort(); });
@@ -87,7 +98,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       }
       tried.add(server);
       x.server = server.url;
-      const outcome = await forwarder.forward(req, res, server.url, { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response }, { 'x-request-id': x.id }, clientGone.signal, body ?? undefined);
+      const outcome = await forwarder.forward(req, res, server.url, { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response }, x.upstreamHeaders, clientGone.signal, body ?? undefined);
       if (outcome.kind === 'response') {
         noteResponse(upstream, server, outcome, x);
         if (!res.writableFinished && !res.destroyed) await new Promise((resolve) => res.once('close', resolve));
@@ -142,7 +153,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
     metrics.requestDuration.observe({ route: x.route, upstream: x.upstream }, seconds);
     if (!accessLog) return;
     log.info({
-      id: x.id, client: req.socket.remoteAddress, method: req.method, path: req.url, status: res.statusCode,
+      id: x.id, client: x.client, method: req.method, path: req.url, status: res.statusCode,
       bytes: req.socket.bytesWritten - x.bytesBefore, duration: Math.round(seconds * 1e6) / 1e6,
       route: x.route, upstream: x.upstream || undefined, server: x.server || undefined, completed: res.writableFinished,
     }, 'request');

@@ -8,12 +8,13 @@ export interface HashKeySpec {
 }
 
 /**
- * @example hashKeyOf(req, { source: 'cookie', name: 'session' }) // "abc123", or undefined without the cookie
+ * `client` is the real client's address (after trusted-proxy resolution).
+ * @example hashKeyOf(req, client, { source: 'cookie', name: 'session' }) // "abc123", or undefined without the cookie
  */
-export function hashKeyOf(req: IncomingMessage, spec: HashKeySpec): string | undefined {
+export function hashKeyOf(req: IncomingMessage, client: string, spec: HashKeySpec): string | undefined {
   switch (spec.source) {
     case 'client':
-      return req.socket.remoteAddress;
+      return client;
     case 'header': {
       const value = req.headers[spec.name];
       return Array.isArray(value) ? value.join(',') : value;

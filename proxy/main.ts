@@ -12,6 +12,7 @@ import { createLogger } from '../lib/log.js';
 import { createAdminServer } from './admin.js';
 import { Forwarder } from './forward.js';
 import { createHandler, type HandlerState } from './handler.js';
+import { TrustedProxies } from './forwarded.js';
 import { autoCap, HealthChecker } from './health.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { Router } from './router.js';
@@ -113,7 +114,7 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
     onCheck: (u, server, result) => metrics.healthChecks.inc({ upstream: u, server, result }),
   }));
   for (const checker of checkers) checker.start();
-  return { router: new Router(config.routes), upstreams, checkers, accessLog: config.accessLog };
+  return { router: new Router(config.routes), upstreams, checkers, accessLog: config.accessLog, trustedProxies: new TrustedProxies(config.trustedProxies) };
 }
 
 function applyLocalServers(state: ProxyState, poolUpstream: string, servers: LocalServer[]): void {

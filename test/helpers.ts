@@ -151,8 +151,9 @@ export async function deadUrl(): Promise<string> {
 export const QUIET = 'policy: round-robin\n    health: { path: "" }';
 
 /** `portico proxy` alone (no pool) in front of `servers`, as upstream "app" on route "/". */
-export async function startProxy(servers: string[], upstreamYaml = QUIET): Promise<{ proc: PorticoProcess; http: string; admin: string }> {
+export async function startProxy(servers: string[], upstreamYaml = QUIET, topYaml = ''): Promise<{ proc: PorticoProcess; http: string; admin: string }> {
   const file = writeConfig(`
+${topYaml}
 listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
 pool: { processes: 0 }
 upstreams:

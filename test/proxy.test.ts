@@ -2,7 +2,7 @@
  * The proxy alone (`portico proxy`, no pool) in front of plain node:http servers
  * that misbehave on purpose: refuse, reset, hang up mid-body.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import { get, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deadUrl, getJson, origin, QUIET, startProxy } from './helpers.js';
 
@@ -55,6 +55,50 @@ describe('proxy forwarding', () => {
     const line = await proxy.proc.waitForLog((l) => l.msg === 'request' && l.path === '/logged?q=1');
     expect(line).toMatchObject({ method: 'GET', status: 200, route: 'root', upstream: 'app', id: expect.any(String), duration: expect.any(Number), client: '127.0.0.1' });
     expect(line.bytes).toBeGreaterThan(100); // headers and body as sent
+  });
+});
+
+describe('forwarded headers and request ids', () => {
+  async function echoHeaders() {
+    const o = await origin('echo', (req, res) => res.end(JSON.stringify(req.headers)));
+    closeLater(o.server);
+    return o;
+  }
+  const spoofed = { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-proto': 'https', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6', 'x-request-id': 'client-chosen' };
+
+  it('replaces what an untrusted client claims, and tells the upstream who connected', async () => {
+    const o = await echoHeaders();
+    const { proc, http } = await startProxy([o.url]);
+    cleanups.push(() => proc.stop());
+    // node:http, because fetch refuses to send a Connection header.
+    const res = await new Promise<{ body: Record<string, string>; headers: { get(name: string): string | undefined } }>((resolve, reject) => {
+      get(`${http}/`, { headers: { ...spoofed, connection: 'keep-alive, x-drop-me', 'x-drop-me': '1' } }, (r) => {
+        let text = '';
+        r.on('data', (c: Buffer) => { text += c.toString(); });
+        r.on('end', () => resolve({ body: JSON.parse(text) as Record<string, string>, headers: { get: (n) => r.headers[n] as string | undefined } }));
+      }).on('error', reject);
+    });
+    expect(res.body).toMatchObject({
+      'x-forwarded-for': '127.0.0.1', 'x-real-ip': '127.0.0.1', 'x-forwarded-proto': 'http',
+      forwarded: expect.stringMatching(/^for=127\.0\.0\.1;host="127\.0\.0\.1:\d+";proto=http$/), // ":" is not a token character: quoted
+    });
+    expect(res.body['x-request-id']).not.toBe('client-chosen');
+    expect(res.body['x-request-id']).toBe(res.headers.get('x-request-id'));
+    expect(res.body['x-drop-me']).toBeUndefined(); // named in Connection: hop-by-hop
+  });
+
+  it('keeps and appends to a trusted proxy\'s chain, and keeps its request id', async () => {
+    const o = await echoHeaders();
+    const { proc, http } = await startProxy([o.url], QUIET, 'trusted_proxies: [ 127.0.0.0/8 ]');
+    cleanups.push(() => proc.stop());
+    const res = await getJson(`${http}/`, { headers: { ...spoofed, 'x-forwarded-for': '198.51.100.9' } });
+    expect(res.body).toMatchObject({
+      'x-forwarded-for': '198.51.100.9, 127.0.0.1', 'x-real-ip': '198.51.100.9', 'x-forwarded-proto': 'https',
+      forwarded: expect.stringMatching(/^for=6\.6\.6\.6, for=127\.0\.0\.1;/), 'x-request-id': 'client-chosen',
+    });
+    expect(res.headers.get('x-request-id')).toBe('client-chosen');
+    const line = await proc.waitForLog((l) => l.msg === 'request' && l.id === 'client-chosen');
+    expect(line.client).toBe('198.51.100.9');
   });
 });
 

@@ -84,6 +84,8 @@ describe('config errors name the file, line and key', () => {
     ['a server with a path', `upstreams: { x: { servers: [ "http://a:1/p" ] } }\nroutes: [ { path: /, upstream: x } ]`, /must be a plain http:\/\/host:port origin/],
     ['an unknown policy', `upstreams: { x: { policy: random } }\nroutes: [ { path: /, upstream: x } ]`, /upstreams\.x\.policy: /],
     ['no routes', 'routes: []', /routes: list at least one route/],
+    ['a bad trusted proxy', `trusted_proxies: [ 10.0.0.0/33 ]\n${minimal}`, /trusted_proxies\[0\]: not an address or CIDR block/],
+    ['a trusted proxy that is a name', `trusted_proxies: [ proxy.local ]\n${minimal}`, /trusted_proxies\[0\]: not an address or CIDR/],
     ['a pool running past port 65535', `pool: { processes: 3, base_port: 65534 }\nroutes: [ { path: /, static: www } ]`, /pool\.base_port: 3 backends from port 65534 run past 65535/],
   ])('%s', (_what, text, expected) => {
     expect(problemOf(text)).toMatch(expected);

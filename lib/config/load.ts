@@ -46,6 +46,7 @@ export interface PorticoConfig {
   listen: ParsedConfig['listen'];
   client: ParsedConfig['client'];
   accessLog: boolean;
+  trustedProxies: string[];
   pool: PoolConfig;
   upstreams: Map<string, UpstreamConfig>;
   routes: RouteConfig[];
@@ -125,7 +126,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, trustedProxies: parsed.trusted_proxies, pool, upstreams, routes };
 }
 
 function isDirectory(path: string): boolean {

@@ -2,6 +2,7 @@
  * The shape of config/portico.yaml, validated with zod. Keys are a contract
  * (../shared/DESIGN.md "Config shape"): later work extends them, never renames.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from './units.js';
 
@@ -39,6 +40,14 @@ const serverSchema = z
     }
     return { url: parsed.origin, weight };
   });
+
+/** An IPv4 or IPv6 address, or a CIDR block of them. */
+const cidr = z.string().refine((text) => {
+  const [address = '', prefix, ...rest] = text.trim().split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}, { message: 'not an address or CIDR block: write e.g. "10.0.0.0/8", "192.168.1.10" or "fd00::/8"' });
 
 /** A duration string ("500ms", "2s") → milliseconds. */
 const duration = z.string().transform((text, ctx) => {
@@ -150,6 +159,8 @@ export const configSchema = z
       })
       .prefault({}),
     pool: poolSchema.prefault({}),
+    /** Peers whose X-Forwarded-For, Forwarded, X-Forwarded-* and X-Request-Id are believed (nginx set_real_ip_from). */
+    trusted_proxies: z.array(cidr).default([]),
     /** One JSON line per request on stdout (nginx's access_log); off saves the proxy CPU under heavy load. */
     access_log: z.boolean().default(true),
     client: z
