@@ -14,6 +14,7 @@ export interface ReadyMessage {
   type: 'ready';
   port?: number;
   http?: number;
+  https?: number;
   admin?: number;
 }
 

@@ -106,5 +106,6 @@ function printUrls(ready: ReadyMessage, config: PorticoConfig): void {
   const host = (h: string | undefined) => (h === undefined || h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h);
   const http = `http://${host(config.listen.http.host)}:${ready.http}`;
   const admin = `http://${host(config.listen.admin.host)}:${ready.admin}`;
-  process.stderr.write(`\nPortico is serving:\n  ${http}/                 demo page\n  ${http}/api/foo?val=1000  inference API\n  ${admin}/metrics          Prometheus metrics\n  ${admin}/status           pool status\n\n`);
+  const https = ready.https ? `  https://${host(config.listen.https.host)}:${ready.https}/                HTTPS${config.tls?.auto ? ' (self-signed development certificate)' : ''}\n` : '';
+  process.stderr.write(`\nPortico is serving:\n  ${http}/                 demo page\n  ${http}/api/foo?val=1000  inference API\n${https}  ${admin}/metrics          Prometheus metrics\n  ${admin}/status           pool status\n\n`);
 }

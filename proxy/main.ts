@@ -3,7 +3,7 @@
  * listener, follows the master's word on local backends, reloads on SIGHUP and
  * drains on SIGTERM (or when the master goes away).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type PorticoConfig } from '../lib/config/load.js';
 import { isIpcMessage, type SupervisedProcess } from '../lib/ipc.js';
@@ -16,6 +16,8 @@ import { TrustedProxies } from './forwarded.js';
 import { autoCap, HealthChecker } from './health.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { Router } from './router.js';
+import { ensureDevCertificate } from './tls/dev-cert.js';
+import { createTlsListener, type TlsListener } from './tls/listener.js';
 import { Upstream, type LocalServer } from './upstream.js';
 
 const DRAIN_TIMEOUT_MS = 30_000;
@@ -29,21 +31,35 @@ export async function runProxy(configFile: string): Promise<void> {
   let draining = false;
 
   const forwarder = new Forwarder();
-  const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes);
+  let tls: TlsListener | undefined;
+  const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes, () => tls?.certificates() ?? []);
   metrics.configLastReloadSuccess.set(1);
   let state = buildState(config, supervised, metrics);
   const handler = createHandler(() => state, forwarder, metrics, log);
-  const server = createServer({
-    keepAliveTimeout: config.client.idle_timeout,
-    headersTimeout: config.client.header_timeout,
-  }, (req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     handler(req, res).catch((err: Error) => {
       log.error({ err }, 'request handler failed');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
-  });
-  const drainer = trackConnections(server);
+  };
+  const timeouts = { keepAliveTimeout: config.client.idle_timeout, headersTimeout: config.client.header_timeout };
+  const tlsConfig = config.tls;
+  const server = createServer(timeouts, tlsConfig?.redirectHttp ? redirectToHttps(() => httpsPort) : serve);
+  const drainers = [trackConnections(server)];
+  let httpsPort = 0;
+  if (tlsConfig) {
+    const pairs = tlsConfig.auto ? [await ensureDevCertificate(tlsConfig.autoDir)] : tlsConfig.certificates;
+    tls = createTlsListener(pairs, (req, res) => {
+      if (tlsConfig.hsts) res.setHeader('Strict-Transport-Security', tlsConfig.hsts);
+      serve(req, res);
+    }, log, (ok) => metrics.tlsReloads.inc({ result: ok ? 'success' : 'failure' }));
+    Object.assign(tls.server, timeouts);
+    drainers.push(trackConnections(tls.server));
+    await listen(tls.server, config.listen.https.port, config.listen.https.host);
+    httpsPort = (tls.server.address() as AddressInfo).port;
+  }
+  const drainer = { drain: () => Promise.all(drainers.map((d) => d.drain())).then(() => undefined) };
   const admin = createAdminServer({
     registry: metrics.registry,
     ready: () => !draining,
@@ -60,8 +76,8 @@ export async function runProxy(configFile: string): Promise<void> {
   await listen(admin, config.listen.admin.port, config.listen.admin.host);
   const httpAddress = server.address() as AddressInfo;
   const adminAddress = admin.address() as AddressInfo;
-  log.info({ http: httpAddress, admin: adminAddress, config: config.file }, 'proxy listening');
-  process.send?.({ type: 'ready', http: httpAddress.port, admin: adminAddress.port });
+  log.info({ http: httpAddress, https: httpsPort || undefined, admin: adminAddress, config: config.file }, 'proxy listening');
+  process.send?.({ type: 'ready', http: httpAddress.port, https: httpsPort || undefined, admin: adminAddress.port });
 
   process.on('message', (message) => {
     if (!isIpcMessage(message) || message.type !== 'pool') return;
@@ -96,6 +112,7 @@ export async function runProxy(configFile: string): Promise<void> {
     draining = true;
     log.info({ reason }, 'draining');
     admin.close();
+    tls?.close();
     drainAndExit(drainer, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
   });
 }
@@ -119,6 +136,16 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
 
 function applyLocalServers(state: ProxyState, poolUpstream: string, servers: LocalServer[]): void {
   state.upstreams.get(poolUpstream)?.setLocalServers(servers);
+}
+
+/** `tls.redirect_http`: plain HTTP answers 308 to the same path on the HTTPS listener. */
+function redirectToHttps(getPort: () => number) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
+    const port = getPort();
+    const location = `https://${host}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`;
+    res.writeHead(308, { Location: location, 'Content-Length': 0 }).end();
+  };
 }
 
 function listen(server: Server, port: number, host: string | undefined): Promise<void> {

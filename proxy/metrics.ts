@@ -1,6 +1,7 @@
 /** The proxy's registry: requests by route/upstream/server, durations, server state, supervisor restarts. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createRegistry, DURATION_BUCKETS } from '../lib/metrics.js';
+import type { Certificate } from '../lib/certificates.js';
 import type { SupervisedProcess } from '../lib/ipc.js';
 import type { ServerState, Upstream } from './upstream.js';
 
@@ -19,11 +20,16 @@ export interface ProxyMetrics {
   backpressure: Counter<'upstream' | 'server'>;
   healthChecks: Counter<'upstream' | 'server' | 'result'>;
   configReloads: Counter<'result'>;
+  tlsReloads: Counter<'result'>;
   configLastReloadSuccess: Gauge;
 }
 
 /** `getUpstreams` and `getSupervised` are read at scrape time, so reloads and restarts show at once. */
-export function createProxyMetrics(getUpstreams: () => Iterable<Upstream>, getSupervised: () => SupervisedProcess[]): ProxyMetrics {
+export function createProxyMetrics(
+  getUpstreams: () => Iterable<Upstream>,
+  getSupervised: () => SupervisedProcess[],
+  getCertificates: () => Certificate[] = () => [],
+): ProxyMetrics {
   const registry = createRegistry();
   const registers = [registry];
   /** A gauge with one series per server of every upstream, read at scrape time. */
@@ -43,6 +49,14 @@ export function createProxyMetrics(getUpstreams: () => Iterable<Upstream>, getSu
     collect() {
       this.reset();
       for (const u of getUpstreams()) this.set({ upstream: u.config.name }, u.queueDepth());
+    },
+  });
+  new Gauge({
+    name: 'portico_tls_certificate_not_after_seconds', help: 'Expiry of each certificate served, as a Unix time in seconds.',
+    labelNames: ['certificate'], registers,
+    collect() {
+      this.reset();
+      for (const c of getCertificates()) this.set({ certificate: c.label }, Math.floor(c.notAfter.getTime() / 1000));
     },
   });
   new Counter({
@@ -106,6 +120,10 @@ export function createProxyMetrics(getUpstreams: () => Iterable<Upstream>, getSu
     healthChecks: new Counter({
       name: 'portico_upstream_health_checks_total', help: 'Active health checks by result (success, failure, timeout).',
       labelNames: ['upstream', 'server', 'result'], registers,
+    }),
+    tlsReloads: new Counter({
+      name: 'portico_tls_reloads_total', help: 'Certificate reloads after the files changed, by result (success, failure).',
+      labelNames: ['result'], registers,
     }),
     configReloads: new Counter({
       name: 'portico_config_reloads_total', help: 'Config reloads attempted, by result (success, failure).',

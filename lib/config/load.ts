@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { readCertificate } from '../certificates.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { ConfigError, problemsFromIssues } from './errors.js';
 import { configSchema, type ParsedConfig, upstreamSchema } from './schema.js';
@@ -41,12 +42,24 @@ export interface PoolConfig {
 
 export type RouteConfig = ParsedConfig['routes'][number];
 
+/** TLS as resolved: certificate pairs with absolute paths, or the development certificate. */
+export interface TlsConfig {
+  /** Absolute paths; empty when `auto`. */
+  certificates: Array<{ cert: string; key: string }>;
+  /** Generate (once) and use a self-signed development certificate in `autoDir`. */
+  auto: boolean;
+  autoDir: string;
+  redirectHttp: boolean;
+  hsts: string;
+}
+
 export interface PorticoConfig {
   file: string;
   listen: ParsedConfig['listen'];
   client: ParsedConfig['client'];
   accessLog: boolean;
   trustedProxies: string[];
+  tls: TlsConfig | undefined;
   pool: PoolConfig;
   upstreams: Map<string, UpstreamConfig>;
   routes: RouteConfig[];
@@ -126,7 +139,24 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, trustedProxies: parsed.trusted_proxies, pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, trustedProxies: parsed.trusted_proxies, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
+}
+
+function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsConfig | undefined {
+  if (!tls) return undefined;
+  const auto = tls.cert === 'auto';
+  const pairs = auto ? [] : (tls.certificates ?? [{ cert: tls.cert!, key: tls.key! }]);
+  const certificates = pairs.map((pair, i) => {
+    const where = tls.certificates ? `tls.certificates[${i}]` : 'tls';
+    const resolved = { cert: resolve(dir, pair.cert), key: resolve(dir, pair.key) };
+    try {
+      readCertificate(resolved.cert, resolved.key);
+    } catch (err) {
+      throw new ConfigError(file, [{ key: `${where}.cert`, message: (err as Error).message }]);
+    }
+    return resolved;
+  });
+  return { certificates, auto, autoDir: resolve(dir, '.portico'), redirectHttp: tls.redirect_http, hsts: tls.hsts };
 }
 
 function isDirectory(path: string): boolean {

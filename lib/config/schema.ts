@@ -155,10 +155,27 @@ export const configSchema = z
     listen: z
       .strictObject({
         http: listenSchema.default({ host: undefined, port: 8080 }),
+        /** Used when `tls` is set. */
+        https: listenSchema.default({ host: undefined, port: 8443 }),
         admin: listenSchema.default({ host: '127.0.0.1', port: 9901 }),
       })
       .prefault({}),
     pool: poolSchema.prefault({}),
+    tls: z
+      .strictObject({
+        /** A PEM file, or "auto" for a self-signed development certificate made on first run. */
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        /** Several certificates, chosen by SNI (the first is the default). */
+        certificates: z.array(z.strictObject({ cert: z.string().min(1), key: z.string().min(1) })).optional(),
+        /** Answer plain HTTP with a 308 to the HTTPS listener. */
+        redirect_http: z.boolean().default(false),
+        /** Strict-Transport-Security on HTTPS responses; "" for none. */
+        hsts: z.string().default(''),
+      })
+      .refine((t) => (t.cert === undefined) !== (t.certificates === undefined), { message: 'give either cert (+ key, or cert: auto) or certificates: [{cert, key}]' })
+      .refine((t) => t.cert === undefined || t.cert === 'auto' || t.key !== undefined, { message: 'a cert file needs its key: add tls.key' })
+      .optional(),
     /** Peers whose X-Forwarded-For, Forwarded, X-Forwarded-* and X-Request-Id are believed (nginx set_real_ip_from). */
     trusted_proxies: z.array(cidr).default([]),
     /** One JSON line per request on stdout (nginx's access_log); off saves the proxy CPU under heavy load. */

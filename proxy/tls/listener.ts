@@ -1,0 +1,90 @@
+/**
+ * The HTTPS listener: TLS 1.2 and later with modern cipher suites only, ALPN,
+ * certificates chosen by SNI, and certificate files reloaded when they change
+ * on disk (watched by directory, so editors and tools that replace files by
+ * rename are seen), without a restart and without dropping connections.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { type Certificate, nameMatches, readCertificate } from '../../lib/certificates.js';
+import type { Logger } from '../../lib/log.js';
+
+/** Mozilla's "intermediate" TLS 1.2 suites (forward secret AEAD only); TLS 1.3 suites are Node's defaults. */
+const CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+const TLS_OPTIONS = { minVersion: 'TLSv1.2', ciphers: CIPHERS, honorCipherOrder: true } as const;
+
+interface Loaded {
+  certificate: Certificate;
+  context: SecureContext;
+}
+
+export interface TlsListener {
+  server: Server;
+  /** The certificates in use now (for metrics and status). */
+  certificates(): Certificate[];
+  close(): void;
+}
+
+export function createTlsListener(
+  pairs: Array<{ cert: string; key: string }>,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  log: Logger,
+  onReload?: (ok: boolean) => void,
+): TlsListener {
+  let loaded = load(pairs);
+  const server = createServer({
+    ...TLS_OPTIONS,
+    cert: loaded[0]!.certificate.cert,
+    key: loaded[0]!.certificate.key,
+    ALPNProtocols: ['http/1.1'],
+    SNICallback: (servername, done) => done(null, pick(loaded, servername).context),
+  }, handler);
+
+  let timer: NodeJS.Timeout | undefined;
+  const reload = () => {
+    try {
+      const next = load(pairs);
+      loaded = next;
+      server.setSecureContext({ ...TLS_OPTIONS, cert: next[0]!.certificate.cert, key: next[0]!.certificate.key });
+      log.info({ certificates: next.map((l) => ({ name: l.certificate.label, notAfter: l.certificate.notAfter })) }, 'certificates reloaded');
+      onReload?.(true);
+    } catch (err) {
+      log.error({ error: (err as Error).message }, 'certificate reload failed; keeping the current certificates');
+      onReload?.(false);
+    }
+  };
+  const files = new Set(pairs.flatMap((p) => [p.cert, p.key]));
+  const watchers: FSWatcher[] = [...new Set([...files].map((f) => dirname(f)))].map((dir) => watch(dir, (_event, name) => {
+    if (name && ![...files].some((f) => f.endsWith(`/${name}`))) return;
+    clearTimeout(timer);
+    timer = setTimeout(reload, 200); // writers touch a file several times; and cert and key change together
+  }));
+  for (const w of watchers) w.unref();
+
+  return {
+    server,
+    certificates: () => loaded.map((l) => l.certificate),
+    close: () => {
+      clearTimeout(timer);
+      for (const w of watchers) w.close();
+    },
+  };
+}
+
+function load(pairs: Array<{ cert: string; key: string }>): Loaded[] {
+  return pairs.map(({ cert, key }) => {
+    const certificate = readCertificate(cert, key);
+    return { certificate, context: createSecureContext({ ...TLS_OPTIONS, cert: certificate.cert, key: certificate.key }) };
+  });
+}
+
+/** The first certificate whose names cover `servername`; else the first one (the default). */
+export function pick<T extends { certificate: Pick<Certificate, 'names'> }>(loaded: T[], servername: string): T {
+  return loaded.find((l) => l.certificate.names.some((name) => nameMatches(name, servername))) ?? loaded[0]!;
+}
