@@ -8,6 +8,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import { stripHopByHop } from './hop-by-hop.js';
+import type { RequestBody } from './request-body.js';
 
 export type AttemptOutcome =
   | { kind: 'response'; status: number; headersMs: number; retryAfter: string | undefined }
@@ -28,19 +29,18 @@ export class Forwarder {
   private readonly pools = new Map<string, Pool>();
 
   /**
-   * Forwards `req` to `target` (an origin). `body` replays a buffered request body;
-   * without it the request stream itself is sent, so the attempt cannot be repeated.
+   * Forwards `req` to `target` (an origin) with `body` (see request-body.ts): a
+   * buffered body can be sent again; a streamed one only once.
    * `clientGone` aborts when the client leaves before its response is complete.
    */
-  async forward(req: IncomingMessage, res: ServerResponse, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: AbortSignal, body?: Buffer): Promise<AttemptOutcome> {
+  async forward(req: IncomingMessage, res: ServerResponse, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: AbortSignal, body: RequestBody): Promise<AttemptOutcome> {
     const started = performance.now();
-    const hasBody = body !== undefined || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     try {
       const response = await this.pool(target, options.connectTimeoutMs).request({
         method: req.method as 'GET',
         path: req.url ?? '/',
-        headers: requestHeaders(req.headers, extraHeaders, body !== undefined),
-        body: body ?? (hasBody ? req : null),
+        headers: requestHeaders(req.headers, extraHeaders, body.kind === 'buffered'),
+        body: body.kind === 'buffered' ? body.bytes : body.kind === 'streamed' ? body.stream : null,
         signal: clientGone,
         headersTimeout: options.responseTimeoutMs,
         bodyTimeout: options.responseTimeoutMs,

@@ -10,13 +10,11 @@ import type { AttemptOutcome, Forwarder } from './forward.js';
 import { clientView, type TrustedProxies } from './forwarded.js';
 import { hashKeyOf } from './hash-key.js';
 import type { ProxyMetrics } from './metrics.js';
+import { declaredTooLarge, readBody, type RequestBody } from './request-body.js';
 import { sendProblem } from './respond.js';
 import type { Router } from './router.js';
 import { serveStatic } from './static.js';
 import { ShedError, type ServerState, type Upstream } from './upstream.js';
-
-/** Bodies up to this size are buffered so that a refused connection can be retried elsewhere. */
-export const REPLAYABLE_BODY_BYTES = 64 * 1024;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const KNOWN_METHODS = new Set([...IDEMPOTENT, 'POST', 'PATCH', 'CONNECT']);
@@ -63,20 +61,25 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
     const route = router.match(pathname);
     if (!route) return sendProblem(res, 404, `no route matches ${pathname}`);
     x.route = route.name;
+    if (declaredTooLarge(req, route.limits.max_body)) {
+      res.shouldKeepAlive = false; // the unread body must not be taken for the next request
+      metrics.rejected.inc({ reason: 'body_too_large' });
+      return sendProblem(res, 413, `the request body is larger than this route's limit of ${route.limits.max_body} bytes`);
+    }
     if (route.static !== undefined) return serveStatic(req, res, route.static, route.path, pathname);
 
     const upstream = upstreams.get(route.upstream!)!;
     x.upstream = upstream.config.name;
-    let body: Buffer | undefined | null;
+    let body: RequestBody;
     try {
-      body = await readReplayableBody(req);
+      body = await readBody(req, route.limits.max_body);
     } catch {
       return void res.destroy(); // the client went away mid-body: nobody to answer
     }
     await proxyWithRetries(req, res, upstream, body, x);
   };
 
-  async function proxyWithRetries(req: IncomingMessage, res: ServerResponse, upstream: Upstream, body: Buffer | undefined | null, x: Exchange): Promise<void> {
+  async function proxyWithRetries(req: IncomingMessage, res: ServerResponse, upstream: Upstream, body: RequestBody, x: Exchange): Promise<void> {
     const { retries, timeouts } = upstream.config;
     const ctx = { hashKey: hashKeyOf(req, x.client, upstream.config.hash.key) };
     const clientGone = new AbortController();
@@ -98,7 +101,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       }
       tried.add(server);
       x.server = server.url;
-      const outcome = await forwarder.forward(req, res, server.url, { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response }, x.upstreamHeaders, clientGone.signal, body ?? undefined);
+      const outcome = await forwarder.forward(req, res, server.url, { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response }, x.upstreamHeaders, clientGone.signal, body);
       if (outcome.kind === 'response') {
         noteResponse(upstream, server, outcome, x);
         if (!res.writableFinished && !res.destroyed) await new Promise((resolve) => res.once('close', resolve));
@@ -106,6 +109,11 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       upstream.release(server);
       if (outcome.kind !== 'error') return;
 
+      if (body.kind === 'streamed' && body.tooLarge()) {
+        res.shouldKeepAlive = false;
+        metrics.rejected.inc({ reason: 'body_too_large' });
+        return sendProblem(res, 413, `the request body is larger than this route's limit`);
+      }
       noteFailure(upstream, server, outcome, x);
       if (outcome.timedOut) return sendProblem(res, 504, `upstream server did not answer within ${timeouts.response} ms`);
       if (res.headersSent || !mayRetry(req, outcome, body) || attempt >= retries.attempts) {
@@ -161,22 +169,8 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
 }
 
 /** Retry only what cannot have been half-done: never after a timeout, and only with a body we can replay. */
-function mayRetry(req: IncomingMessage, outcome: Failure, body: Buffer | undefined | null): boolean {
-  if (outcome.timedOut || body === null) return false;
+function mayRetry(req: IncomingMessage, outcome: Failure, body: RequestBody): boolean {
+  if (outcome.timedOut || body.kind === 'streamed') return false;
   const neverSent = !outcome.connected && NOT_SENT.has(outcome.code);
   return neverSent || IDEMPOTENT.has(req.method ?? '');
-}
-
-/**
- * Buffers a small request body so an attempt can be repeated. Returns undefined for
- * no body, null for a body too large or of unknown length (streamed, not retried).
- */
-async function readReplayableBody(req: IncomingMessage): Promise<Buffer | undefined | null> {
-  const length = req.headers['content-length'];
-  if (req.headers['transfer-encoding'] !== undefined) return null;
-  if (length === undefined || length === '0') return undefined;
-  if (Number(length) > REPLAYABLE_BODY_BYTES) return null;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -10,6 +10,7 @@ import { isIpcMessage, type SupervisedProcess } from '../lib/ipc.js';
 import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
 import { createAdminServer } from './admin.js';
+import { onClientError } from './client-error.js';
 import { Forwarder } from './forward.js';
 import { createHandler, type HandlerState } from './handler.js';
 import { TrustedProxies } from './forwarded.js';
@@ -43,9 +44,18 @@ export async function runProxy(configFile: string): Promise<void> {
       else res.destroy();
     });
   };
-  const timeouts = { keepAliveTimeout: config.client.idle_timeout, headersTimeout: config.client.header_timeout };
+  const timeouts = {
+    keepAliveTimeout: config.client.idle_timeout,
+    headersTimeout: config.client.header_timeout,
+    requestTimeout: Math.max(config.client.request_timeout, config.client.header_timeout),
+    maxHeaderSize: config.client.max_header_bytes,
+    // Node checks these timeouts on a sweep, every 30 s by default: a slowloris would get 30 s, not header_timeout.
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, config.client.header_timeout / 2)),
+  };
+  const rejectMalformed = onClientError((reason) => metrics.rejected.inc({ reason }));
   const tlsConfig = config.tls;
   const server = createServer(timeouts, tlsConfig?.redirectHttp ? redirectToHttps(() => httpsPort) : serve);
+  server.on('clientError', rejectMalformed);
   const drainers = [trackConnections(server)];
   let httpsPort = 0;
   if (tlsConfig) {
@@ -53,8 +63,8 @@ export async function runProxy(configFile: string): Promise<void> {
     tls = createTlsListener(pairs, (req, res) => {
       if (tlsConfig.hsts) res.setHeader('Strict-Transport-Security', tlsConfig.hsts);
       serve(req, res);
-    }, log, (ok) => metrics.tlsReloads.inc({ result: ok ? 'success' : 'failure' }));
-    Object.assign(tls.server, timeouts);
+    }, log, timeouts, (ok) => metrics.tlsReloads.inc({ result: ok ? 'success' : 'failure' }));
+    tls.server.on('clientError', rejectMalformed);
     drainers.push(trackConnections(tls.server));
     await listen(tls.server, config.listen.https.port, config.listen.https.host);
     httpsPort = (tls.server.address() as AddressInfo).port;

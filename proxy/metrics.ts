@@ -21,6 +21,7 @@ export interface ProxyMetrics {
   healthChecks: Counter<'upstream' | 'server' | 'result'>;
   configReloads: Counter<'result'>;
   tlsReloads: Counter<'result'>;
+  rejected: Counter<'reason'>;
   configLastReloadSuccess: Gauge;
 }
 
@@ -120,6 +121,10 @@ export function createProxyMetrics(
     healthChecks: new Counter({
       name: 'portico_upstream_health_checks_total', help: 'Active health checks by result (success, failure, timeout).',
       labelNames: ['upstream', 'server', 'result'], registers,
+    }),
+    rejected: new Counter({
+      name: 'portico_rejected_requests_total', help: 'Requests refused before routing: malformed or ambiguous framing, header or body limits, slow clients.',
+      labelNames: ['reason'], registers,
     }),
     tlsReloads: new Counter({
       name: 'portico_tls_reloads_total', help: 'Certificate reloads after the files changed, by result (success, failure).',

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration } from './units.js';
+import { parseDuration, parseSize } from './units.js';
 
 const port = z.int().min(1).max(65535);
 const name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "."');
@@ -48,6 +48,16 @@ const cidr = z.string().refine((text) => {
   if (family === 0 || rest.length > 0) return false;
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }, { message: 'not an address or CIDR block: write e.g. "10.0.0.0/8", "192.168.1.10" or "fd00::/8"' });
+
+/** A size string ("64KiB", "1MiB") → bytes. */
+const size = z.string().transform((text, ctx) => {
+  const bytes = parseSize(text);
+  if (typeof bytes === 'string') {
+    ctx.addIssue({ code: 'custom', message: bytes });
+    return z.NEVER;
+  }
+  return bytes;
+});
 
 /** A duration string ("500ms", "2s") → milliseconds. */
 const duration = z.string().transform((text, ctx) => {
@@ -134,6 +144,12 @@ const routeSchema = z
     path: z.string().startsWith('/', 'a route path starts with "/"'),
     upstream: name.optional(),
     static: z.string().min(1).optional(),
+    limits: z
+      .strictObject({
+        /** Largest request body (nginx's client_max_body_size, same default); larger → 413. */
+        max_body: size.default(1024 * 1024),
+      })
+      .prefault({}),
   })
   .refine((r) => (r.upstream === undefined) !== (r.static === undefined), {
     message: 'a route needs exactly one of "upstream" (a name under upstreams) or "static" (a directory)',
@@ -186,6 +202,10 @@ export const configSchema = z
         idle_timeout: duration.default(60_000),
         /** How long a client may take to send the request headers (slowloris). */
         header_timeout: duration.default(10_000),
+        /** How long a client may take to send a whole request, body included. */
+        request_timeout: duration.default(60_000),
+        /** Request line and headers together; larger → 431. */
+        max_header_bytes: size.default(16 * 1024),
       })
       .prefault({}),
     upstreams: z.record(name, upstreamSchema).default({}),

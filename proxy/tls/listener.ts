@@ -5,7 +5,7 @@
  * rename are seen), without a restart and without dropping connections.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -35,10 +35,12 @@ export function createTlsListener(
   pairs: Array<{ cert: string; key: string }>,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   log: Logger,
+  httpOptions: ServerOptions = {},
   onReload?: (ok: boolean) => void,
 ): TlsListener {
   let loaded = load(pairs);
   const server = createServer({
+    ...httpOptions,
     ...TLS_OPTIONS,
     cert: loaded[0]!.certificate.cert,
     key: loaded[0]!.certificate.key,
