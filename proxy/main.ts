@@ -10,6 +10,7 @@ import { isIpcMessage, type SupervisedProcess } from '../lib/ipc.js';
 import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
 import { createAdminServer } from './admin.js';
+import { createUpgradeHandler } from './upgrade.js';
 import { onClientError } from './client-error.js';
 import { Forwarder } from './forward.js';
 import { createHandler, type HandlerState } from './handler.js';
@@ -55,7 +56,9 @@ export async function runProxy(configFile: string): Promise<void> {
   const rejectMalformed = onClientError((reason) => metrics.rejected.inc({ reason }));
   const tlsConfig = config.tls;
   const server = createServer(timeouts, tlsConfig?.redirectHttp ? redirectToHttps(() => httpsPort) : serve);
+  const upgrade = createUpgradeHandler(() => state, metrics, log, () => config.client.websocket_idle_timeout);
   server.on('clientError', rejectMalformed);
+  server.on('upgrade', upgrade);
   const drainers = [trackConnections(server)];
   let httpsPort = 0;
   if (tlsConfig) {
@@ -65,6 +68,7 @@ export async function runProxy(configFile: string): Promise<void> {
       serve(req, res);
     }, log, timeouts, (ok) => metrics.tlsReloads.inc({ result: ok ? 'success' : 'failure' }));
     tls.server.on('clientError', rejectMalformed);
+    tls.server.on('upgrade', upgrade);
     drainers.push(trackConnections(tls.server));
     await listen(tls.server, config.listen.https.port, config.listen.https.host);
     httpsPort = (tls.server.address() as AddressInfo).port;

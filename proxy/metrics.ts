@@ -22,6 +22,8 @@ export interface ProxyMetrics {
   configReloads: Counter<'result'>;
   tlsReloads: Counter<'result'>;
   rejected: Counter<'reason'>;
+  upgrades: Counter<'route' | 'upstream' | 'result'>;
+  websockets: Gauge<'route' | 'upstream'>;
   configLastReloadSuccess: Gauge;
 }
 
@@ -121,6 +123,14 @@ export function createProxyMetrics(
     healthChecks: new Counter({
       name: 'portico_upstream_health_checks_total', help: 'Active health checks by result (success, failure, timeout).',
       labelNames: ['upstream', 'server', 'result'], registers,
+    }),
+    upgrades: new Counter({
+      name: 'portico_upgrades_total', help: 'WebSocket and other Upgrade requests, by result (open, error, no_server).',
+      labelNames: ['route', 'upstream', 'result'], registers,
+    }),
+    websockets: new Gauge({
+      name: 'portico_websocket_connections', help: 'Upgraded connections open now.',
+      labelNames: ['route', 'upstream'], registers,
     }),
     rejected: new Counter({
       name: 'portico_rejected_requests_total', help: 'Requests refused before routing: malformed or ambiguous framing, header or body limits, slow clients.',

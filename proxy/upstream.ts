@@ -117,6 +117,16 @@ export class Upstream {
     });
   }
 
+  /**
+   * A server for a WebSocket (or other Upgrade): any server that is up, chosen by
+   * the policy, ignoring the in-flight cap, which is for requests that compute.
+   */
+  pickForUpgrade(ctx: PickContext): ServerState | undefined {
+    const views = this.servers.map((server) => ({ server, url: server.url, weight: server.weight, inflight: server.inflight,
+      latencyEwmaMs: server.latencyEwmaMs, available: server.up } satisfies Candidate & { server: ServerState }));
+    return this.policy.pick(views, ctx)?.server;
+  }
+
   /** Gives the slot back and hands freed capacity to the queue, oldest first. */
   release(server: ServerState): void {
     server.inflight--;

@@ -204,6 +204,8 @@ export const configSchema = z
         header_timeout: duration.default(10_000),
         /** How long a client may take to send a whole request, body included. */
         request_timeout: duration.default(60_000),
+        /** A proxied WebSocket with no traffic either way for this long is closed. */
+        websocket_idle_timeout: duration.default(300_000),
         /** Request line and headers together; larger → 431. */
         max_header_bytes: size.default(16 * 1024),
       })

@@ -1,0 +1,56 @@
+/**
+ * WebSockets and other `Upgrade` requests: routed like any request, sent to a
+ * server that is up (in-flight caps are for calls that compute, not for open
+ * sockets), with the same forwarding headers, then piped both ways by
+ * http-proxy-3 until either side closes or the connection idles out.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { createProxyServer } from 'http-proxy-3';
+import { problem, PROBLEM_CONTENT_TYPE } from '../lib/problem.js';
+import type { Logger } from '../lib/log.js';
+import { clientView } from './forwarded.js';
+import type { HandlerState } from './handler.js';
+import { hashKeyOf } from './hash-key.js';
+import type { ProxyMetrics } from './metrics.js';
+
+export function createUpgradeHandler(getState: () => HandlerState, metrics: ProxyMetrics, log: Logger, idleTimeoutMs: () => number) {
+  return function upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const { router, upstreams, trustedProxies } = getState();
+    const conn = req.socket as typeof req.socket & { encrypted?: boolean };
+    const view = clientView(req.headers, { remoteAddress: conn.remoteAddress ?? '', localPort: conn.localPort ?? 0, encrypted: conn.encrypted === true }, trustedProxies);
+    const route = router.match((req.url ?? '/').split('?', 1)[0]!);
+    const upstream = route?.upstream !== undefined ? upstreams.get(route.upstream) : undefined;
+    if (!route || !upstream) return refuse(socket, 404, 'no upstream route matches this upgrade request');
+    const labels = { route: route.name, upstream: upstream.config.name };
+    const server = upstream.pickForUpgrade({ hashKey: hashKeyOf(req, view.client, upstream.config.hash.key) });
+    if (!server) {
+      metrics.upgrades.inc({ ...labels, result: 'no_server' });
+      return refuse(socket, 503, `no server of upstream "${upstream.config.name}" is up`, { 'Retry-After': '1' });
+    }
+    Object.assign(req.headers, view.upstreamHeaders, { 'x-request-id': view.requestId });
+    socket.setTimeout(idleTimeoutMs(), () => socket.destroy());
+    let open = false;
+    // One small ProxyServer per upgrade: its 'open' event does not say which request it belongs to.
+    const proxy = createProxyServer({ ws: true, xfwd: false });
+    proxy.ws(req, socket, head, { target: server.url }, (err: Error) => {
+      metrics.upgrades.inc({ ...labels, result: 'error' });
+      log.warn({ id: view.requestId, server: server.url, error: err.message }, 'upgrade failed');
+      if (!open) refuse(socket, 502, `upstream server failed the upgrade (${(err as NodeJS.ErrnoException).code ?? err.message})`);
+    });
+    proxy.once('open', (upstreamSocket) => {
+      open = true;
+      metrics.upgrades.inc({ ...labels, result: 'open' });
+      metrics.websockets.inc(labels);
+      upstreamSocket.setTimeout(idleTimeoutMs(), () => upstreamSocket.destroy());
+      socket.once('close', () => metrics.websockets.dec(labels));
+    });
+  };
+}
+
+function refuse(socket: Socket, status: number, detail: string, headers: Record<string, string> = {}): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = JSON.stringify(problem(status, detail));
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${status} ${problem(status, '').title}\r\nConnection: close\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
