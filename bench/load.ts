@@ -6,6 +6,7 @@
  * apart), and counts failed connections.
  */
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 export interface LoadOptions {
   url: string;
@@ -30,7 +31,11 @@ export interface LoadResult {
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const target = new URL(options.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.clients, maxFreeSockets: options.clients });
+  const secure = target.protocol === 'https:';
+  // The development certificate is self-signed: the bench measures the proxy, not the trust chain.
+  const agentOptions = { keepAlive: true, maxSockets: options.clients, maxFreeSockets: options.clients, rejectUnauthorized: false };
+  const agent = secure ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
+  const send = secure ? httpsRequest : request;
   const latencies = new Map<string, number[]>();
   let errors = 0;
   const started = performance.now();
@@ -39,7 +44,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const cpuBefore = process.cpuUsage();
 
   const once = (path: string) => new Promise<{ status: string; retryAfter: number }>((resolve) => {
-    const req = request({ host: target.hostname, port: target.port, path, agent, headers: { connection: 'keep-alive' } }, (res) => {
+    const req = send({ host: target.hostname, port: target.port, path, agent, headers: { connection: 'keep-alive' } }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: String(res.statusCode), retryAfter: Number(res.headers['retry-after'] ?? 0) }));
       res.on('error', () => resolve({ status: 'error', retryAfter: 0 }));

@@ -8,6 +8,8 @@ import { CLI_SCRIPT } from '../lib/paths.js';
 
 export interface RunningPortico {
   http: string;
+  /** Set when the config has `tls`. */
+  https: string | undefined;
   admin: string;
   proxyPid: number;
   stop(): Promise<void>;
@@ -42,13 +44,13 @@ export async function startPortico(yaml: string): Promise<RunningPortico> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const ready = await new Promise<{ http: number; admin: number }>((resolve, reject) => {
+    const ready = await new Promise<{ http: number; https?: number; admin: number }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`Portico did not start in 30 s: ${stderr}`)), 30_000);
       child.once('exit', () => reject(new Error(`Portico exited at start: ${stderr}`)));
       createInterface({ input: child.stdout! }).on('line', (line) => {
         if (!line.includes('"portico ready"')) return;
         clearTimeout(timer);
-        resolve(JSON.parse(line) as { http: number; admin: number });
+        resolve(JSON.parse(line) as { http: number; https?: number; admin: number });
       });
     });
     const admin = `http://127.0.0.1:${ready.admin}`;
@@ -59,7 +61,7 @@ export async function startPortico(yaml: string): Promise<RunningPortico> {
       if (status.processes.every((p) => p.state === 'ready')) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    return { http: `http://127.0.0.1:${ready.http}`, admin, proxyPid, stop };
+    return { http: `http://127.0.0.1:${ready.http}`, https: ready.https ? `https://127.0.0.1:${ready.https}` : undefined, admin, proxyPid, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -72,9 +74,10 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
-/** A config for a bench run: free ports, the local pool, and `upstream` lines under upstreams.inference. */
+/** A config for a bench run: free ports, the local pool, HTTPS with a development certificate, and `upstream` lines under upstreams.inference. */
 export function benchConfig(upstream: string, pool = ''): string {
-  return `listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
+  return `listen: { http: "127.0.0.1:0", https: "127.0.0.1:0", admin: "127.0.0.1:0" }
+tls: { cert: auto }
 access_log: false
 pool: { processes: auto, base_port: 0 ${pool} }
 upstreams:

@@ -21,7 +21,7 @@ const { values } = parseArgs({
     help: { type: 'boolean', short: 'h' },
   },
 });
-const SCENARIOS = ['capacity', 'overload', 'mixed'] as const;
+const SCENARIOS = ['capacity', 'overload', 'mixed', 'https'] as const;
 if (values.help) {
   process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--quick] [--json FILE]\n`);
   process.exit(0);
@@ -75,11 +75,12 @@ function figures(r: LoadResult) {
   };
 }
 
-async function measure(upstream: string, clients: number, ms: number, nextPath?: () => string, honorRetryAfter = false) {
+async function measure(upstream: string, clients: number, ms: number, nextPath?: () => string, honorRetryAfter = false, scheme: 'http' | 'https' = 'http') {
   const portico = await startPortico(benchConfig(upstream));
   try {
     const cpu0 = cpuSeconds(portico.proxyPid);
-    const result = await runLoad({ url: `${portico.http}/api/foo?val=${VAL}`, clients, durationMs: ms, warmupMs, nextPath, honorRetryAfter });
+    const base = scheme === 'https' ? portico.https! : portico.http;
+    const result = await runLoad({ url: `${base}/api/foo?val=${VAL}`, clients, durationMs: ms, warmupMs, nextPath, honorRetryAfter });
     const proxyCpu = (cpuSeconds(portico.proxyPid) - cpu0) / ((ms + warmupMs) / 1000);
     return { ...figures(result), proxyCpu, generatorCpu: result.generatorCpu };
   } finally {
@@ -154,6 +155,26 @@ async function mixed(): Promise<ScenarioResult> {
   };
 }
 
+/** The inference path over HTTPS against plain HTTP, alternating so that drift hits both alike. */
+async function https(): Promise<ScenarioResult> {
+  const runs: Record<'http' | 'https', Array<Awaited<ReturnType<typeof measure>>>> = { http: [], https: [] };
+  for (let round = 0; round < 2; round++) {
+    for (const scheme of ['http', 'https'] as const) runs[scheme].push(await measure('policy: least-outstanding', 2 * cores, durationMs, undefined, false, scheme));
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const rows = (['http', 'https'] as const).map((scheme) => ({
+    scheme, 'req/s': mean(runs[scheme].map((f) => f.rps)), 'p50 ms': mean(runs[scheme].map((f) => f.p50)), 'p99 ms': mean(runs[scheme].map((f) => f.p99)),
+    'proxy CPU': mean(runs[scheme].map((f) => f.proxyCpu)), errors: runs[scheme].reduce((n, f) => n + f.errors + f.other, 0),
+  }));
+  const ratio = rows[1]!['req/s'] / rows[0]!['req/s'];
+  return {
+    scenario: 'https',
+    description: `foo(${VAL}), ${2 * cores} clients with keep-alive, the development certificate (EC P-256), TLS 1.3; two ${durationMs / 1000} s runs per scheme, alternating; means.`,
+    rows,
+    checks: [{ what: 'HTTPS / HTTP throughput', target: '≥ 0.97', value: ratio, pass: ratio >= 0.97 }],
+  };
+}
+
 async function main(): Promise<void> {
   const m = machine();
   const call = await callMs(VAL);
@@ -173,8 +194,10 @@ async function main(): Promise<void> {
     } else if (name === 'overload') {
       capacityRps ??= (await capacity(limit, parallel)).rps;
       result = await overload(call, capacityRps);
-    } else {
+    } else if (name === 'mixed') {
       result = await mixed();
+    } else {
+      result = await https();
     }
     printScenario(result);
     results.push(result);

@@ -60,7 +60,7 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
   proxy.on('change', () => {
     if (proxy.state !== 'ready' || announcedUrls) return;
     announcedUrls = true;
-    log.info({ http: proxy.ready!.http, admin: proxy.ready!.admin }, 'portico ready');
+    log.info({ http: proxy.ready!.http, https: proxy.ready!.https, admin: proxy.ready!.admin }, 'portico ready');
     printUrls(proxy.ready!, config);
   });
 
