@@ -1,12 +1,14 @@
 /**
  * Serves files from a route's `static` directory (nginx `alias` semantics: the
- * route's prefix is stripped). GET and HEAD only, no dotfiles, nothing outside
- * the directory, conditional requests answered with 304.
+ * route's prefix is stripped). GET and HEAD only; no dotfiles, nothing outside
+ * the directory, symlinks included; conditional requests (304), single byte
+ * ranges (206), and precompressed `.br`/`.gz` siblings chosen by Accept-Encoding.
  */
 import { createReadStream, type Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, sep } from 'node:path';
+import { parseRange } from './range.js';
 import { sendProblem } from './respond.js';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -15,6 +17,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp', '.ico': 'image/x-icon',
   '.txt': 'text/plain; charset=utf-8', '.map': 'application/json', '.woff2': 'font/woff2', '.wasm': 'application/wasm',
 };
+/** Precompressed siblings, preferred in this order when the client accepts them. */
+const ENCODINGS = [['br', '.br'], ['gzip', '.gz']] as const;
 
 /**
  * Answers `req` from `root`; `prefix` is the route path the request matched.
@@ -31,44 +35,77 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, roo
   } catch {
     return sendProblem(res, 400, 'the path is not valid percent-encoding');
   }
-  if (relative.includes('\0') || relative.split('/').some((part) => part.startsWith('.'))) {
-    return sendProblem(res, 404, `not found: ${pathname}`);
-  }
-  let file = join(root, relative);
-  if (file !== root && !file.startsWith(root + sep)) return sendProblem(res, 404, `not found: ${pathname}`);
+  if (relative.includes('\0')) return sendProblem(res, 400, 'the path contains a NUL byte');
+  if (relative.split('/').some((part) => part.startsWith('.'))) return sendProblem(res, 404, `not found: ${pathname}`);
 
-  let info = await statOrUndefined(file);
-  if (info?.isDirectory()) {
-    if (!pathname.endsWith('/')) {
-      res.writeHead(301, { Location: `${pathname}/`, 'Content-Length': 0 });
-      return void res.end();
-    }
-    file = join(file, 'index.html');
-    info = await statOrUndefined(file);
+  const found = await findFile(root, relative, pathname);
+  if (found === 'redirect') {
+    res.writeHead(301, { Location: `${pathname}/`, 'Content-Length': 0 });
+    return void res.end();
   }
-  if (!info?.isFile()) return sendProblem(res, 404, `not found: ${pathname}`);
+  if (!found) return sendProblem(res, 404, `not found: ${pathname}`);
 
-  const etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
-  const lastModified = info.mtime.toUTCString();
-  const headers = {
-    'Content-Type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
-    ETag: etag,
-    'Last-Modified': lastModified,
-    'Cache-Control': 'no-cache',
-    'X-Content-Type-Options': 'nosniff',
+  const type = CONTENT_TYPES[extname(found.file).toLowerCase()] ?? 'application/octet-stream';
+  const variant = await precompressed(found.file, req.headers['accept-encoding']);
+  const file = variant?.file ?? found.file;
+  const info = variant?.info ?? found.info;
+  const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}${variant ? `-${variant.encoding}` : ''}"`;
+  const headers: Record<string, string | number> = {
+    'Content-Type': type, ETag: etag, 'Last-Modified': info.mtime.toUTCString(), 'Cache-Control': 'no-cache',
+    'Accept-Ranges': 'bytes', 'X-Content-Type-Options': 'nosniff', Vary: 'Accept-Encoding',
   };
+  if (variant) headers['Content-Encoding'] = variant.encoding;
   if (notModified(req, etag, info)) {
     res.writeHead(304, headers);
     return void res.end();
   }
-  res.writeHead(200, { ...headers, 'Content-Length': info.size });
-  if (req.method === 'HEAD') return void res.end();
+  const ifRange = req.headers['if-range'];
+  const range = ifRange === undefined || ifRange === etag || ifRange === headers['Last-Modified'] ? parseRange(req.headers.range, info.size) : { kind: 'full' as const };
+  if (range.kind === 'unsatisfiable') {
+    res.writeHead(416, { ...headers, 'Content-Range': `bytes */${info.size}`, 'Content-Length': 0 });
+    return void res.end();
+  }
+  const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, info.size - 1];
+  if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${info.size}`;
+  res.writeHead(range.kind === 'partial' ? 206 : 200, { ...headers, 'Content-Length': Math.max(0, end - start + 1) });
+  if (req.method === 'HEAD' || info.size === 0) return void res.end();
   await new Promise<void>((resolve) => {
-    const stream = createReadStream(file);
+    const stream = createReadStream(file, { start, end });
     stream.on('error', () => res.destroy());
     res.on('close', () => { stream.destroy(); resolve(); });
     stream.pipe(res);
   });
+}
+
+/** The file for `relative` (index.html for a directory), refusing anything whose real path leaves the root. */
+async function findFile(root: string, relative: string, pathname: string): Promise<{ file: string; info: Stats } | 'redirect' | undefined> {
+  let file = join(root, relative);
+  let info = await statOrUndefined(file);
+  if (info?.isDirectory()) {
+    if (!pathname.endsWith('/')) return 'redirect';
+    file = join(file, 'index.html');
+    info = await statOrUndefined(file);
+  }
+  if (!info?.isFile()) return undefined;
+  // A symlink may point anywhere: what counts is where the file really is.
+  const [real, realRoot] = await Promise.all([realpath(file), realpath(root)]);
+  return real.startsWith(realRoot + sep) ? { file, info } : undefined;
+}
+
+/** A `.br` or `.gz` sibling the client accepts (q > 0), br first. */
+async function precompressed(file: string, acceptEncoding: string | string[] | undefined): Promise<{ file: string; info: Stats; encoding: string } | undefined> {
+  const accepted = new Map<string, number>();
+  for (const part of String(acceptEncoding ?? '').split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => /^\s*q=([\d.]+)/.exec(p)?.[1]).find(Boolean);
+    if (name) accepted.set(name, q === undefined ? 1 : Number(q));
+  }
+  for (const [encoding, suffix] of ENCODINGS) {
+    if (!(accepted.get(encoding)! > 0)) continue;
+    const info = await statOrUndefined(file + suffix);
+    if (info?.isFile()) return { file: file + suffix, info, encoding };
+  }
+  return undefined;
 }
 
 /** RFC 9110 §13.1: If-None-Match wins over If-Modified-Since. */
