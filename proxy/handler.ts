@@ -66,7 +66,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       metrics.rejected.inc({ reason: 'body_too_large' });
       return sendProblem(res, 413, `the request body is larger than this route's limit of ${route.limits.max_body} bytes`);
     }
-    if (route.static !== undefined) return serveStatic(req, res, route.static, route.path, pathname);
+    if (route.static !== undefined) return serveStatic(req, res, route.static, route.path, pathname, route.cache_control);
 
     const upstream = upstreams.get(route.upstream!)!;
     x.upstream = upstream.config.name;

@@ -24,7 +24,10 @@ const ENCODINGS = [['br', '.br'], ['gzip', '.gz']] as const;
  * Answers `req` from `root`; `prefix` is the route path the request matched.
  * @example await serveStatic(req, res, '/srv/static', '/', '/index.html')
  */
-export async function serveStatic(req: IncomingMessage, res: ServerResponse, root: string, prefix: string, pathname: string): Promise<void> {
+export async function serveStatic(
+  req: IncomingMessage, res: ServerResponse, root: string, prefix: string, pathname: string,
+  cacheRules: ReadonlyArray<{ match: string; value: string }> = [],
+): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     return sendProblem(res, 405, `static files answer GET and HEAD, not ${req.method}`);
@@ -51,7 +54,7 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, roo
   const info = variant?.info ?? found.info;
   const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}${variant ? `-${variant.encoding}` : ''}"`;
   const headers: Record<string, string | number> = {
-    'Content-Type': type, ETag: etag, 'Last-Modified': info.mtime.toUTCString(), 'Cache-Control': 'no-cache',
+    'Content-Type': type, ETag: etag, 'Last-Modified': info.mtime.toUTCString(), 'Cache-Control': cacheControlFor(pathname, cacheRules),
     'Accept-Ranges': 'bytes', 'X-Content-Type-Options': 'nosniff', Vary: 'Accept-Encoding',
   };
   if (variant) headers['Content-Encoding'] = variant.encoding;
@@ -75,6 +78,12 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, roo
     res.on('close', () => { stream.destroy(); resolve(); });
     stream.pipe(res);
   });
+}
+
+/** The first rule matching the request path: "/dir/" as a prefix, "*.ext" as a suffix, else exact; default revalidate. */
+export function cacheControlFor(pathname: string, rules: ReadonlyArray<{ match: string; value: string }>): string {
+  const rule = rules.find(({ match }) => (match.startsWith('*') ? pathname.endsWith(match.slice(1)) : match.endsWith('/') ? pathname.startsWith(match) : pathname === match));
+  return rule?.value ?? 'no-cache';
 }
 
 /** The file for `relative` (index.html for a directory), refusing anything whose real path leaves the root. */

@@ -31,7 +31,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'outside.txt'), 'outside the root');
   symlinkSync(join(dir, 'outside.txt'), join(root, 'escape.txt'));
   symlinkSync(join(root, 'data.bin'), join(root, 'alias.bin'));
-  proc = portico(['proxy', '--config', writeConfig(`listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }\npool: { processes: 0 }\nroutes:\n  - { path: /, static: ${root} }\n  - { path: /assets/, static: ${root}/sub }\n`)]);
+  proc = portico(['proxy', '--config', writeConfig(`listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }\npool: { processes: 0 }\nroutes:\n  - { path: /, static: ${root}, cache_control: [ { match: "*.js", value: "public, max-age=31536000, immutable" }, { match: "/sub/", value: "max-age=60" } ] }\n  - { path: /assets/, static: ${root}/sub }\n`)]);
   const ready = await proc.waitForLog((l) => l.msg === 'proxy listening');
   port = (ready.http as { port: number }).port;
   base = `http://127.0.0.1:${port}`;
@@ -98,6 +98,12 @@ describe('static files', () => {
     const plain = await fetch(`${base}/app.js`, { headers: { 'accept-encoding': 'identity' } });
     expect(plain.headers.get('content-encoding')).toBeNull();
     expect(plain.headers.get('etag')).not.toBe(br.headers.get('etag'));
+  });
+
+  it('sets Cache-Control by path rules, first match first, and revalidation by default', async () => {
+    expect((await fetch(`${base}/app.js`)).headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect((await fetch(`${base}/sub/`)).headers.get('cache-control')).toBe('max-age=60');
+    expect((await fetch(`${base}/data.bin`)).headers.get('cache-control')).toBe('no-cache');
   });
 
   it('answers HEAD without a body and refuses other methods with 405', async () => {

@@ -144,6 +144,10 @@ const routeSchema = z
     path: z.string().startsWith('/', 'a route path starts with "/"'),
     upstream: name.optional(),
     static: z.string().min(1).optional(),
+    /** Static routes: Cache-Control by path, first match wins: "/assets/" (prefix), "*.js" (suffix) or an exact path. */
+    cache_control: z
+      .array(z.strictObject({ match: z.string().regex(/^(\/|\*)/, 'a match is a path ("/assets/", "/index.html") or a suffix ("*.js")'), value: z.string() }))
+      .default([]),
     limits: z
       .strictObject({
         /** Largest request body (nginx's client_max_body_size, same default); larger → 413. */
