@@ -26,6 +26,7 @@ export interface HandlerState {
   upstreams: Map<string, Upstream>;
   accessLog: boolean;
   trustedProxies: TrustedProxies;
+  maxHeaders: number;
 }
 
 interface Exchange {
@@ -46,7 +47,7 @@ type Failure = Extract<AttemptOutcome, { kind: 'error' }>;
 
 export function createHandler(getState: () => HandlerState, forwarder: Forwarder, metrics: ProxyMetrics, log: Logger) {
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { router, upstreams, accessLog, trustedProxies } = getState();
+    const { router, upstreams, accessLog, trustedProxies, maxHeaders } = getState();
     const socket = req.socket as typeof req.socket & { encrypted?: boolean };
     const view = clientView(req.headers, { remoteAddress: socket.remoteAddress ?? '', localPort: socket.localPort ?? 0, encrypted: socket.encrypted === true }, trustedProxies);
     const x: Exchange = {
@@ -54,6 +55,11 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '',
     };
     res.setHeader('X-Request-Id', x.id);
+    if (req.rawHeaders.length / 2 > maxHeaders) {
+      res.shouldKeepAlive = false;
+      metrics.rejected.inc({ reason: 'too_many_headers' });
+      return sendProblem(res, 431, `the request has more than ${maxHeaders} header fields`);
+    }
     res.once('close', () => record(req, res, x, accessLog));
 
     const pathname = (req.url ?? '/').split('?', 1)[0]!;

@@ -50,6 +50,8 @@ export async function runProxy(configFile: string): Promise<void> {
     headersTimeout: config.client.header_timeout,
     requestTimeout: Math.max(config.client.request_timeout, config.client.header_timeout),
     maxHeaderSize: config.client.max_header_bytes,
+    // One more than allowed, so the handler can tell "too many" from "exactly enough" and answer 431.
+    maxHeadersCount: config.client.max_headers + 1,
     // Node checks these timeouts on a sweep, every 30 s by default: a slowloris would get 30 s, not header_timeout.
     connectionsCheckingInterval: Math.min(1000, Math.max(100, config.client.header_timeout / 2)),
   };
@@ -145,7 +147,7 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
     onCheck: (u, server, result) => metrics.healthChecks.inc({ upstream: u, server, result }),
   }));
   for (const checker of checkers) checker.start();
-  return { router: new Router(config.routes), upstreams, checkers, accessLog: config.accessLog, trustedProxies: new TrustedProxies(config.trustedProxies) };
+  return { router: new Router(config.routes), upstreams, checkers, accessLog: config.accessLog, trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers };
 }
 
 function applyLocalServers(state: ProxyState, poolUpstream: string, servers: LocalServer[]): void {

@@ -23,7 +23,7 @@ beforeAll(async () => {
   proc = portico(['proxy', '--config', writeConfig(`
 listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
 pool: { processes: 0 }
-client: { header_timeout: 500ms, request_timeout: 1s, max_header_bytes: 4KiB }
+client: { header_timeout: 500ms, request_timeout: 1s, max_header_bytes: 4KiB, max_headers: 20 }
 upstreams: { app: { servers: [ "${o.url}" ], health: { path: "" } } }
 routes:
   - { path: /small/, upstream: app, limits: { max_body: 100B } }
@@ -81,6 +81,12 @@ describe('limits', () => {
     expect(statusOf(answer)).toBe(431);
   });
 
+  it('answers 431 to more header fields than max_headers, and lets exactly that many through', async () => {
+    const headers = (n: number) => Array.from({ length: n }, (_, i) => `X-H${i}: ${i}\r\n`).join('');
+    expect(statusOf(await raw(`GET / HTTP/1.1\r\nHost: x\r\n${headers(20)}\r\n`))).toBe(431);
+    expect(statusOf(await raw(`GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers(18)}\r\n`))).toBe(200);
+  });
+
   it('answers 413 to a declared body over the route limit, without sending it on', async () => {
     seen = [];
     const answer = await raw(`POST /small/x HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n${'b'.repeat(101)}`);
@@ -110,7 +116,7 @@ describe('limits', () => {
 
   it('counts every rejection by reason', async () => {
     const metrics = await (await fetch(`${admin}/metrics`)).text();
-    for (const reason of ['malformed', 'headers_too_large', 'body_too_large', 'request_timeout']) {
+    for (const reason of ['malformed', 'headers_too_large', 'too_many_headers', 'body_too_large', 'request_timeout']) {
       expect(metrics).toMatch(new RegExp(`^portico_rejected_requests_total\\{reason="${reason}"\\} [1-9]`, 'm'));
     }
   });

@@ -4,7 +4,7 @@
  * protocols and weak suites, redirect and HSTS, and the expiry metric.
  */
 import { mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
@@ -58,13 +58,14 @@ function handshake(port: number, options: { servername?: string; maxVersion?: 'T
   });
 }
 
-function httpsGet(port: number, path: string, servername = 'localhost'): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function httpsGet(port: number, path: string, servername = 'localhost', agent?: HttpsAgent): Promise<{ status: number; headers: Record<string, unknown>; body: string; reused: boolean }> {
   return new Promise((resolve, reject) => {
-    httpsRequest({ host: '127.0.0.1', port, path, servername, rejectUnauthorized: false }, (res) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername, rejectUnauthorized: false, agent }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => { body += c.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    }).on('error', reject).end();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reused: req.reusedSocket }));
+    });
+    req.on('error', reject).end();
   });
 }
 
@@ -105,6 +106,8 @@ describe('TLS termination', () => {
     const a = await makeCert(dir, 'a.test');
     const { https, proc, admin } = await startTls(`tls: { cert: ${a.cert}, key: ${a.key} }`);
     const before = (await handshake(https, { servername: 'a.test' })) as PeerCertificate;
+    const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
+    expect((await httpsGet(https, '/', 'a.test', agent)).status).toBe(200);
     // Replace both files by rename, as certbot and Kubernetes do.
     const next = await makeCert(dir, 'a.test', 'next');
     renameSync(next.key, a.key);
@@ -113,6 +116,10 @@ describe('TLS termination', () => {
     const after = (await handshake(https, { servername: 'a.test' })) as PeerCertificate;
     expect(after.fingerprint256).not.toBe(before.fingerprint256);
     expect(after.fingerprint256).toBe((await handshake(https, { servername: 'unknown' }) as PeerCertificate).fingerprint256);
+    // A connection opened before the swap keeps working: nothing was restarted.
+    const again = await httpsGet(https, '/', 'a.test', agent);
+    expect(again).toMatchObject({ status: 200, reused: true });
+    agent.destroy();
 
     writeFileSync(a.cert, 'not a certificate');
     await proc.waitForLog((l) => l.msg === 'certificate reload failed; keeping the current certificates', 5000);

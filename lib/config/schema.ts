@@ -210,6 +210,8 @@ export const configSchema = z
         request_timeout: duration.default(60_000),
         /** A proxied WebSocket with no traffic either way for this long is closed. */
         websocket_idle_timeout: duration.default(300_000),
+        /** Header fields per request; more → 431 (Node alone would drop the extra ones silently). */
+        max_headers: z.int().min(1).max(10_000).default(100),
         /** Request line and headers together; larger → 431. */
         max_header_bytes: size.default(16 * 1024),
       })
