@@ -10,6 +10,7 @@ import type { AttemptOutcome, Forwarder } from './forward.js';
 import { clientView, type TrustedProxies } from './forwarded.js';
 import { hashKeyOf } from './hash-key.js';
 import type { ProxyMetrics } from './metrics.js';
+import { publicStatus } from './public-status.js';
 import { declaredTooLarge, readBody, type RequestBody } from './request-body.js';
 import { sendProblem } from './respond.js';
 import type { Router } from './router.js';
@@ -27,6 +28,8 @@ export interface HandlerState {
   accessLog: boolean;
   trustedProxies: TrustedProxies;
   maxHeaders: number;
+  /** Path of the public pool status, or "" for none. */
+  publicStatus: string;
 }
 
 interface Exchange {
@@ -47,7 +50,7 @@ type Failure = Extract<AttemptOutcome, { kind: 'error' }>;
 
 export function createHandler(getState: () => HandlerState, forwarder: Forwarder, metrics: ProxyMetrics, log: Logger) {
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { router, upstreams, accessLog, trustedProxies, maxHeaders } = getState();
+    const { router, upstreams, accessLog, trustedProxies, maxHeaders, publicStatus: statusPath } = getState();
     const socket = req.socket as typeof req.socket & { encrypted?: boolean };
     const view = clientView(req.headers, { remoteAddress: socket.remoteAddress ?? '', localPort: socket.localPort ?? 0, encrypted: socket.encrypted === true }, trustedProxies);
     const x: Exchange = {
@@ -64,6 +67,12 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
 
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     if (!pathname.startsWith('/')) return sendProblem(res, 400, 'the request target must be a path starting with "/"');
+    if (statusPath && pathname === statusPath) {
+      x.route = 'public_status';
+      const body = JSON.stringify(publicStatus(upstreams.values()));
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
+      return void res.end(req.method === 'HEAD' ? undefined : body);
+    }
     const route = router.match(pathname);
     if (!route) return sendProblem(res, 404, `no route matches ${pathname}`);
     x.route = route.name;

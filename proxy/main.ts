@@ -147,7 +147,7 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
     onCheck: (u, server, result) => metrics.healthChecks.inc({ upstream: u, server, result }),
   }));
   for (const checker of checkers) checker.start();
-  return { router: new Router(config.routes), upstreams, checkers, accessLog: config.accessLog, trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers };
+  return { router: new Router(config.routes), upstreams, checkers, accessLog: config.accessLog, trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers, publicStatus: config.publicStatus };
 }
 
 function applyLocalServers(state: ProxyState, poolUpstream: string, servers: LocalServer[]): void {

@@ -58,6 +58,7 @@ export interface PorticoConfig {
   listen: ParsedConfig['listen'];
   client: ParsedConfig['client'];
   accessLog: boolean;
+  publicStatus: string;
   trustedProxies: string[];
   tls: TlsConfig | undefined;
   pool: PoolConfig;
@@ -139,7 +140,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, trustedProxies: parsed.trusted_proxies, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
 }
 
 function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsConfig | undefined {

@@ -196,6 +196,8 @@ export const configSchema = z
       .refine((t) => (t.cert === undefined) !== (t.certificates === undefined), { message: 'give either cert (+ key, or cert: auto) or certificates: [{cert, key}]' })
       .refine((t) => t.cert === undefined || t.cert === 'auto' || t.key !== undefined, { message: 'a cert file needs its key: add tls.key' })
       .optional(),
+    /** Path of the read-only public pool status the demo page polls (no addresses or secrets); "" turns it off. */
+    public_status: z.string().regex(/^(\/.*)?$/, 'a path starting with "/", or "" for none').default('/_portico/status'),
     /** Peers whose X-Forwarded-For, Forwarded, X-Forwarded-* and X-Request-Id are believed (nginx set_real_ip_from). */
     trusted_proxies: z.array(cidr).default([]),
     /** One JSON line per request on stdout (nginx's access_log); off saves the proxy CPU under heavy load. */
