@@ -80,6 +80,14 @@ describe('portico master + proxy + pool', () => {
     expect(s.upstreams[0]?.servers.filter((v) => v.local && v.up)).toHaveLength(2);
   });
 
+  it('offers a read-only public status with no addresses or pids in it', async () => {
+    const res = await fetch(`${http}/_portico/status`);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ upstreams: [{ name: 'inference', queue: { depth: 0 }, servers: [{ id: 1, up: true }, { id: 2, up: true }] }] });
+    expect(text).not.toMatch(/127\.0\.0\.1|pid|url|config/);
+  });
+
   it('runs calls on both backends at once: two concurrent calls take about as long as one', async () => {
     const val = 12_000; // ~100 ms here
     const time = async (n: number) => {

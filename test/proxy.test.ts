@@ -38,6 +38,14 @@ describe('proxy forwarding', () => {
     expect(names.sort()).toEqual(['a', 'a', 'b', 'b']);
   });
 
+  it('passes /_portico/status to the upstream like any path when public_status is turned off', async () => {
+    const o = await origin('o');
+    closeLater(o.server);
+    const { proc, http } = await startProxy([o.url], QUIET, 'public_status: ""');
+    cleanups.push(() => proc.stop());
+    expect((await getJson(`${http}/_portico/status`)).body).toMatchObject({ name: 'o', url: '/_portico/status' });
+  });
+
   it('gives every request an id, sends it upstream and returns it to the client', async () => {
     const res = await getJson(`${proxy.http}/id`);
     expect(res.headers.get('x-request-id')).toBe(res.body.requestId);
