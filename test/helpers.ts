@@ -163,9 +163,25 @@ upstreams:
 routes:
   - { path: /, upstream: app }
 `);
+  const { proc, port, admin } = await runProxy(file);
+  return { proc, http: `http://127.0.0.1:${port}`, admin };
+}
+
+export interface RunningProxy {
+  proc: PorticoProcess;
+  /** The HTTP listener's port. */
+  port: number;
+  /** The HTTPS listener's port, when the config has `tls`. */
+  https: number | undefined;
+  /** The admin listener's base URL. */
+  admin: string;
+}
+
+/** `portico proxy --config FILE`, once it listens. */
+export async function runProxy(file: string): Promise<RunningProxy> {
   const proc = portico(['proxy', '--config', file]);
   const ready = await proc.waitForLog((l) => l.msg === 'proxy listening');
-  const { http, admin } = ready as unknown as { http: AddressInfo; admin: AddressInfo };
-  return { proc, http: `http://127.0.0.1:${http.port}`, admin: `http://127.0.0.1:${admin.port}` };
+  const { http, https, admin } = ready as unknown as { http: AddressInfo; https?: number; admin: AddressInfo };
+  return { proc, port: http.port, https, admin: `http://127.0.0.1:${admin.port}` };
 }
 

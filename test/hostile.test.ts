@@ -6,7 +6,7 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { origin, portico, type PorticoProcess, writeConfig } from './helpers.js';
+import { origin, type PorticoProcess, runProxy, writeConfig } from './helpers.js';
 
 let proc: PorticoProcess;
 let port: number;
@@ -20,7 +20,7 @@ beforeAll(async () => {
     res.end('ok');
   });
   closeOrigin = () => o.server.close();
-  proc = portico(['proxy', '--config', writeConfig(`
+  ({ proc, port, admin } = await runProxy(writeConfig(`
 listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
 pool: { processes: 0 }
 client: { header_timeout: 500ms, request_timeout: 1s, max_header_bytes: 4KiB, max_headers: 20 }
@@ -28,10 +28,7 @@ upstreams: { app: { servers: [ "${o.url}" ], health: { path: "" } } }
 routes:
   - { path: /small/, upstream: app, limits: { max_body: 100B } }
   - { path: /, upstream: app }
-`)]);
-  const ready = await proc.waitForLog((l) => l.msg === 'proxy listening');
-  port = (ready.http as { port: number }).port;
-  admin = `http://127.0.0.1:${(ready.admin as { port: number }).port}`;
+`)));
 });
 afterAll(async () => {
   await proc.stop();

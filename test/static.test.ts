@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { portico, type PorticoProcess, writeConfig } from './helpers.js';
+import { type PorticoProcess, runProxy, writeConfig } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portico-static-'));
 const root = join(dir, 'www');
@@ -31,9 +31,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'outside.txt'), 'outside the root');
   symlinkSync(join(dir, 'outside.txt'), join(root, 'escape.txt'));
   symlinkSync(join(root, 'data.bin'), join(root, 'alias.bin'));
-  proc = portico(['proxy', '--config', writeConfig(`listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }\npool: { processes: 0 }\nroutes:\n  - { path: /, static: ${root}, cache_control: [ { match: "*.js", value: "public, max-age=31536000, immutable" }, { match: "/sub/", value: "max-age=60" } ] }\n  - { path: /assets/, static: ${root}/sub }\n`)]);
-  const ready = await proc.waitForLog((l) => l.msg === 'proxy listening');
-  port = (ready.http as { port: number }).port;
+  ({ proc, port } = await runProxy(writeConfig(`listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }\npool: { processes: 0 }\nroutes:\n  - { path: /, static: ${root}, cache_control: [ { match: "*.js", value: "public, max-age=31536000, immutable" }, { match: "/sub/", value: "max-age=60" } ] }\n  - { path: /assets/, static: ${root}/sub }\n`)));
   base = `http://127.0.0.1:${port}`;
 });
 afterAll(async () => {

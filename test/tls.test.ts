@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import { generate } from 'selfsigned';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { getJson, portico, type PorticoProcess, writeConfig } from './helpers.js';
+import { getJson, portico, type PorticoProcess, runProxy, writeConfig } from './helpers.js';
 
 const running: PorticoProcess[] = [];
 afterEach(async () => {
@@ -39,11 +39,9 @@ async function startTls(tlsYaml: string, dir?: string) {
   const yaml = `listen: { http: "127.0.0.1:0", https: "127.0.0.1:0", admin: "127.0.0.1:0" }\npool: { processes: 0 }\n${tlsYaml}\nroutes: [ { path: /, static: ${process.cwd()}/static } ]\n`;
   const file = dir ? join(dir, 'portico.yaml') : writeConfig(yaml);
   if (dir) writeFileSync(file, yaml);
-  const proc = portico(['proxy', '--config', file]);
-  running.push(proc);
-  const ready = await proc.waitForLog((l) => l.msg === 'proxy listening');
-  const ports = ready as unknown as { http: { port: number }; https: number; admin: { port: number } };
-  return { proc, file, http: ports.http.port, https: ports.https, admin: ports.admin.port };
+  const proxy = await runProxy(file);
+  running.push(proxy.proc);
+  return { proc: proxy.proc, file, http: proxy.port, https: proxy.https!, admin: proxy.admin };
 }
 
 /** The certificate a TLS handshake with `servername` gets, or the handshake's error. */
@@ -124,7 +122,7 @@ describe('TLS termination', () => {
     writeFileSync(a.cert, 'not a certificate');
     await proc.waitForLog((l) => l.msg === 'certificate reload failed; keeping the current certificates', 5000);
     expect(((await handshake(https, { servername: 'a.test' })) as PeerCertificate).fingerprint256).toBe(after.fingerprint256);
-    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
     expect(metrics).toMatch(/^portico_tls_reloads_total\{result="success"\} [1-9]/m);
     expect(metrics).toMatch(/^portico_tls_reloads_total\{result="failure"\} [1-9]/m);
     expect(metrics).toMatch(/^portico_tls_certificate_not_after_seconds\{certificate="a\.test"\} \d{10}$/m);

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { portico, type PorticoProcess, waitUntil, writeConfig } from './helpers.js';
+import { type PorticoProcess, runProxy, waitUntil, writeConfig } from './helpers.js';
 
 let proc: PorticoProcess;
 let port: number;
@@ -23,7 +23,7 @@ echo.on('upgrade', (req: IncomingMessage, socket: Socket) => {
 beforeAll(async () => {
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
   const originUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
-  proc = portico(['proxy', '--config', writeConfig(`
+  ({ proc, port, admin } = await runProxy(writeConfig(`
 listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
 pool: { processes: 0 }
 client: { websocket_idle_timeout: 500ms }
@@ -34,10 +34,7 @@ routes:
   - { path: /ws, upstream: live }
   - { path: /empty, upstream: nobody }
   - { path: /, static: ${process.cwd()}/static }
-`)]);
-  const ready = await proc.waitForLog((l) => l.msg === 'proxy listening');
-  port = (ready.http as { port: number }).port;
-  admin = `http://127.0.0.1:${(ready.admin as { port: number }).port}`;
+`)));
 });
 afterAll(async () => {
   await proc.stop();
