@@ -1,7 +1,10 @@
 /**
- * The admin listener (loopback by default): /metrics, /healthz, /readyz, /status.
- * Read-only for now; mutating endpoints come with the bearer-token rule of DESIGN.md.
+ * The admin listener (loopback by default): GET /metrics, /healthz, /readyz,
+ * /status, and POST /reload. A mutating endpoint needs `Authorization: Bearer
+ * <admin_token>` whenever a token is configured (and the config refuses an
+ * admin listener beyond loopback without one).
  */
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { sendProblem } from './respond.js';
@@ -10,6 +13,9 @@ export interface AdminSources {
   registry: Registry;
   ready: () => boolean;
   status: () => unknown;
+  /** Reloads the config file; resolves to the error message when the new file was refused. */
+  reload: () => Promise<string | undefined>;
+  token: () => string | undefined;
 }
 
 export function createAdminServer(sources: AdminSources): Server {
@@ -18,11 +24,28 @@ export function createAdminServer(sources: AdminSources): Server {
   });
 }
 
+const READS = new Set(['/metrics', '/healthz', '/readyz', '/status']);
+const WRITES = new Set(['/reload']);
+
 async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: AdminSources): Promise<void> {
-  const path = (req.url ?? '/').split('?', 1)[0];
+  const path = (req.url ?? '/').split('?', 1)[0]!;
+  if (WRITES.has(path)) {
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return sendProblem(res, 405, `${path} takes POST, not ${req.method}`);
+    }
+    if (!authorised(req, sources.token())) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="portico-admin"');
+      return sendProblem(res, 401, `${path} needs Authorization: Bearer <admin_token>`);
+    }
+    const error = await sources.reload();
+    if (error) return sendProblem(res, 422, `the config file was refused; the running config is unchanged:\n${error}`);
+    return json(res, 200, { status: 'reloaded' });
+  }
+  if (!READS.has(path)) return sendProblem(res, 404, `no admin endpoint ${path}; try /metrics, /healthz, /readyz, /status or POST /reload`);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
-    return sendProblem(res, 405, `the admin endpoints answer GET, not ${req.method}`);
+    return sendProblem(res, 405, `${path} answers GET, not ${req.method}`);
   }
   switch (path) {
     case '/metrics': {
@@ -36,11 +59,17 @@ async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: A
       const ready = sources.ready();
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', pid: process.pid });
     }
-    case '/status':
-      return json(res, 200, sources.status());
     default:
-      return sendProblem(res, 404, `no admin endpoint ${path}; try /metrics, /healthz, /readyz or /status`);
+      return json(res, 200, sources.status());
   }
+}
+
+function authorised(req: IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return true; // loopback only: the config refuses anything else without a token
+  const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -22,6 +22,9 @@ export class HealthChecker {
   private timer?: NodeJS.Timeout;
   private readonly streaks = new WeakMap<ServerState, Streak>();
   private stopped = false;
+  /** A round is running; `again` asks it to run another at once when it ends (one chain of rounds, never two). */
+  private running = false;
+  private again = false;
 
   constructor(private readonly upstream: Upstream, private readonly events: HealthEvents = {}) {}
 
@@ -36,12 +39,42 @@ export class HealthChecker {
     clearTimeout(this.timer);
   }
 
+  /** Checks every server now (servers were added) instead of at the next interval. */
+  kick(): void {
+    if (this.stopped || !this.upstream.config.health.path) return;
+    void this.round();
+  }
+
   /** Checks every server once, then schedules the next round. */
   async round(): Promise<void> {
-    await Promise.all(this.upstream.servers.map((server) => this.check(server)));
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.round(), this.upstream.config.health.interval);
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    clearTimeout(this.timer);
+    do {
+      this.again = false;
+      await Promise.all(this.upstream.servers.map((server) => this.check(server)));
+    } while (this.again && !this.stopped);
+    this.running = false;
+    if (this.stopped || !this.upstream.config.health.path) return;
+    this.timer = setTimeout(() => void this.round(), this.nextDelay());
     this.timer.unref();
+  }
+
+  /**
+   * The interval, or a quarter of it (at most 250 ms) while a server is between
+   * states, so a returning or newly added server is confirmed quickly
+   * (HAProxy's fastinter).
+   */
+  private nextDelay(): number {
+    const { interval } = this.upstream.config.health;
+    const transitioning = this.upstream.servers.some((s) => {
+      const streak = this.streaks.get(s);
+      return streak !== undefined && (s.healthy ? streak.failures > 0 : streak.successes > 0);
+    });
+    return transitioning ? Math.min(interval, Math.max(50, Math.min(250, interval / 4))) : interval;
   }
 
   private async check(server: ServerState): Promise<void> {

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type PorticoConfig } from '../lib/config/load.js';
+import { watchConfigFile } from '../lib/config/watch.js';
 import { isIpcMessage, type SupervisedProcess } from '../lib/ipc.js';
 import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
@@ -86,6 +87,8 @@ export async function runProxy(configFile: string): Promise<void> {
       upstreams: [...state.upstreams.values()].map((u) => u.stats()),
       processes,
     }),
+    reload: () => reload('POST /reload'),
+    token: () => config.adminToken,
   });
 
   await listen(server, config.listen.http.port, config.listen.http.host);
@@ -102,52 +105,84 @@ export async function runProxy(configFile: string): Promise<void> {
     applyLocalServers(state, config.pool.upstream, localServers);
   });
 
-  process.on('SIGHUP', () => {
-    try {
-      const next = loadConfig(config.file);
-      if (JSON.stringify(next.listen) !== JSON.stringify(config.listen)) {
-        log.warn('listen addresses changed: they apply after a restart of the proxy');
+  /** Validates the file, then applies it in place; resolves to the error when the file was refused. */
+  let reloading = Promise.resolve<string | undefined>(undefined);
+  const reload = (source: string): Promise<string | undefined> => {
+    reloading = reloading.then(() => {
+      try {
+        const next = loadConfig(config.file);
+        for (const [what, before, after] of [['listen addresses', config.listen, next.listen], ['tls settings', config.tls, next.tls], ['client limits', config.client, next.client]] as const) {
+          if (JSON.stringify(before) !== JSON.stringify(after)) log.warn(`${what} changed: they apply when the proxy restarts`);
+        }
+        config = { ...next, listen: config.listen, tls: config.tls, client: config.client };
+        state = buildState(config, supervised, metrics, state);
+        applyLocalServers(state, config.pool.upstream, localServers);
+        metrics.configReloads.inc({ result: 'success' });
+        metrics.configLastReloadSuccess.set(1);
+        log.info({ config: config.file, source }, 'config reloaded');
+        return undefined;
+      } catch (err) {
+        const message = err instanceof ConfigError ? err.message : String(err);
+        metrics.configReloads.inc({ result: 'failure' });
+        metrics.configLastReloadSuccess.set(0);
+        log.error({ error: message, source }, 'config reload failed; keeping the running config');
+        return message;
       }
-      config = next;
-      const previous = state;
-      state = buildState(next, supervised, metrics);
-      // Requests already on the old upstreams finish there; only their health checks stop.
-      for (const checker of previous.checkers) checker.stop();
-      applyLocalServers(state, next.pool.upstream, localServers);
-      metrics.configReloads.inc({ result: 'success' });
-      metrics.configLastReloadSuccess.set(1);
-      log.info({ config: config.file }, 'config reloaded');
-    } catch (err) {
-      metrics.configReloads.inc({ result: 'failure' });
-      metrics.configLastReloadSuccess.set(0);
-      log.error({ error: err instanceof ConfigError ? err.message : String(err) }, 'config reload failed; keeping the running config');
-    }
-  });
+    });
+    return reloading;
+  };
+  process.on('SIGHUP', () => void reload('SIGHUP'));
+  const stopWatching = watchConfigFile(config.file, () => void reload('file change'));
 
   onShutdownSignal((reason) => {
     draining = true;
     log.info({ reason }, 'draining');
     admin.close();
     tls?.close();
+    stopWatching();
     drainAndExit(drainer, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
   });
 }
 
 interface ProxyState extends HandlerState {
-  checkers: HealthChecker[];
+  checkers: Map<string, HealthChecker>;
 }
 
-function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMetrics): ProxyState {
-  const upstreams = new Map([...config.upstreams].map(([name, u]) => {
+/**
+ * The handler's state for `config`. With `previous`, upstreams that stay are
+ * reconfigured in place (servers keep their in-flight counts and health);
+ * removed ones stop their checks and refuse what still waits in their queue.
+ */
+function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMetrics, previous?: ProxyState): ProxyState {
+  const upstreams = new Map<string, Upstream>();
+  const checkers = new Map<string, HealthChecker>();
+  for (const [name, u] of config.upstreams) {
     const defaultCap = name === config.pool.upstream ? autoCap(config.pool.slots, config.pool.queue) : 1;
+    const existing = previous?.upstreams.get(name);
+    if (existing) {
+      existing.reconfigure(u, defaultCap);
+      const checker = previous!.checkers.get(name)!;
+      checker.kick(); // new servers get traffic after their first passing checks, not an interval later
+      upstreams.set(name, existing);
+      checkers.set(name, checker);
+      continue;
+    }
     const onQueueWait = (ms: number) => metrics.queueWait.observe({ upstream: name }, ms / 1000);
-    return [name, new Upstream(u, supervised, defaultCap, { onQueueWait })];
-  }));
-  const checkers = [...upstreams.values()].map((upstream) => new HealthChecker(upstream, {
-    onCheck: (u, server, result) => metrics.healthChecks.inc({ upstream: u, server, result }),
-  }));
-  for (const checker of checkers) checker.start();
-  return { router: new Router(config.routes), upstreams, checkers, accessLog: config.accessLog, trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers, publicStatus: config.publicStatus };
+    const upstream = new Upstream(u, supervised, defaultCap, { onQueueWait });
+    const checker = new HealthChecker(upstream, { onCheck: (up, server, result) => metrics.healthChecks.inc({ upstream: up, server, result }) });
+    checker.start();
+    upstreams.set(name, upstream);
+    checkers.set(name, checker);
+  }
+  for (const [name, gone] of previous?.upstreams ?? []) {
+    if (upstreams.has(name)) continue;
+    previous!.checkers.get(name)?.stop();
+    gone.close();
+  }
+  return {
+    router: new Router(config.routes), upstreams, checkers, accessLog: config.accessLog,
+    trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers, publicStatus: config.publicStatus,
+  };
 }
 
 function applyLocalServers(state: ProxyState, poolUpstream: string, servers: LocalServer[]): void {

@@ -35,7 +35,7 @@ export class ServerState implements Candidate {
 
   constructor(
     readonly url: string,
-    readonly configuredWeight: number,
+    public configuredWeight: number,
     readonly local: boolean,
     private readonly options: HealthOptions,
     private readonly now: () => number,

@@ -53,8 +53,8 @@ export interface UpstreamEvents {
 
 export class Upstream {
   servers: ServerState[];
-  readonly retryBudget: RetryBudget;
-  private readonly policy: Policy;
+  retryBudget: RetryBudget;
+  private policy: Policy;
   private readonly options: HealthOptions;
   private readonly queue: Waiter[] = [];
   private readonly shedCounts: Record<ShedReason, number> = { queue_full: 0, queue_timeout: 0, no_server: 0, client_gone: 0 };
@@ -65,12 +65,12 @@ export class Upstream {
    * `defaultCap`: the cap per server for `max_inflight: auto` until a server's /readyz says otherwise.
    */
   constructor(
-    readonly config: UpstreamConfig,
-    supervised: boolean,
+    public config: UpstreamConfig,
+    private readonly supervised: boolean,
     defaultCap = 1,
     private readonly events: UpstreamEvents = {},
     private readonly now: () => number = Date.now,
-    random: () => number = Math.random,
+    private readonly random: () => number = Math.random,
   ) {
     this.options = healthOptions(config, defaultCap);
     this.servers = config.servers
@@ -150,6 +150,41 @@ export class Upstream {
       this.queue.shift();
       head.grant(this.take(server));
     }
+  }
+
+  /**
+   * Applies a reloaded config in place: servers that stay keep their state and
+   * in-flight requests; new ones wait for a passing health check (when checks
+   * are on) before they get traffic; removed ones get no new requests and
+   * finish the ones they have. Policy, caps, queue and retry settings apply to
+   * the next request. Returns the servers added.
+   */
+  reconfigure(config: UpstreamConfig, defaultCap: number): ServerState[] {
+    const previous = this.config;
+    this.config = config;
+    Object.assign(this.options, healthOptions(config, defaultCap));
+    if (config.policy !== previous.policy || config.hash.balance_factor !== previous.hash.balance_factor) {
+      this.policy = createPolicy(config.policy, { balanceFactor: config.hash.balance_factor }, this.random);
+    }
+    if (config.retries.budget !== previous.retries.budget || config.retries.min_per_second !== previous.retries.min_per_second) {
+      this.retryBudget = new RetryBudget(config.retries.budget, config.retries.min_per_second, this.now);
+    }
+    const existing = new Map(this.servers.filter((s) => !s.local || !this.supervised).map((s) => [s.url, s]));
+    const added: ServerState[] = [];
+    const listed = config.servers.filter((s) => !(s.local && this.supervised)).map((s) => {
+      const server = existing.get(s.url);
+      if (server) {
+        server.configuredWeight = s.weight;
+        return server;
+      }
+      const fresh = new ServerState(s.url, s.weight, s.local, this.options, this.now);
+      if (config.health.path) fresh.healthy = false; // traffic after its first passing check
+      added.push(fresh);
+      return fresh;
+    });
+    this.servers = [...listed, ...this.servers.filter((s) => s.local && this.supervised)];
+    this.dispatch();
+    return added;
   }
 
   /** Replaces the local backends with the master's list, keeping the state of those that stay. */

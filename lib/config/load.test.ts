@@ -91,6 +91,16 @@ describe('config errors name the file, line and key', () => {
     expect(problemOf(text)).toMatch(expected);
   });
 
+  it('substitutes environment variables, with defaults', () => {
+    const config = parseConfig(`listen: { http: \${HTTP_PORT:-8090}, admin: "127.0.0.1:\${ADMIN_PORT}" }\n${minimal}`, file, { ADMIN_PORT: '9999' });
+    expect(config.listen.http.port).toBe(8090);
+    expect(config.listen.admin.port).toBe(9999);
+  });
+
+  it('names an unset variable and its line', () => {
+    expect(() => parseConfig(`${minimal}\nlisten: { http: \${NOT_SET_ANYWHERE} }`, file, {})).toThrow(/portico\.yaml:\d+:\d+: environment variable NOT_SET_ANYWHERE is not set/);
+  });
+
   it('reports an unreadable file by name', () => {
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(/missing\.yaml: cannot read the file/);
   });

@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { readCertificate } from '../certificates.js';
 import { PROJECT_ROOT } from '../paths.js';
+import { substituteEnv } from './env.js';
 import { ConfigError, problemsFromIssues } from './errors.js';
 import { configSchema, type ParsedConfig, upstreamSchema } from './schema.js';
 
@@ -58,6 +59,7 @@ export interface PorticoConfig {
   listen: ParsedConfig['listen'];
   client: ParsedConfig['client'];
   accessLog: boolean;
+  adminToken: string | undefined;
   publicStatus: string;
   trustedProxies: string[];
   tls: TlsConfig | undefined;
@@ -88,7 +90,15 @@ export function loadConfig(file: string): PorticoConfig {
 }
 
 /** Validates config text as if it were read from `file` (paths in it are relative to the file). */
-export function parseConfig(text: string, file: string): PorticoConfig {
+export function parseConfig(raw: string, file: string, env: NodeJS.ProcessEnv = process.env): PorticoConfig {
+  const { text, missing } = substituteEnv(raw, env);
+  if (missing.length > 0) {
+    const lineOf = new LineCounter();
+    parseDocument(raw, { lineCounter: lineOf });
+    throw new ConfigError(file, missing.map((m) => ({
+      key: '', ...lineOf.linePos(m.offset), message: `environment variable ${m.name} is not set: set it, or give a default as \${${m.name}:-value}`,
+    })));
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -140,7 +150,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, adminToken: parsed.admin_token, publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
 }
 
 function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsConfig | undefined {

@@ -196,6 +196,8 @@ export const configSchema = z
       .refine((t) => (t.cert === undefined) !== (t.certificates === undefined), { message: 'give either cert (+ key, or cert: auto) or certificates: [{cert, key}]' })
       .refine((t) => t.cert === undefined || t.cert === 'auto' || t.key !== undefined, { message: 'a cert file needs its key: add tls.key' })
       .optional(),
+    /** Bearer token for the admin listener's mutating endpoints (POST /reload); required when it listens beyond loopback. */
+    admin_token: z.string().min(16, 'use at least 16 characters').optional(),
     /** Path of the read-only public pool status the demo page polls (no addresses or secrets); "" turns it off. */
     public_status: z.string().regex(/^(\/.*)?$/, 'a path starting with "/", or "" for none').default('/_portico/status'),
     /** Peers whose X-Forwarded-For, Forwarded, X-Forwarded-* and X-Request-Id are believed (nginx set_real_ip_from). */
@@ -222,6 +224,11 @@ export const configSchema = z
     routes: z.array(routeSchema).min(1, 'list at least one route'),
   })
   .superRefine((config, ctx) => {
+    const adminHost = config.listen.admin.host;
+    const loopback = adminHost !== undefined && (adminHost === 'localhost' || adminHost === '::1' || /^127\./.test(adminHost));
+    if (!loopback && config.admin_token === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['listen', 'admin'], message: 'the admin listener is reachable beyond loopback: set admin_token (e.g. admin_token: ${PORTICO_ADMIN_TOKEN}) or listen on 127.0.0.1' });
+    }
     const seen = new Set<string>();
     config.routes.forEach((route, i) => {
       if (seen.has(route.name)) {
