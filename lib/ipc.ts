@@ -25,7 +25,12 @@ export interface PoolMessage {
   servers: LocalServer[];
 }
 
-export type IpcMessage = ReadyMessage | PoolMessage;
+/** Proxy → master: the admin asked for a rolling restart of the pool. */
+export interface PoolRestartMessage {
+  type: 'pool-restart';
+}
+
+export type IpcMessage = ReadyMessage | PoolMessage | PoolRestartMessage;
 
 export function isIpcMessage(value: unknown): value is IpcMessage {
   return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';

@@ -24,7 +24,7 @@ export interface ChildSpec {
   stopTimeoutMs?: number;
 }
 
-export class SupervisedChild extends EventEmitter<{ change: [] }> {
+export class SupervisedChild extends EventEmitter<{ change: []; message: [unknown] }> {
   state: ChildState = 'stopped';
   restarts = 0;
   /** The child's ready message: the ports it listens on. */
@@ -61,6 +61,7 @@ export class SupervisedChild extends EventEmitter<{ change: [] }> {
       child.kill('SIGKILL');
     }, this.spec.readyTimeoutMs ?? 30_000);
     child.on('message', (message) => {
+      if (isIpcMessage(message) && message.type !== 'ready') return void this.emit('message', message);
       if (!isIpcMessage(message) || message.type !== 'ready' || this.state !== 'starting') return;
       void this.confirmReady(child, message).then((ok) => { if (ok) clearTimeout(readyTimer); });
     });
@@ -79,15 +80,20 @@ export class SupervisedChild extends EventEmitter<{ change: [] }> {
     clearTimeout(this.restartTimer);
   }
 
-  /** SIGTERM, then SIGKILL after the stop timeout; resolves when the child has exited. */
-  stop(): Promise<void> {
+  /**
+   * SIGTERM, then SIGKILL after the stop timeout; resolves when the child has exited.
+   * `graceMs`: time between announcing 'stopping' (the proxy stops sending to it) and the SIGTERM.
+   */
+  async stop(graceMs = 0): Promise<void> {
     this.retire();
     const child = this.process;
     if (!child || child.exitCode !== null || child.signalCode !== null) {
       this.setState('stopped');
-      return Promise.resolve();
+      return;
     }
     this.setState('stopping');
+    if (graceMs > 0) await new Promise((r) => setTimeout(r, graceMs));
+    if (child.exitCode !== null || child.signalCode !== null) return;
     return new Promise((resolve) => {
       const killTimer = setTimeout(() => {
         this.log.warn({ child: this.spec.name, pid: child.pid }, 'did not stop in time; SIGKILL');
@@ -98,6 +104,22 @@ export class SupervisedChild extends EventEmitter<{ change: [] }> {
         resolve();
       });
       child.kill('SIGTERM');
+    });
+  }
+
+  /** A planned replacement (rolling restart): drain and stop it, start a new one, resolve once that one is ready. */
+  async replace(graceMs: number): Promise<boolean> {
+    await this.stop(graceMs);
+    this.retired = false;
+    this.start();
+    return new Promise((resolve) => {
+      const onChange = () => {
+        if (this.state === 'ready' || this.state === 'backoff' || this.state === 'crash-loop' || this.retired) {
+          this.off('change', onChange);
+          resolve(this.state === 'ready');
+        }
+      };
+      this.on('change', onChange);
     });
   }
 

@@ -1,60 +1,37 @@
 /**
  * The master: supervises the proxy and the local backends. It serves no traffic;
  * it starts children, restarts whichever dies, tells the proxy which local
- * backends are ready, forwards SIGHUP, and on SIGTERM/SIGINT drains the tree:
- * proxy first (no new requests), then the backends (finish in-flight work).
+ * backends are ready, follows `pool.processes` in the config file, replaces the
+ * backends one by one on request, forwards SIGHUP, and on SIGTERM/SIGINT drains
+ * the tree: proxy first (no new requests), then the backends (finish in-flight work).
  */
 import { availableParallelism } from 'node:os';
-import type { PorticoConfig } from '../lib/config/load.js';
-import type { PoolMessage, ReadyMessage } from '../lib/ipc.js';
+import { loadConfig, type PorticoConfig } from '../lib/config/load.js';
+import { watchConfigFile } from '../lib/config/watch.js';
+import { isIpcMessage, type PoolMessage, type ReadyMessage } from '../lib/ipc.js';
 import { createLogger } from '../lib/log.js';
 import { CLI_SCRIPT } from '../lib/paths.js';
-import type { LocalServer } from '../proxy/upstream.js';
 import { SupervisedChild } from './child.js';
-
-const PROBE_INTERVAL_MS = 50;
+import { BackendPool } from './pool.js';
 
 export async function runMaster(config: PorticoConfig): Promise<void> {
   const log = createLogger('master');
-  const urlHost = config.pool.host.includes(':') ? `[${config.pool.host}]` : config.pool.host;
-  const threads = String(Math.max(4, config.pool.slots + 2));
-
-  const backends = Array.from({ length: config.pool.processes }, (_, i) => {
-    const port = config.pool.basePort === 0 ? 0 : config.pool.basePort + i;
-    return new SupervisedChild({
-      name: `backend-${i + 1}`,
-      script: CLI_SCRIPT,
-      args: ['backend', '--host', config.pool.host, '--port', String(port), '--slots', String(config.pool.slots), '--queue', String(config.pool.queue)],
-      // koffi's async calls run on libuv's pool: give every slot a thread, and fs/dns some room.
-      env: { UV_THREADPOOL_SIZE: threads },
-      probe: (ready, signal) => waitForReadyz(`http://${urlHost}:${ready.port}/readyz`, signal),
-      readyTimeoutMs: 30_000,
-    }, log);
-  });
   const proxy = new SupervisedChild({
     name: 'proxy',
     script: CLI_SCRIPT,
     args: ['proxy', '--config', config.file],
     stopTimeoutMs: 35_000,
   }, log);
-  const children = [proxy, ...backends];
-
-  const urlOf = (b: SupervisedChild) => (b.ready?.port ? `http://${urlHost}:${b.ready.port}` : undefined);
-  // A backend on a fixed port keeps its URL across restarts; one on port 0 gets a new one.
-  const fixedUrl = (i: number) => (config.pool.basePort === 0 ? undefined : `http://${urlHost}:${config.pool.basePort + i}`);
   const announce = () => {
-    const servers: LocalServer[] = backends.flatMap((b, i) => {
-      const url = urlOf(b) ?? fixedUrl(i);
-      return url ? [{ url, state: b.state === 'ready' ? 'ready' : b.state === 'stopping' ? 'draining' : 'down' }] : [];
-    });
     const message: PoolMessage = {
       type: 'pool',
-      servers,
-      processes: children.map((c) => ({ name: c.spec.name, state: c.state, restarts: c.restarts, pid: c.pid })),
+      servers: pool.servers(),
+      processes: [proxy, ...pool.backends].map((c) => ({ name: c.spec.name, state: c.state, restarts: c.restarts, pid: c.pid })),
     };
     proxy.send(message);
   };
-  for (const child of children) child.on('change', announce);
+  const pool = new BackendPool(config.pool, log, announce);
+  proxy.on('change', announce);
 
   let announcedUrls = false;
   proxy.on('change', () => {
@@ -63,43 +40,51 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     log.info({ http: proxy.ready!.http, https: proxy.ready!.https, admin: proxy.ready!.admin }, 'portico ready');
     printUrls(proxy.ready!, config);
   });
+  proxy.on('message', (message: unknown) => {
+    if (isIpcMessage(message) && message.type === 'pool-restart') void pool.rollingRestart();
+  });
 
-  log.info({ config: config.file, backends: backends.length, cores: availableParallelism() }, 'starting');
-  for (const backend of backends) backend.start();
+  log.info({ config: config.file, backends: config.pool.processes, cores: availableParallelism() }, 'starting');
+  void pool.resize(config.pool.processes);
   proxy.start();
 
+  // The proxy reloads routes and upstreams itself; the master follows the pool's size.
+  const followPool = (source: string) => {
+    let next: PorticoConfig;
+    try {
+      next = loadConfig(config.file);
+    } catch {
+      return; // the proxy logs the error with its line and key
+    }
+    if (JSON.stringify({ ...next.pool, processes: 0 }) !== JSON.stringify({ ...config.pool, processes: 0 })) {
+      log.warn({ source }, 'pool settings other than processes apply when Portico restarts');
+    }
+    if (next.pool.processes !== pool.backends.length) {
+      log.info({ source, from: pool.backends.length, to: next.pool.processes }, 'resizing the pool');
+      void pool.resize(next.pool.processes);
+    }
+  };
+  const stopWatching = watchConfigFile(config.file, () => followPool('file change'));
   process.on('SIGHUP', () => {
-    log.info('SIGHUP: asking the proxy to reload its config');
+    log.info('SIGHUP: reloading the config');
     proxy.signal('SIGHUP');
+    followPool('SIGHUP');
   });
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    stopWatching();
     log.info({ signal }, 'stopping: draining the proxy, then the backends');
-    for (const child of children) child.retire();
+    for (const child of [proxy, ...pool.backends]) child.retire();
     await proxy.stop();
-    await Promise.all(backends.map((b) => b.stop()));
+    await Promise.all(pool.backends.map((b) => b.stop()));
     log.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-/** Polls a backend's /readyz until it answers 200. */
-async function waitForReadyz(url: string, signal: AbortSignal): Promise<boolean> {
-  while (!signal.aborted) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(1000)]) });
-      await res.arrayBuffer();
-      if (res.ok) return true;
-    } catch {
-      // not listening yet, or aborted
-    }
-    await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
-  }
-  return false;
 }
 
 function printUrls(ready: ReadyMessage, config: PorticoConfig): void {

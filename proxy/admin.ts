@@ -1,6 +1,6 @@
 /**
  * The admin listener (loopback by default): GET /metrics, /healthz, /readyz,
- * /status, and POST /reload. A mutating endpoint needs `Authorization: Bearer
+ * /status, and POST /reload and /pool/restart. A mutating endpoint needs `Authorization: Bearer
  * <admin_token>` whenever a token is configured (and the config refuses an
  * admin listener beyond loopback without one).
  */
@@ -15,6 +15,8 @@ export interface AdminSources {
   status: () => unknown;
   /** Reloads the config file; resolves to the error message when the new file was refused. */
   reload: () => Promise<string | undefined>;
+  /** Asks the master to replace the pool's backends one by one; false when no master supervises a pool. */
+  restartPool: () => boolean;
   token: () => string | undefined;
 }
 
@@ -25,7 +27,7 @@ export function createAdminServer(sources: AdminSources): Server {
 }
 
 const READS = new Set(['/metrics', '/healthz', '/readyz', '/status']);
-const WRITES = new Set(['/reload']);
+const WRITES = new Set(['/reload', '/pool/restart']);
 
 async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: AdminSources): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0]!;
@@ -38,11 +40,15 @@ async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: A
       res.setHeader('WWW-Authenticate', 'Bearer realm="portico-admin"');
       return sendProblem(res, 401, `${path} needs Authorization: Bearer <admin_token>`);
     }
+    if (path === '/pool/restart') {
+      if (!sources.restartPool()) return sendProblem(res, 409, 'no supervised pool to restart: this proxy runs without a master');
+      return json(res, 202, { status: 'restarting', detail: 'backends are replaced one at a time; watch /status' });
+    }
     const error = await sources.reload();
     if (error) return sendProblem(res, 422, `the config file was refused; the running config is unchanged:\n${error}`);
     return json(res, 200, { status: 'reloaded' });
   }
-  if (!READS.has(path)) return sendProblem(res, 404, `no admin endpoint ${path}; try /metrics, /healthz, /readyz, /status or POST /reload`);
+  if (!READS.has(path)) return sendProblem(res, 404, `no admin endpoint ${path}; try /metrics, /healthz, /readyz, /status, POST /reload or POST /pool/restart`);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     return sendProblem(res, 405, `${path} answers GET, not ${req.method}`);

@@ -88,6 +88,11 @@ export async function runProxy(configFile: string): Promise<void> {
       processes,
     }),
     reload: () => reload('POST /reload'),
+    restartPool: () => {
+      if (!supervised || !process.send) return false;
+      process.send({ type: 'pool-restart' });
+      return true;
+    },
     token: () => config.adminToken,
   });
 
