@@ -9,7 +9,8 @@ import { ConfigError, loadConfig, type PorticoConfig } from '../lib/config/load.
 import { watchConfigFile } from '../lib/config/watch.js';
 import { isIpcMessage, type SupervisedProcess } from '../lib/ipc.js';
 import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
-import { createLogger } from '../lib/log.js';
+import { createLogger, type Logger } from '../lib/log.js';
+import { DnsDiscovery } from './dns-discovery.js';
 import { createAdminServer } from './admin.js';
 import { createUpgradeHandler } from './upgrade.js';
 import { onClientError } from './client-error.js';
@@ -37,7 +38,7 @@ export async function runProxy(configFile: string): Promise<void> {
   let tls: TlsListener | undefined;
   const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes, () => tls?.certificates() ?? []);
   metrics.configLastReloadSuccess.set(1);
-  let state = buildState(config, supervised, metrics);
+  let state = buildState(config, supervised, metrics, log);
   const handler = createHandler(() => state, forwarder, metrics, log);
   const serve = (req: IncomingMessage, res: ServerResponse) => {
     handler(req, res).catch((err: Error) => {
@@ -120,7 +121,7 @@ export async function runProxy(configFile: string): Promise<void> {
           if (JSON.stringify(before) !== JSON.stringify(after)) log.warn(`${what} changed: they apply when the proxy restarts`);
         }
         config = { ...next, listen: config.listen, tls: config.tls, client: config.client };
-        state = buildState(config, supervised, metrics, state);
+        state = buildState(config, supervised, metrics, log, state);
         applyLocalServers(state, config.pool.upstream, localServers);
         metrics.configReloads.inc({ result: 'success' });
         metrics.configLastReloadSuccess.set(1);
@@ -151,6 +152,7 @@ export async function runProxy(configFile: string): Promise<void> {
 
 interface ProxyState extends HandlerState {
   checkers: Map<string, HealthChecker>;
+  discoveries: DnsDiscovery[];
 }
 
 /**
@@ -158,7 +160,7 @@ interface ProxyState extends HandlerState {
  * reconfigured in place (servers keep their in-flight counts and health);
  * removed ones stop their checks and refuse what still waits in their queue.
  */
-function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMetrics, previous?: ProxyState): ProxyState {
+function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMetrics, log: Logger, previous?: ProxyState): ProxyState {
   const upstreams = new Map<string, Upstream>();
   const checkers = new Map<string, HealthChecker>();
   for (const [name, u] of config.upstreams) {
@@ -184,8 +186,15 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
     previous!.checkers.get(name)?.stop();
     gone.close();
   }
+  // Lookups restart with the new config; servers already found stay until a new answer replaces them.
+  for (const discovery of previous?.discoveries ?? []) discovery.stop();
+  const discoveries = [...upstreams].filter(([, u]) => u.config.dns.length > 0).map(([name, u]) => {
+    const discovery = new DnsDiscovery(u, config.dns, log, () => checkers.get(name)?.kick());
+    discovery.start();
+    return discovery;
+  });
   return {
-    router: new Router(config.routes), upstreams, checkers, accessLog: config.accessLog,
+    router: new Router(config.routes), upstreams, checkers, discoveries, accessLog: config.accessLog,
     trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers, publicStatus: config.publicStatus,
   };
 }

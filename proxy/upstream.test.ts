@@ -10,6 +10,7 @@ function configOf(overrides: Overrides = {}, urls = ['http://a', 'http://b']): U
     ...upstreamSchema.parse({ policy: 'round-robin', max_inflight: 1, queue: { size: 2, timeout: '200ms' }, ...overrides }),
     name: 'u',
     servers: urls.map((url) => ({ url, weight: 1, local: false })),
+    dns: [],
   };
 }
 

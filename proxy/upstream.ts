@@ -18,6 +18,11 @@ export { type LocalState, ServerState } from './server-state.js';
 export type ShedReason = 'queue_full' | 'queue_timeout' | 'no_server' | 'client_gone';
 
 /** Why a request got no server: the proxy answers 503 + Retry-After (or nothing, if the client left). */
+/** The tag of the servers one `{dns, port}` entry finds. */
+export function dnsKey(entry: { name: string; port: number }): string {
+  return `dns:${entry.name}:${entry.port}`;
+}
+
 export class ShedError extends Error {
   constructor(readonly reason: ShedReason, message: string) {
     super(message);
@@ -169,7 +174,7 @@ export class Upstream {
     if (config.retries.budget !== previous.retries.budget || config.retries.min_per_second !== previous.retries.min_per_second) {
       this.retryBudget = new RetryBudget(config.retries.budget, config.retries.min_per_second, this.now);
     }
-    const existing = new Map(this.servers.filter((s) => !s.local || !this.supervised).map((s) => [s.url, s]));
+    const existing = new Map(this.servers.filter((s) => (!s.local || !this.supervised) && !s.discoveredBy).map((s) => [s.url, s]));
     const added: ServerState[] = [];
     const listed = config.servers.filter((s) => !(s.local && this.supervised)).map((s) => {
       const server = existing.get(s.url);
@@ -182,7 +187,33 @@ export class Upstream {
       added.push(fresh);
       return fresh;
     });
-    this.servers = [...listed, ...this.servers.filter((s) => s.local && this.supervised)];
+    const dnsKeys = new Set(config.dns.map(dnsKey));
+    const discovered = this.servers.filter((s) => s.discoveredBy !== undefined && dnsKeys.has(s.discoveredBy));
+    this.servers = [...listed, ...discovered, ...this.servers.filter((s) => s.local && this.supervised)];
+    this.dispatch();
+    return added;
+  }
+
+  /**
+   * Replaces the servers a DNS entry found with its latest answer: addresses
+   * that stay keep their state, new ones wait for a passing health check (when
+   * checks are on), gone ones drain. Returns whether any server was added.
+   */
+  setDiscoveredServers(key: string, urls: string[], weight: number): boolean {
+    const existing = new Map(this.servers.filter((s) => s.discoveredBy === key).map((s) => [s.url, s]));
+    let added = false;
+    const found = urls.map((url) => {
+      const known = existing.get(url);
+      if (known) return known;
+      const fresh = new ServerState(url, weight, false, this.options, this.now);
+      fresh.discoveredBy = key;
+      if (this.config.health.path) fresh.healthy = false;
+      added = true;
+      return fresh;
+    });
+    const others = this.servers.filter((s) => s.discoveredBy !== key);
+    const firstLocal = others.findIndex((s) => s.local && this.supervised);
+    this.servers = firstLocal < 0 ? [...others, ...found] : [...others.slice(0, firstLocal), ...found, ...others.slice(firstLocal)];
     this.dispatch();
     return added;
   }

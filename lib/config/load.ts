@@ -24,10 +24,18 @@ export interface UpstreamServer {
   local: boolean;
 }
 
+/** Servers to find by DNS: each address of `name` becomes `http://address:port`. */
+export interface DnsServers {
+  name: string;
+  port: number;
+  weight: number;
+}
+
 /** An upstream as configured: policy, caps, queue, health, retries, timeouts, and its servers. */
 export type UpstreamConfig = Omit<ParsedConfig['upstreams'][string], 'servers'> & {
   name: string;
   servers: UpstreamServer[];
+  dns: DnsServers[];
 };
 
 export interface PoolConfig {
@@ -59,6 +67,7 @@ export interface PorticoConfig {
   listen: ParsedConfig['listen'];
   client: ParsedConfig['client'];
   accessLog: boolean;
+  dns: ParsedConfig['dns'];
   adminToken: string | undefined;
   publicStatus: string;
   trustedProxies: string[];
@@ -130,9 +139,11 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
 
   const upstreams = new Map<string, UpstreamConfig>();
   for (const [name, u] of Object.entries(parsed.upstreams)) {
-    upstreams.set(name, { ...u, name, servers: u.servers.map((s) => ({ ...s, local: false })) });
+    const listed = u.servers.flatMap((s) => (s.url !== undefined ? [{ url: s.url, weight: s.weight, local: false }] : []));
+    const dns = u.servers.flatMap((s) => (s.dns !== undefined ? [{ name: s.dns, port: s.port!, weight: s.weight }] : []));
+    upstreams.set(name, { ...u, name, servers: listed, dns });
   }
-  const poolUpstream = upstreams.get(pool.upstream) ?? { ...upstreamSchema.parse({}), name: pool.upstream, servers: [] };
+  const poolUpstream = upstreams.get(pool.upstream) ?? { ...upstreamSchema.parse({}), name: pool.upstream, servers: [], dns: [] };
   const listed = new Set(poolUpstream.servers.map((s) => s.url));
   for (const url of pool.servers) {
     if (listed.has(url)) {
@@ -150,7 +161,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, adminToken: parsed.admin_token, publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, dns: parsed.dns, adminToken: parsed.admin_token, publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
 }
 
 function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsConfig | undefined {

@@ -23,9 +23,18 @@ export const listenSchema = z.union([port, z.string()]).transform((value, ctx) =
 export type ListenAddress = z.output<typeof listenSchema>;
 
 /** An upstream server: a URL string or `{url, weight}`; normalised to its origin. */
+/** Servers found by DNS: every A/AAAA address of `dns`, on `port`, re-resolved as the records' TTL says. */
+const dnsServerSchema = z.strictObject({
+  dns: z.string().regex(/^[A-Za-z0-9.-]+$/, 'a DNS name, e.g. "backends.default.svc.cluster.local"'),
+  port,
+  resolve: z.literal(true, { message: 'resolve: true says the name is looked up (and looked up again as its TTL runs out)' }),
+  weight: z.int().min(1).max(1000).default(1),
+});
+
 const serverSchema = z
-  .union([z.string(), z.strictObject({ url: z.string(), weight: z.int().min(1).max(1000).default(1) })])
+  .union([z.string(), z.strictObject({ url: z.string(), weight: z.int().min(1).max(1000).default(1) }), dnsServerSchema])
   .transform((value, ctx) => {
+    if (typeof value === 'object' && 'dns' in value) return { dns: value.dns.toLowerCase(), port: value.port, weight: value.weight };
     const { url, weight } = typeof value === 'string' ? { url: value, weight: 1 } : value;
     let parsed: URL;
     try {
@@ -196,6 +205,15 @@ export const configSchema = z
       .refine((t) => (t.cert === undefined) !== (t.certificates === undefined), { message: 'give either cert (+ key, or cert: auto) or certificates: [{cert, key}]' })
       .refine((t) => t.cert === undefined || t.cert === 'auto' || t.key !== undefined, { message: 'a cert file needs its key: add tls.key' })
       .optional(),
+    dns: z
+      .strictObject({
+        /** host:port of the DNS server for `{dns, ...}` servers; the system's resolvers when absent. */
+        resolver: z.string().optional(),
+        /** Bounds on re-resolution: the records' TTL, clamped to [min_interval, max_interval]. */
+        min_interval: duration.default(1000),
+        max_interval: duration.default(30_000),
+      })
+      .prefault({}),
     /** Bearer token for the admin listener's mutating endpoints (POST /reload); required when it listens beyond loopback. */
     admin_token: z.string().min(16, 'use at least 16 characters').optional(),
     /** Path of the read-only public pool status the demo page polls (no addresses or secrets); "" turns it off. */
