@@ -58,7 +58,7 @@ export class BackendPool {
       // A backend on a fixed port keeps its URL across restarts; one on port 0 gets a new one.
       const port = b.ready?.port ?? (this.pool.basePort === 0 ? undefined : this.pool.basePort + i);
       if (port === undefined) return [];
-      return [{ url: `http://${host}:${port}`, state: b.state === 'ready' ? 'ready' : b.state === 'stopping' ? 'draining' : 'down' }];
+      return [{ url: `http://${host}:${port}`, state: b.state === 'ready' ? 'ready' : b.state === 'stopping' ? 'draining' : 'down', pid: b.pid }];
     });
   }
 

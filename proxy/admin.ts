@@ -1,6 +1,6 @@
 /**
  * The admin listener (loopback by default): GET /metrics, /healthz, /readyz,
- * /status, and POST /reload and /pool/restart. A mutating endpoint needs `Authorization: Bearer
+ * /status, /targets (Prometheus service discovery), and POST /reload and /pool/restart. A mutating endpoint needs `Authorization: Bearer
  * <admin_token>` whenever a token is configured (and the config refuses an
  * admin listener beyond loopback without one).
  */
@@ -15,6 +15,8 @@ export interface AdminSources {
   status: () => unknown;
   /** Reloads the config file; resolves to the error message when the new file was refused. */
   reload: () => Promise<string | undefined>;
+  /** Prometheus HTTP service discovery groups; `self` is host:port of this listener as the client reached it. */
+  targets: (self: string) => unknown;
   /** Asks the master to replace the pool's backends one by one; false when no master supervises a pool. */
   restartPool: () => boolean;
   token: () => string | undefined;
@@ -26,7 +28,7 @@ export function createAdminServer(sources: AdminSources): Server {
   });
 }
 
-const READS = new Set(['/metrics', '/healthz', '/readyz', '/status']);
+const READS = new Set(['/metrics', '/healthz', '/readyz', '/status', '/targets']);
 const WRITES = new Set(['/reload', '/pool/restart']);
 
 async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: AdminSources): Promise<void> {
@@ -64,6 +66,11 @@ async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: A
     case '/readyz': {
       const ready = sources.ready();
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', pid: process.pid });
+    }
+    case '/targets': {
+      const local = req.socket.localAddress ?? '127.0.0.1';
+      const self = req.headers.host ?? `${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort}`;
+      return json(res, 200, sources.targets(self));
     }
     default:
       return json(res, 200, sources.status());

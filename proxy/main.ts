@@ -12,6 +12,7 @@ import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.j
 import { createLogger, type Logger } from '../lib/log.js';
 import { DnsDiscovery } from './dns-discovery.js';
 import { createAdminServer } from './admin.js';
+import { targets } from './targets.js';
 import { createUpgradeHandler } from './upgrade.js';
 import { onClientError } from './client-error.js';
 import { Forwarder } from './forward.js';
@@ -89,6 +90,7 @@ export async function runProxy(configFile: string): Promise<void> {
       processes,
     }),
     reload: () => reload('POST /reload'),
+    targets: (self) => targets(self, state.upstreams.values(), processes),
     restartPool: () => {
       if (!supervised || !process.send) return false;
       process.send({ type: 'pool-restart' });

@@ -32,6 +32,8 @@ export class ServerState implements Candidate {
   private backpressureStreak = 0;
   /** When the server last came (back) up: slow start ramps from here. */
   upSince = Number.NEGATIVE_INFINITY;
+  /** For local backends: the process id the master reports. */
+  pid: number | undefined;
   /** For servers found by DNS: which `{dns, port}` entry found it ("dns:name:port"). */
   discoveredBy: string | undefined;
 

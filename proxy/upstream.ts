@@ -33,6 +33,7 @@ export class ShedError extends Error {
 export interface LocalServer {
   url: string;
   state: LocalState;
+  pid?: number;
 }
 
 interface Waiter {
@@ -221,8 +222,9 @@ export class Upstream {
   /** Replaces the local backends with the master's list, keeping the state of those that stay. */
   setLocalServers(list: LocalServer[]): void {
     const existing = new Map(this.servers.filter((s) => s.local).map((s) => [s.url, s]));
-    const local = list.map(({ url, state }) => {
+    const local = list.map(({ url, state, pid }) => {
       const server = existing.get(url) ?? new ServerState(url, 1, true, this.options, this.now, state);
+      server.pid = pid;
       if (server.localState !== 'ready' && state === 'ready') server.markUp();
       if (state !== 'ready') server.markDown();
       server.localState = state;
