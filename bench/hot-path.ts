@@ -18,7 +18,7 @@ import { table } from './report.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.HOT_PATH_SECONDS ?? 5);
-const CANDIDATES = ['http-proxy-3', 'node-http-request', 'undici-pool', 'portico'];
+const CANDIDATES = ['http-proxy-3', 'node-http-request', 'undici-pool', 'portico', 'portico-no-metrics'];
 
 function need(tool: string): void {
   try {
@@ -39,10 +39,10 @@ async function freePort(): Promise<number> {
 
 async function startCandidate(kind: string, port: number, originPort: number): Promise<ChildProcess> {
   let child: ChildProcess;
-  if (kind === 'portico') {
+  if (kind.startsWith('portico')) {
     const dir = mkdtempSync(join(tmpdir(), 'portico-hot-path-'));
     const file = join(dir, 'portico.yaml');
-    writeFileSync(file, `listen: { http: "127.0.0.1:${port}", admin: "127.0.0.1:0" }\naccess_log: false\npool: { processes: 0 }\nupstreams:\n  app:\n    max_inflight: 1000\n    health: { path: "" }\n    servers: [ "http://127.0.0.1:${originPort}" ]\nroutes:\n  - { path: /, upstream: app }\n`);
+    writeFileSync(file, `listen: { http: "127.0.0.1:${port}", admin: "127.0.0.1:0" }\naccess_log: false\n${kind === 'portico-no-metrics' ? 'metrics: false\n' : ''}pool: { processes: 0 }\nupstreams:\n  app:\n    max_inflight: 1000\n    health: { path: "" }\n    servers: [ "http://127.0.0.1:${originPort}" ]\nroutes:\n  - { path: /, upstream: app }\n`);
     child = spawn('taskset', ['-c', '0', process.execPath, CLI_SCRIPT, 'proxy', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
     child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   } else {
@@ -86,8 +86,10 @@ async function main(): Promise<void> {
   origin.close();
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const base = median(runs['http-proxy-3']!);
+  const metricsCost = median(runs.portico!) / median(runs['portico-no-metrics']!);
   process.stdout.write(`Pass-through, proxy on core 0, wrk -t1 -c50 -d${SECONDS}s on core 1, Node origin unpinned, ${ROUNDS} rounds (median):\n\n`);
   process.stdout.write(`${table(CANDIDATES.map((kind) => ({ path: kind, 'req/s (median)': median(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '), 'vs http-proxy-3': median(runs[kind]!) / base })))}\n`);
+  process.stdout.write(`\nPortico with metrics / without (metrics: false): ${metricsCost.toFixed(3)} (target >= 0.95)\n`);
 }
 
 main().catch((err: Error) => {

@@ -37,7 +37,7 @@ export async function runProxy(configFile: string): Promise<void> {
 
   const forwarder = new Forwarder();
   let tls: TlsListener | undefined;
-  const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes, () => tls?.certificates() ?? []);
+  const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes, () => tls?.certificates() ?? [], config.metrics);
   metrics.configLastReloadSuccess.set(1);
   let state = buildState(config, supervised, metrics, log);
   const handler = createHandler(() => state, forwarder, metrics, log);

@@ -32,6 +32,7 @@ export function createProxyMetrics(
   getUpstreams: () => Iterable<Upstream>,
   getSupervised: () => SupervisedProcess[],
   getCertificates: () => Certificate[] = () => [],
+  perRequest = true,
 ): ProxyMetrics {
   const registry = createRegistry();
   const registers = [registry];
@@ -78,7 +79,7 @@ export function createProxyMetrics(
       for (const p of getSupervised()) this.inc({ state: p.state });
     },
   });
-  return {
+  const metrics: ProxyMetrics = {
     registry,
     requests: new Counter({
       name: 'portico_requests_total', help: 'Requests answered by the proxy.',
@@ -149,4 +150,15 @@ export function createProxyMetrics(
       registers,
     }),
   };
+  return perRequest ? metrics : withoutPerRequestMetrics(metrics);
+}
+
+/**
+ * `metrics: false`: the per-request counters and histograms become no-ops (the
+ * scrape-time gauges stay), so that `npm run bench:hot-path` can price them.
+ */
+function withoutPerRequestMetrics(metrics: ProxyMetrics): ProxyMetrics {
+  const noop = { inc() {}, dec() {}, set() {}, observe() {} };
+  const entries = Object.entries(metrics).map(([key, value]) => [key, key === 'registry' ? value : noop]);
+  return Object.fromEntries(entries) as ProxyMetrics;
 }
