@@ -1,5 +1,6 @@
 /** The proxy's registry: requests by route/upstream/server, durations, server state, supervisor restarts. */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { FastCounter, FastHistogram } from '../lib/fast-metrics.js';
 import { createRegistry, DURATION_BUCKETS } from '../lib/metrics.js';
 import type { Certificate } from '../lib/certificates.js';
 import type { SupervisedProcess } from '../lib/ipc.js';
@@ -8,14 +9,14 @@ import type { ServerState, Upstream } from './upstream.js';
 
 export interface ProxyMetrics {
   registry: Registry;
-  requests: Counter<'route' | 'upstream' | 'server' | 'code' | 'method'>;
-  requestDuration: Histogram<'route' | 'upstream'>;
-  upstreamDuration: Histogram<'upstream' | 'server'>;
+  requests: FastCounter<'route' | 'upstream' | 'server' | 'code' | 'method'>;
+  requestDuration: FastHistogram<'route' | 'upstream'>;
+  upstreamDuration: FastHistogram<'upstream' | 'server'>;
   upstreamErrors: Counter<'upstream' | 'server' | 'reason'>;
   retries: Counter<'upstream'>;
   retryBudgetExhausted: Counter<'upstream'>;
-  shed: Counter<'upstream' | 'reason'>;
-  queueWait: Histogram<'upstream'>;
+  shed: FastCounter<'upstream' | 'reason'>;
+  queueWait: FastHistogram<'upstream'>;
   ejections: Counter<'upstream' | 'server'>;
   backpressure: Counter<'upstream' | 'server'>;
   healthChecks: Counter<'upstream' | 'server' | 'result'>;
@@ -81,18 +82,10 @@ export function createProxyMetrics(
   });
   const metrics: ProxyMetrics = {
     registry,
-    requests: new Counter({
-      name: 'portico_requests_total', help: 'Requests answered by the proxy.',
-      labelNames: ['route', 'upstream', 'server', 'code', 'method'], registers,
-    }),
-    requestDuration: new Histogram({
-      name: 'portico_request_duration_seconds', help: 'Time from request to the end of the response.',
-      labelNames: ['route', 'upstream'], buckets: DURATION_BUCKETS, registers,
-    }),
-    upstreamDuration: new Histogram({
-      name: 'portico_upstream_response_duration_seconds', help: 'Time from sending to an upstream server to its response headers.',
-      labelNames: ['upstream', 'server'], buckets: DURATION_BUCKETS, registers,
-    }),
+    // Counted on every request: the fast kind (lib/fast-metrics.ts).
+    requests: new FastCounter('portico_requests_total', 'Requests answered by the proxy.', ['route', 'upstream', 'server', 'code', 'method'], registry),
+    requestDuration: new FastHistogram('portico_request_duration_seconds', 'Time from request to the end of the response.', ['route', 'upstream'], DURATION_BUCKETS, registry),
+    upstreamDuration: new FastHistogram('portico_upstream_response_duration_seconds', 'Time from sending to an upstream server to its response headers.', ['upstream', 'server'], DURATION_BUCKETS, registry),
     upstreamErrors: new Counter({
       name: 'portico_upstream_errors_total', help: 'Failed attempts to an upstream server, by reason.',
       labelNames: ['upstream', 'server', 'reason'], registers,
@@ -105,14 +98,8 @@ export function createProxyMetrics(
       name: 'portico_upstream_retry_budget_exhausted_total', help: 'Retries not made because the retry budget was spent.',
       labelNames: ['upstream'], registers,
     }),
-    shed: new Counter({
-      name: 'portico_upstream_shed_total', help: 'Requests answered 503 without reaching a server, by reason (queue_full, queue_timeout, no_server, client_gone).',
-      labelNames: ['upstream', 'reason'], registers,
-    }),
-    queueWait: new Histogram({
-      name: 'portico_upstream_queue_wait_seconds', help: 'Time requests waited in the queue before getting a server.',
-      labelNames: ['upstream'], buckets: [0.001, ...DURATION_BUCKETS], registers,
-    }),
+    shed: new FastCounter('portico_upstream_shed_total', 'Requests answered 503 without reaching a server, by reason (queue_full, queue_timeout, no_server, client_gone).', ['upstream', 'reason'], registry),
+    queueWait: new FastHistogram('portico_upstream_queue_wait_seconds', 'Time requests waited in the queue before getting a server.', ['upstream'], [0.001, ...DURATION_BUCKETS], registry),
     ejections: new Counter({
       name: 'portico_upstream_ejections_total', help: 'Times a server was ejected after consecutive failures.',
       labelNames: ['upstream', 'server'], registers,
