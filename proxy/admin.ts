@@ -1,12 +1,14 @@
 /**
  * The admin listener (loopback by default): GET /metrics, /healthz, /readyz,
- * /status, /targets (Prometheus service discovery), and POST /reload and /pool/restart. A mutating endpoint needs `Authorization: Bearer
+ * /metrics/all (every hop merged), /status, /targets (Prometheus service discovery),
+ * and POST /reload and /pool/restart. A mutating endpoint needs `Authorization: Bearer
  * <admin_token>` whenever a token is configured (and the config refuses an
  * admin listener beyond loopback without one).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { mergeExpositions } from './metrics-all.js';
 import { sendProblem } from './respond.js';
 
 export interface AdminSources {
@@ -15,6 +17,8 @@ export interface AdminSources {
   status: () => unknown;
   /** Reloads the config file; resolves to the error message when the new file was refused. */
   reload: () => Promise<string | undefined>;
+  /** The servers whose /metrics GET /metrics/all merges. */
+  backends: () => string[];
   /** Prometheus HTTP service discovery groups; `self` is host:port of this listener as the client reached it. */
   targets: (self: string) => unknown;
   /** Asks the master to replace the pool's backends one by one; false when no master supervises a pool. */
@@ -28,7 +32,7 @@ export function createAdminServer(sources: AdminSources): Server {
   });
 }
 
-const READS = new Set(['/metrics', '/healthz', '/readyz', '/status', '/targets']);
+const READS = new Set(['/metrics', '/metrics/all', '/healthz', '/readyz', '/status', '/targets']);
 const WRITES = new Set(['/reload', '/pool/restart']);
 
 async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: AdminSources): Promise<void> {
@@ -61,6 +65,11 @@ async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: A
       res.writeHead(200, { 'Content-Type': sources.registry.contentType });
       return void res.end(text);
     }
+    case '/metrics/all': {
+      const text = await allMetrics(sources);
+      res.writeHead(200, { 'Content-Type': sources.registry.contentType });
+      return void res.end(text);
+    }
     case '/healthz':
       return json(res, 200, { status: 'ok', pid: process.pid });
     case '/readyz': {
@@ -75,6 +84,26 @@ async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: A
     default:
       return json(res, 200, sources.status());
   }
+}
+
+/** The proxy's registry and every backend's, merged; a backend that does not answer in 2 s is marked 0. */
+async function allMetrics(sources: AdminSources): Promise<string> {
+  const servers = sources.backends();
+  const backends = await Promise.all(servers.map(async (server) => {
+    try {
+      const res = await fetch(`${server}/metrics`, { signal: AbortSignal.timeout(2000) });
+      return res.ok ? await res.text() : undefined;
+    } catch {
+      return undefined;
+    }
+  }));
+  const up = ['# HELP portico_aggregate_target_up 1 when the backend answered its /metrics for this merged view.', '# TYPE portico_aggregate_target_up gauge',
+    ...servers.map((server, i) => `portico_aggregate_target_up{server="${server}"} ${backends[i] === undefined ? 0 : 1}`)].join('\n');
+  return mergeExpositions([
+    { text: await sources.registry.metrics(), labels: { hop: 'proxy' } },
+    ...servers.flatMap((server, i) => (backends[i] === undefined ? [] : [{ text: backends[i]!, labels: { hop: 'backend', server } }])),
+    { text: up, labels: {} },
+  ]);
 }
 
 function authorised(req: IncomingMessage, token: string | undefined): boolean {

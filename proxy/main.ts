@@ -91,6 +91,7 @@ export async function runProxy(configFile: string): Promise<void> {
     }),
     reload: () => reload('POST /reload'),
     targets: (self) => targets(self, state.upstreams.values(), processes),
+    backends: () => [...new Set([...state.upstreams.values()].flatMap((u) => u.servers.map((s) => s.url)))],
     restartPool: () => {
       if (!supervised || !process.send) return false;
       process.send({ type: 'pool-restart' });

@@ -24,6 +24,16 @@ describe.skipIf(!promtool)(`promtool check metrics${promtool ? '' : ' (skipped: 
   });
   afterAll(async () => master?.stop());
 
+  it('passes on the merged /metrics/all, which has every hop in it', async () => {
+    const text = await (await fetch(`${admin}/metrics/all`)).text();
+    expect(text).toMatch(/^portico_requests_total\{hop="proxy",/m);
+    expect(text.match(/^portico_backend_slots\{hop="backend",server="[^"]+"\} 1$/gm)).toHaveLength(2);
+    expect(text).toMatch(/^portico_native_call_duration_seconds_count\{hop="backend",server="[^"]+",op="foo"\} [1-9]/m);
+    expect(text.match(/^portico_aggregate_target_up\{server="[^"]+"\} 1$/gm)).toHaveLength(2);
+    const lint = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(lint.stdout + lint.stderr).toBe('');
+  });
+
   it('passes on the proxy and on every backend', async () => {
     const status = (await getJson(`${admin}/status`)).body as { upstreams: Array<{ servers: Array<{ url: string }> }> };
     const targets = [admin, ...status.upstreams[0]!.servers.map((s) => s.url)];
