@@ -8,8 +8,12 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface Drainer {
-  /** Resolves when every connection is closed. */
-  drain(): Promise<void>;
+  /**
+   * Resolves when every connection is closed. Upgraded connections (WebSockets)
+   * are closed too, unless `keepUpgraded`: a listener moved by a reload lets
+   * them run to their natural end.
+   */
+  drain(options?: { keepUpgraded?: boolean }): Promise<void>;
 }
 
 export function trackConnections(server: Server): Drainer {
@@ -18,6 +22,11 @@ export function trackConnections(server: Server): Drainer {
   server.on('connection', (socket: Socket) => {
     inflight.set(socket, 0);
     socket.once('close', () => inflight.delete(socket));
+  });
+  const upgraded = new Set<Socket>();
+  server.on('upgrade', (req) => {
+    upgraded.add(req.socket);
+    req.socket.once('close', () => upgraded.delete(req.socket));
   });
   server.on('request', (req, res) => {
     const socket = req.socket;
@@ -31,10 +40,10 @@ export function trackConnections(server: Server): Drainer {
     });
   });
   return {
-    drain() {
+    drain({ keepUpgraded = false } = {}) {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const [socket, n] of inflight) if (n === 0) socket.destroySoon();
+      for (const [socket, n] of inflight) if (n === 0 && (!keepUpgraded || !upgraded.has(socket))) socket.destroySoon();
       return closed;
     },
   };

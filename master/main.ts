@@ -16,6 +16,9 @@ import { BackendPool } from './pool.js';
 
 export async function runMaster(config: PorticoConfig): Promise<void> {
   const log = createLogger('master');
+  // SIGHUP's default action ends the process: take it over before starting anything.
+  let onHangup = () => log.info('SIGHUP before start-up finished: ignored');
+  process.on('SIGHUP', () => onHangup());
   const proxy = new SupervisedChild({
     name: 'proxy',
     script: CLI_SCRIPT,
@@ -65,11 +68,11 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     }
   };
   const stopWatching = watchConfigFile(config.file, () => followPool('file change'));
-  process.on('SIGHUP', () => {
+  onHangup = () => {
     log.info('SIGHUP: reloading the config');
     proxy.signal('SIGHUP');
     followPool('SIGHUP');
-  });
+  };
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type PorticoConfig } from '../lib/config/load.js';
 import { watchConfigFile } from '../lib/config/watch.js';
 import { isIpcMessage, type SupervisedProcess } from '../lib/ipc.js';
-import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
+import { drainAndExit, onShutdownSignal } from '../lib/drain.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { DnsDiscovery } from './dns-discovery.js';
 import { createAdminServer } from './admin.js';
@@ -21,14 +21,16 @@ import { TrustedProxies } from './forwarded.js';
 import { autoCap, HealthChecker } from './health.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { Router } from './router.js';
-import { ensureDevCertificate } from './tls/dev-cert.js';
-import { createTlsListener, type TlsListener } from './tls/listener.js';
+import { Listeners } from './listeners.js';
 import { Upstream, type LocalServer } from './upstream.js';
 
 const DRAIN_TIMEOUT_MS = 30_000;
 
 export async function runProxy(configFile: string): Promise<void> {
   const log = createLogger('proxy');
+  // SIGHUP's default action ends the process: take it over before anything else can take time.
+  let onHangup = () => log.info('SIGHUP before start-up finished: ignored');
+  process.on('SIGHUP', () => onHangup());
   const supervised = process.connected;
   let config = loadConfig(configFile);
   let processes: SupervisedProcess[] = [];
@@ -36,8 +38,7 @@ export async function runProxy(configFile: string): Promise<void> {
   let draining = false;
 
   const forwarder = new Forwarder();
-  let tls: TlsListener | undefined;
-  const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes, () => tls?.certificates() ?? [], config.metrics);
+  const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes, () => listeners.certificates(), config.metrics);
   metrics.configLastReloadSuccess.set(1);
   let state = buildState(config, supervised, metrics, log);
   const handler = createHandler(() => state, forwarder, metrics, log);
@@ -48,37 +49,15 @@ export async function runProxy(configFile: string): Promise<void> {
       else res.destroy();
     });
   };
-  const timeouts = {
-    keepAliveTimeout: config.client.idle_timeout,
-    headersTimeout: config.client.header_timeout,
-    requestTimeout: Math.max(config.client.request_timeout, config.client.header_timeout),
-    maxHeaderSize: config.client.max_header_bytes,
-    // One more than allowed, so the handler can tell "too many" from "exactly enough" and answer 431.
-    maxHeadersCount: config.client.max_headers + 1,
-    // Node checks these timeouts on a sweep, every 30 s by default: a slowloris would get 30 s, not header_timeout.
-    connectionsCheckingInterval: Math.min(1000, Math.max(100, config.client.header_timeout / 2)),
-  };
-  const rejectMalformed = onClientError((reason) => metrics.rejected.inc({ reason }));
-  const tlsConfig = config.tls;
-  const server = createServer(timeouts, tlsConfig?.redirectHttp ? redirectToHttps(() => httpsPort) : serve);
-  const upgrade = createUpgradeHandler(() => state, metrics, log, () => config.client.websocket_idle_timeout);
-  server.on('clientError', rejectMalformed);
-  server.on('upgrade', upgrade);
-  const drainers = [trackConnections(server)];
-  let httpsPort = 0;
-  if (tlsConfig) {
-    const pairs = tlsConfig.auto ? [await ensureDevCertificate(tlsConfig.autoDir)] : tlsConfig.certificates;
-    tls = createTlsListener(pairs, (req, res) => {
-      if (tlsConfig.hsts) res.setHeader('Strict-Transport-Security', tlsConfig.hsts);
-      serve(req, res);
-    }, log, timeouts, (ok) => metrics.tlsReloads.inc({ result: ok ? 'success' : 'failure' }));
-    tls.server.on('clientError', rejectMalformed);
-    tls.server.on('upgrade', upgrade);
-    drainers.push(trackConnections(tls.server));
-    await listen(tls.server, config.listen.https.port, config.listen.https.host);
-    httpsPort = (tls.server.address() as AddressInfo).port;
-  }
-  const drainer = { drain: () => Promise.all(drainers.map((d) => d.drain())).then(() => undefined) };
+  const listeners = new Listeners({
+    serve,
+    upgrade: createUpgradeHandler(() => state, metrics, log, () => config.client.websocket_idle_timeout),
+    rejectMalformed: onClientError((reason) => metrics.rejected.inc({ reason })),
+    onTlsReload: (ok) => metrics.tlsReloads.inc({ result: ok ? 'success' : 'failure' }),
+    log,
+    config: () => config,
+  });
+  await listeners.apply(config);
   const admin = createAdminServer({
     registry: metrics.registry,
     ready: () => !draining,
@@ -100,12 +79,11 @@ export async function runProxy(configFile: string): Promise<void> {
     token: () => config.adminToken,
   });
 
-  await listen(server, config.listen.http.port, config.listen.http.host);
   await listen(admin, config.listen.admin.port, config.listen.admin.host);
-  const httpAddress = server.address() as AddressInfo;
+  const httpAddress = listeners.http!.address() as AddressInfo;
   const adminAddress = admin.address() as AddressInfo;
-  log.info({ http: httpAddress, https: httpsPort || undefined, admin: adminAddress, config: config.file }, 'proxy listening');
-  process.send?.({ type: 'ready', http: httpAddress.port, https: httpsPort || undefined, admin: adminAddress.port });
+  log.info({ http: httpAddress, https: listeners.httpsPort, admin: adminAddress, config: config.file }, 'proxy listening');
+  process.send?.({ type: 'ready', http: httpAddress.port, https: listeners.httpsPort, admin: adminAddress.port });
 
   process.on('message', (message) => {
     if (!isIpcMessage(message) || message.type !== 'pool') return;
@@ -117,13 +95,12 @@ export async function runProxy(configFile: string): Promise<void> {
   /** Validates the file, then applies it in place; resolves to the error when the file was refused. */
   let reloading = Promise.resolve<string | undefined>(undefined);
   const reload = (source: string): Promise<string | undefined> => {
-    reloading = reloading.then(() => {
+    reloading = reloading.then(async () => {
       try {
         const next = loadConfig(config.file);
-        for (const [what, before, after] of [['listen addresses', config.listen, next.listen], ['tls settings', config.tls, next.tls], ['client limits', config.client, next.client]] as const) {
-          if (JSON.stringify(before) !== JSON.stringify(after)) log.warn(`${what} changed: they apply when the proxy restarts`);
-        }
-        config = { ...next, listen: config.listen, tls: config.tls, client: config.client };
+        if (JSON.stringify(next.listen.admin) !== JSON.stringify(config.listen.admin)) log.warn('the admin listener\'s address applies when the proxy restarts');
+        await listeners.apply(next, config);
+        config = { ...next, listen: { ...next.listen, admin: config.listen.admin } };
         state = buildState(config, supervised, metrics, log, state);
         applyLocalServers(state, config.pool.upstream, localServers);
         metrics.configReloads.inc({ result: 'success' });
@@ -140,16 +117,15 @@ export async function runProxy(configFile: string): Promise<void> {
     });
     return reloading;
   };
-  process.on('SIGHUP', () => void reload('SIGHUP'));
+  onHangup = () => void reload('SIGHUP');
   const stopWatching = watchConfigFile(config.file, () => void reload('file change'));
 
   onShutdownSignal((reason) => {
     draining = true;
     log.info({ reason }, 'draining');
     admin.close();
-    tls?.close();
     stopWatching();
-    drainAndExit(drainer, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
+    drainAndExit(listeners, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
   });
 }
 
@@ -204,16 +180,6 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
 
 function applyLocalServers(state: ProxyState, poolUpstream: string, servers: LocalServer[]): void {
   state.upstreams.get(poolUpstream)?.setLocalServers(servers);
-}
-
-/** `tls.redirect_http`: plain HTTP answers 308 to the same path on the HTTPS listener. */
-function redirectToHttps(getPort: () => number) {
-  return (req: IncomingMessage, res: ServerResponse) => {
-    const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
-    const port = getPort();
-    const location = `https://${host}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`;
-    res.writeHead(308, { Location: location, 'Content-Length': 0 }).end();
-  };
 }
 
 function listen(server: Server, port: number, host: string | undefined): Promise<void> {

@@ -170,3 +170,41 @@ describe('live configuration', () => {
     expect(check.stderr).toMatch(/listen\.admin: the admin listener is reachable beyond loopback: set admin_token/);
   });
 });
+
+describe('listeners and certificates change on reload', () => {
+  it('moves the HTTP listener to a new port; a WebSocket on the old one stays open', async () => {
+    const a = await backend('a');
+    const { file, port: oldPort, admin, http } = await start([a.url]);
+    const socket = connect(oldPort, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    await new Promise((r) => socket.once('data', r));
+
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+    const newPort = (free.address() as AddressInfo).port;
+    await new Promise((r) => free.close(r));
+    writeFileSync(file, yaml([a.url]).replace('http: "127.0.0.1:0"', `http: "127.0.0.1:${newPort}"`));
+    expect((await reloadVia(admin)).status).toBe(200);
+
+    expect((await getJson(`http://127.0.0.1:${newPort}/x`)).body.name).toBe('a');
+    await expect(fetch(`${http}/x`)).rejects.toThrow(); // the old port no longer accepts
+    const echoed = new Promise<string>((r) => socket.once('data', (c) => r(c.toString())));
+    socket.write('still open');
+    expect(await echoed).toBe('still open');
+    socket.destroy();
+  });
+
+  it('refuses a reload whose new listener cannot be bound, and keeps serving', async () => {
+    const a = await backend('a');
+    const { file, admin, http } = await start([a.url]);
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => taken.close(r)));
+    writeFileSync(file, yaml([a.url]).replace('http: "127.0.0.1:0"', `http: "127.0.0.1:${(taken.address() as AddressInfo).port}"`));
+    const refused = await getJson(`${admin}/reload`, { method: 'POST' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.detail).toMatch(/EADDRINUSE/);
+    expect((await getJson(`${http}/x`)).body.name).toBe('a');
+  });
+});

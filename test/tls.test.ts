@@ -3,7 +3,7 @@
  * certificates, reload of a changed certificate while serving, refused old
  * protocols and weak suites, redirect and HSTS, and the expiry metric.
  */
-import { mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +126,17 @@ describe('TLS termination', () => {
     expect(metrics).toMatch(/^portico_tls_reloads_total\{result="success"\} [1-9]/m);
     expect(metrics).toMatch(/^portico_tls_reloads_total\{result="failure"\} [1-9]/m);
     expect(metrics).toMatch(/^portico_tls_certificate_not_after_seconds\{certificate="a\.test"\} \d{10}$/m);
+  });
+
+  it('switches to other certificate files named in a reloaded config, on the same port', async () => {
+    const dir = tempDir();
+    const a = await makeCert(dir, 'a.test');
+    const b = await makeCert(dir, 'b.test');
+    const { https, file, proc } = await startTls(`tls: { cert: ${a.cert}, key: ${a.key} }`, dir);
+    expect(((await handshake(https)) as PeerCertificate).subject.CN).toBe('a.test');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(`cert: ${a.cert}, key: ${a.key}`, `cert: ${b.cert}, key: ${b.key}`));
+    await proc.waitForLog((l) => l.msg === 'config reloaded', 5000);
+    expect(((await handshake(https)) as PeerCertificate).subject.CN).toBe('b.test');
   });
 
   it('refuses TLS 1.1 and suites without forward secrecy or AEAD', async () => {

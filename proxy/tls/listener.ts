@@ -28,6 +28,8 @@ export interface TlsListener {
   server: Server;
   /** The certificates in use now (for metrics and status). */
   certificates(): Certificate[];
+  /** Serves other certificate files from now on (a config reload); throws, changing nothing, if they are bad. */
+  setCertificates(pairs: Array<{ cert: string; key: string }>): void;
   close(): void;
 }
 
@@ -49,29 +51,41 @@ export function createTlsListener(
   }, handler);
 
   let timer: NodeJS.Timeout | undefined;
+  const use = (next: Loaded[]) => {
+    loaded = next;
+    server.setSecureContext({ ...TLS_OPTIONS, cert: next[0]!.certificate.cert, key: next[0]!.certificate.key });
+    log.info({ certificates: next.map((l) => ({ name: l.certificate.label, notAfter: l.certificate.notAfter })) }, 'certificates reloaded');
+  };
   const reload = () => {
     try {
-      const next = load(pairs);
-      loaded = next;
-      server.setSecureContext({ ...TLS_OPTIONS, cert: next[0]!.certificate.cert, key: next[0]!.certificate.key });
-      log.info({ certificates: next.map((l) => ({ name: l.certificate.label, notAfter: l.certificate.notAfter })) }, 'certificates reloaded');
+      use(load(pairs));
       onReload?.(true);
     } catch (err) {
       log.error({ error: (err as Error).message }, 'certificate reload failed; keeping the current certificates');
       onReload?.(false);
     }
   };
-  const files = new Set(pairs.flatMap((p) => [p.cert, p.key]));
-  const watchers: FSWatcher[] = [...new Set([...files].map((f) => dirname(f)))].map((dir) => watch(dir, (_event, name) => {
-    if (name && ![...files].some((f) => f.endsWith(`/${name}`))) return;
-    clearTimeout(timer);
-    timer = setTimeout(reload, 200); // writers touch a file several times; and cert and key change together
-  }));
-  for (const w of watchers) w.unref();
+  let watchers: FSWatcher[] = [];
+  const watchFiles = () => {
+    for (const w of watchers) w.close();
+    const files = new Set(pairs.flatMap((p) => [p.cert, p.key]));
+    watchers = [...new Set([...files].map((f) => dirname(f)))].map((dir) => watch(dir, (_event, name) => {
+      if (name && ![...files].some((f) => f.endsWith(`/${name}`))) return;
+      clearTimeout(timer);
+      timer = setTimeout(reload, 200); // writers touch a file several times; and cert and key change together
+    }));
+    for (const w of watchers) w.unref();
+  };
+  watchFiles();
 
   return {
     server,
     certificates: () => loaded.map((l) => l.certificate),
+    setCertificates: (next) => {
+      use(load(next));
+      pairs = next;
+      watchFiles();
+    },
     close: () => {
       clearTimeout(timer);
       for (const w of watchers) w.close();

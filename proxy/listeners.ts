@@ -1,0 +1,145 @@
+/**
+ * The client-facing listeners (HTTP, and HTTPS when `tls` is set), opened from
+ * the config and changed by a reload without closing a connection: limits are
+ * updated in place, new certificates are swapped in, and a listener whose
+ * address changed is opened anew before the old one stops accepting and
+ * drains (its keep-alive connections and WebSockets finish where they are).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Socket } from 'node:net';
+import type { PorticoConfig } from '../lib/config/load.js';
+import { type Drainer, trackConnections } from '../lib/drain.js';
+import type { Logger } from '../lib/log.js';
+import type { Certificate } from '../lib/certificates.js';
+import { ensureDevCertificate } from './tls/dev-cert.js';
+import { createTlsListener, type TlsListener } from './tls/listener.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface ListenerDeps {
+  serve: Handler;
+  upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+  rejectMalformed: (err: NodeJS.ErrnoException, socket: Socket) => void;
+  onTlsReload: (ok: boolean) => void;
+  log: Logger;
+  /** The config in force: handlers read redirect and HSTS from it per request. */
+  config: () => PorticoConfig;
+}
+
+/** Node server options from `client:` limits. */
+function serverOptions(client: PorticoConfig['client']) {
+  return {
+    keepAliveTimeout: client.idle_timeout,
+    headersTimeout: client.header_timeout,
+    requestTimeout: Math.max(client.request_timeout, client.header_timeout),
+    maxHeaderSize: client.max_header_bytes,
+    // One more than allowed, so the handler can tell "too many" from "exactly enough" and answer 431.
+    maxHeadersCount: client.max_headers + 1,
+    // Node checks these timeouts on a sweep, every 30 s by default: a slowloris would get 30 s, not header_timeout.
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, client.header_timeout / 2)),
+  };
+}
+
+export class Listeners {
+  http?: Server;
+  tls?: TlsListener;
+  private readonly drainers = new Map<Server, Drainer>();
+  private readonly retiring: Array<Promise<void>> = [];
+
+  constructor(private readonly deps: ListenerDeps) {}
+
+  get httpsPort(): number | undefined {
+    return (this.tls?.server.address() as AddressInfo | null)?.port;
+  }
+
+  certificates(): Certificate[] {
+    return this.tls?.certificates() ?? [];
+  }
+
+  /** Opens the listeners `next` asks for, or applies its changes to the open ones. Throws, changing nothing it cannot undo, when a new address cannot be bound. */
+  async apply(next: PorticoConfig, previous?: PorticoConfig): Promise<void> {
+    const options = serverOptions(next.client);
+    for (const server of [this.http, this.tls?.server]) if (server) Object.assign(server, options);
+
+    const httpMoved = !previous || JSON.stringify(previous.listen.http) !== JSON.stringify(next.listen.http);
+    let http = this.http;
+    if (httpMoved) http = await this.open(createServer(options, this.httpHandler()), next.listen.http);
+
+    let tls = this.tls;
+    try {
+      if (next.tls) {
+        const pairs = next.tls.auto ? [await ensureDevCertificate(next.tls.autoDir)] : next.tls.certificates;
+        const httpsMoved = !previous?.tls || !tls || JSON.stringify(previous.listen.https) !== JSON.stringify(next.listen.https);
+        if (httpsMoved) {
+          tls = createTlsListener(pairs, this.httpsHandler(), this.deps.log, options, this.deps.onTlsReload);
+          await this.open(tls.server, next.listen.https).catch((err: Error) => { tls!.close(); throw err; });
+        } else if (JSON.stringify(previous?.tls) !== JSON.stringify(next.tls)) {
+          tls!.setCertificates(pairs);
+        }
+      } else {
+        tls = undefined;
+      }
+    } catch (err) {
+      if (http !== this.http && http) void this.retire(http);
+      throw err;
+    }
+    if (http !== this.http && this.http) this.retiring.push(this.retire(this.http));
+    if (tls !== this.tls && this.tls) {
+      this.tls.close();
+      this.retiring.push(this.retire(this.tls.server));
+    }
+    this.http = http;
+    this.tls = tls;
+  }
+
+  /** Stops accepting everywhere and resolves when every connection has finished. */
+  async drain(): Promise<void> {
+    this.tls?.close();
+    await Promise.all([...[...this.drainers.values()].map((d) => d.drain()), ...this.retiring]);
+  }
+
+  private httpHandler(): Handler {
+    return (req, res) => (this.deps.config().tls?.redirectHttp ? this.redirect(req, res) : this.deps.serve(req, res));
+  }
+
+  private httpsHandler(): Handler {
+    return (req, res) => {
+      const hsts = this.deps.config().tls?.hsts;
+      if (hsts) res.setHeader('Strict-Transport-Security', hsts);
+      this.deps.serve(req, res);
+    };
+  }
+
+  /** `tls.redirect_http`: plain HTTP answers 308 to the same path on the HTTPS listener. */
+  private redirect(req: IncomingMessage, res: ServerResponse): void {
+    const host = (req.headers.host ?? 'localhost').replace(/:\d+$/, '');
+    const port = this.httpsPort ?? 443;
+    res.writeHead(308, { Location: `https://${host}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`, 'Content-Length': 0 }).end();
+  }
+
+  private async open<S extends Server>(server: S, address: { host: string | undefined; port: number }): Promise<S> {
+    server.on('clientError', this.deps.rejectMalformed);
+    server.on('upgrade', this.deps.upgrade);
+    this.drainers.set(server, trackConnections(server));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(address.port, address.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch((err: Error) => {
+      this.drainers.delete(server);
+      throw err;
+    });
+    return server;
+  }
+
+  private async retire(server: Server): Promise<void> {
+    const drainer = this.drainers.get(server);
+    this.drainers.delete(server);
+    const address = server.address();
+    await drainer?.drain({ keepUpgraded: true });
+    this.deps.log.info({ address }, 'old listener drained');
+  }
+}
