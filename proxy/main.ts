@@ -1,9 +1,10 @@
 /**
- * The proxy process: loads the config, serves the HTTP listener and the admin
- * listener, follows the master's word on local backends, reloads on SIGHUP and
- * drains on SIGTERM (or when the master goes away).
+ * The proxy process: loads the config, serves the client listeners and the
+ * admin listener, follows the master's word on local backends, reloads the
+ * config in place (file change, SIGHUP, POST /reload), and drains on SIGTERM
+ * (or when the master goes away).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type PorticoConfig } from '../lib/config/load.js';
 import { watchConfigFile } from '../lib/config/watch.js';
