@@ -58,12 +58,12 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '',
     };
     res.setHeader('X-Request-Id', x.id);
+    res.once('close', () => record(req, res, x, accessLog));
     if (req.rawHeaders.length / 2 > maxHeaders) {
       res.shouldKeepAlive = false;
       metrics.rejected.inc({ reason: 'too_many_headers' });
       return sendProblem(res, 431, `the request has more than ${maxHeaders} header fields`);
     }
-    res.once('close', () => record(req, res, x, accessLog));
 
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     if (!pathname.startsWith('/')) return sendProblem(res, 400, 'the request target must be a path starting with "/"');

@@ -91,6 +91,18 @@ describe('Upstream: caps and the central queue', () => {
     expect(upstream.stats().servers[0]).toMatchObject({ inflight: 3, cap: 3 });
   });
 
+  it('does not let a queued retry that excludes the only free server hold up the requests behind it', async () => {
+    const upstream = new Upstream(configOf({ queue: { size: 5, timeout: '1s' } }), false);
+    const a = await upstream.acquire({});
+    const b = await upstream.acquire({});
+    const retry = upstream.acquire({}, undefined, new Set([a])); // may only go to b
+    const fresh = upstream.acquire({});
+    upstream.release(a); // a frees: the retry may not take it, the fresh request may
+    expect((await fresh).url).toBe(a.url);
+    upstream.release(b);
+    expect((await retry).url).toBe(b.url);
+  });
+
   it('on a retry, never hands back a server the request already tried', async () => {
     const upstream = new Upstream(configOf({ max_inflight: 5 }), false);
     const first = await upstream.acquire({});

@@ -140,21 +140,27 @@ export class Upstream {
   }
 
   /**
-   * Serves queued requests while servers are available; refuses them all at
-   * once when no server is up (they would only wait out their timeout).
+   * Serves queued requests, oldest first, while servers are available; refuses
+   * at once those for which no server is up (they would only wait out their
+   * timeout). A retry that may not go back to the free servers it already
+   * tried is passed over, not allowed to hold up the requests behind it.
    */
   dispatch(): void {
-    while (this.queue.length > 0) {
-      const head = this.queue[0]!;
-      if (!this.anyUp(head.exclude)) {
-        this.queue.shift();
-        head.refuse(this.shed('no_server'));
+    for (let i = 0; i < this.queue.length;) {
+      const waiter = this.queue[i]!;
+      if (!this.anyUp(waiter.exclude)) {
+        this.queue.splice(i, 1);
+        waiter.refuse(this.shed('no_server'));
         continue;
       }
-      const server = this.pick(head.ctx, head.exclude);
-      if (!server) break;
-      this.queue.shift();
-      head.grant(this.take(server));
+      const server = this.pick(waiter.ctx, waiter.exclude);
+      if (!server) {
+        if (waiter.exclude.size === 0) return; // nothing is free for anyone
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      waiter.grant(this.take(server));
     }
   }
 
