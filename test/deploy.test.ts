@@ -1,9 +1,14 @@
 /**
- * Static checks of deploy/: the Grafana dashboard parses, and every metric its
- * queries name is one Portico exports (docs/metrics.md is generated from the code).
+ * Static checks of deploy/ (no container engine or init system runs here): the
+ * Grafana dashboard queries exported metrics, the systemd units run the
+ * documented commands and pass systemd-analyze, the Dockerfile copies files
+ * that exist, the compose file parses and its configs pass their checkers.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers.js';
 
@@ -25,5 +30,88 @@ describe('deploy/grafana/portico.json', () => {
     const base = (name: string) => name.replace(/_(bucket|sum|count)$/, '');
     const missing = [...names].map(base).filter((n) => !documented.includes(`\`${n}\``) && !n.startsWith('portico_cache_'));
     expect(missing).toEqual([]);
+  });
+});
+
+describe('deploy/systemd', () => {
+  const dir = join(ROOT, 'deploy/systemd');
+  const help = spawnSync(process.execPath, [join(ROOT, 'dist/bin/portico.js'), '--help'], { encoding: 'utf8' }).stdout;
+
+  it.each(['portico.service', 'portico-backend@.service'])('%s runs the documented command, drains on SIGTERM, reloads on SIGHUP, and is hardened', (unit) => {
+    const text = readFileSync(join(dir, unit), 'utf8');
+    const exec = /^ExecStart=(.+)$/m.exec(text)![1]!;
+    expect(exec).toMatch(/^\/usr\/bin\/node \/opt\/portico\/dist\/bin\/portico\.js/);
+    for (const flag of exec.match(/--[a-z-]+/g) ?? []) expect(help).toContain(flag);
+    for (const setting of ['User=portico', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'KillSignal=SIGTERM', 'LimitNOFILE=', 'Restart=']) {
+      expect(text).toContain(setting);
+    }
+    if (unit === 'portico.service') expect(text).toContain('ExecReload=/bin/kill -HUP $MAINPID');
+  });
+
+  const analyze = spawnSync('sh', ['-c', 'command -v systemd-analyze']).status === 0;
+  it.skipIf(!analyze)(`passes systemd-analyze verify${analyze ? '' : ' (skipped: systemd-analyze not installed)'}`, () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'portico-units-'));
+    try {
+      copyFileSync(join(dir, 'portico.service'), join(tmp, 'portico.service'));
+      copyFileSync(join(dir, 'portico-backend@.service'), join(tmp, 'portico-backend@4001.service'));
+      for (const unit of ['portico.service', 'portico-backend@4001.service']) {
+        const run = spawnSync('systemd-analyze', ['verify', '--man=no', join(tmp, unit)], { encoding: 'utf8' });
+        expect({ unit, code: run.status, output: run.stderr.split('\n').filter((l) => l.includes(unit.split('@')[0]!)).join('\n') }).toEqual({ unit, code: 0, output: '' });
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('deploy/container', () => {
+  const dir = join(ROOT, 'deploy/container');
+
+  it('Dockerfile copies only files that exist, builds with npm ci, runs the documented command as a non-root user', () => {
+    const text = readFileSync(join(dir, 'Dockerfile'), 'utf8');
+    const sources = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    expect(sources.length).toBeGreaterThan(5);
+    for (const source of sources) expect(existsSync(join(ROOT, source)), source).toBe(true);
+    expect(text).toMatch(/RUN npm ci/);
+    expect(text).toMatch(/^USER portico$/m);
+    expect(text).toMatch(/^HEALTHCHECK [^\n]*\\\n\s+CMD .*\/readyz/m);
+    expect(text).toMatch(/^CMD \["node", "dist\/bin\/portico\.js"\]$/m);
+  });
+
+  it('compose.yaml parses, has the proxy, three backends, Prometheus and Grafana, and mounts files that exist', () => {
+    const compose = parse(readFileSync(join(dir, 'compose.yaml'), 'utf8')) as { services: Record<string, { volumes?: string[]; command?: string[] }> };
+    expect(Object.keys(compose.services).sort()).toEqual(['backend-1', 'backend-2', 'backend-3', 'grafana', 'portico', 'prometheus']);
+    for (const service of Object.values(compose.services)) {
+      for (const volume of service.volumes ?? []) expect(existsSync(join(dir, volume.split(':')[0]!)), volume).toBe(true);
+    }
+    expect(compose.services['backend-1']!.command).toEqual(['node', 'dist/bin/portico.js', 'backend', '--host', '0.0.0.0', '--port', '4001']);
+  });
+
+  it('the proxy config it mounts passes portico check-config', () => {
+    const text = readFileSync(join(dir, 'portico.compose.yaml'), 'utf8').replace('/opt/portico/static', join(ROOT, 'static'));
+    const tmp = mkdtempSync(join(tmpdir(), 'portico-compose-'));
+    try {
+      writeFileSync(join(tmp, 'portico.yaml'), text);
+      const run = spawnSync(process.execPath, [join(ROOT, 'dist/bin/portico.js'), 'check-config', join(tmp, 'portico.yaml')], {
+        encoding: 'utf8', env: { ...process.env, PORTICO_ADMIN_TOKEN: 'a-long-enough-test-token' },
+      });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('the Prometheus config it mounts passes promtool', () => {
+    const promtool = spawnSync('sh', ['-c', 'command -v promtool']).status === 0;
+    if (!promtool) return;
+    const tmp = mkdtempSync(join(tmpdir(), 'portico-compose-'));
+    try {
+      copyFileSync(join(dir, 'prometheus.compose.yml'), join(tmp, 'prometheus.yml'));
+      copyFileSync(join(ROOT, 'deploy/prometheus/alerts.yml'), join(tmp, 'alerts.yml'));
+      expect(spawnSync('promtool', ['check', 'config', join(tmp, 'prometheus.yml')]).status).toBe(0);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
