@@ -5,14 +5,17 @@ export interface HealthOptions {
   maxInflight: number | 'auto';
   /** Cap assumed for `max_inflight: auto` until a server's /readyz says otherwise. */
   defaultCap: number;
+  /** Proxies sharing the servers: `auto` caps are divided between them. */
+  replicas: number;
   failures: number;
   ejectMs: number;
   maxEjectMs: number;
   slowStartMs: number;
 }
 
-export function healthOptions(config: UpstreamConfig, defaultCap: number): HealthOptions {
+export function healthOptions(config: UpstreamConfig, defaultCap: number, replicas = 1): HealthOptions {
   return {
+    replicas,
     maxInflight: config.max_inflight,
     defaultCap,
     failures: config.health.failures,

@@ -155,7 +155,7 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
       continue;
     }
     const onQueueWait = (ms: number) => metrics.queueWait.observe({ upstream: name }, ms / 1000);
-    const upstream = new Upstream(u, supervised, defaultCap, { onQueueWait });
+    const upstream = new Upstream(u, supervised, defaultCap, { onQueueWait }, Date.now, Math.random, config.replicas);
     const checker = new HealthChecker(upstream, { onCheck: (up, server, result) => metrics.healthChecks.inc({ upstream: up, server, result }) });
     checker.start();
     upstreams.set(name, upstream);

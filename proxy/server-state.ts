@@ -56,7 +56,9 @@ export class ServerState implements Candidate {
 
   /** The in-flight cap now: max_inflight (or the cap its /readyz implies), reduced during slow start. */
   get cap(): number {
-    const full = this.options.maxInflight === 'auto' ? (this.reportedCap ?? this.options.defaultCap) : this.options.maxInflight;
+    const full = this.options.maxInflight === 'auto'
+      ? Math.max(1, Math.floor((this.reportedCap ?? this.options.defaultCap) / this.options.replicas))
+      : this.options.maxInflight;
     return Math.max(1, Math.floor(full * this.slowStartFactor()));
   }
 

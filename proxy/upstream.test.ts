@@ -83,6 +83,15 @@ describe('Upstream: caps and the central queue', () => {
     await expect(shedReason(upstream.acquire({}))).resolves.toBe('no_server');
   });
 
+  it('divides an auto cap between the proxies sharing the servers (replicas), never below 1', () => {
+    const upstream = new Upstream(configOf({ max_inflight: 'auto' }, ['http://a']), false, 4, {}, Date.now, Math.random, 2);
+    expect(upstream.stats().servers[0]!.cap).toBe(2);
+    upstream.servers[0]!.reportedCap = 3;
+    expect(upstream.stats().servers[0]!.cap).toBe(1);
+    const fixed = new Upstream(configOf({ max_inflight: 5 }, ['http://a']), false, 4, {}, Date.now, Math.random, 2);
+    expect(fixed.stats().servers[0]!.cap).toBe(5); // an explicit cap is the operator's own
+  });
+
   it('takes the cap from the server\'s /readyz with max_inflight: auto', async () => {
     const upstream = new Upstream(configOf({ max_inflight: 'auto' }, ['http://a']), false, 1);
     upstream.servers[0]!.reportedCap = 3;

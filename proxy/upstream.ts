@@ -77,8 +77,10 @@ export class Upstream {
     private readonly events: UpstreamEvents = {},
     private readonly now: () => number = Date.now,
     private readonly random: () => number = Math.random,
+    /** Proxies sharing these servers (`replicas`): `auto` caps are divided between them. */
+    private readonly replicas = 1,
   ) {
-    this.options = healthOptions(config, defaultCap);
+    this.options = healthOptions(config, defaultCap, replicas);
     this.servers = config.servers
       .filter((s) => !(s.local && supervised))
       .map((s) => new ServerState(s.url, s.weight, s.local, this.options, now));
@@ -174,7 +176,7 @@ export class Upstream {
   reconfigure(config: UpstreamConfig, defaultCap: number): ServerState[] {
     const previous = this.config;
     this.config = config;
-    Object.assign(this.options, healthOptions(config, defaultCap));
+    Object.assign(this.options, healthOptions(config, defaultCap, this.replicas));
     if (config.policy !== previous.policy || config.hash.balance_factor !== previous.hash.balance_factor) {
       this.policy = createPolicy(config.policy, { balanceFactor: config.hash.balance_factor }, this.random);
     }

@@ -5,10 +5,16 @@
  * that exist, the compose file parses and its configs pass their checkers.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Service } from 'kubernetes-models/v1/Service';
+import { generate } from 'selfsigned';
+import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers.js';
 
@@ -110,6 +116,60 @@ describe('deploy/container', () => {
       copyFileSync(join(dir, 'prometheus.compose.yml'), join(tmp, 'prometheus.yml'));
       copyFileSync(join(ROOT, 'deploy/prometheus/alerts.yml'), join(tmp, 'alerts.yml'));
       expect(spawnSync('promtool', ['check', 'config', join(tmp, 'prometheus.yml')]).status).toBe(0);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('deploy/k8s', () => {
+  const dir = join(ROOT, 'deploy/k8s');
+  const kustomization = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const models: Record<string, new (data: any) => { validate(): void }> = {
+    'apps/v1/Deployment': Deployment, 'v1/Service': Service, 'v1/ConfigMap': ConfigMap,
+    'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler, 'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  };
+  const docs = kustomization.resources.flatMap((file) => parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => ({ file, doc: d.toJS() as { apiVersion: string; kind: string; metadata: { name: string } } })));
+
+  it('lists every manifest in the kustomization, and only files that exist', () => {
+    const manifests = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+    expect([...kustomization.resources].sort()).toEqual(manifests);
+  });
+
+  it('has valid manifests for the pinned Kubernetes schemas (kubernetes-models)', () => {
+    expect(docs.length).toBe(7);
+    for (const { file, doc } of docs) {
+      const Model = models[`${doc.apiVersion}/${doc.kind}`];
+      expect(Model, `${file}: ${doc.apiVersion} ${doc.kind}`).toBeDefined();
+      expect(() => new Model!(doc).validate(), file).not.toThrow();
+    }
+  });
+
+  it('follows the backends by the headless Service\'s DNS name, and probes the documented endpoints', () => {
+    const service = docs.find((d) => d.doc.kind === 'Service' && d.doc.metadata.name === 'portico-backend')!.doc as unknown as { spec: { clusterIP: string } };
+    expect(service.spec.clusterIP).toBe('None');
+    const config = readFileSync(join(dir, 'proxy-configmap.yaml'), 'utf8');
+    expect(config).toContain('{ dns: portico-backend.default.svc.cluster.local, port: 4001, resolve: true }');
+    const backend = readFileSync(join(dir, 'backend-deployment.yaml'), 'utf8');
+    expect(backend).toMatch(/readinessProbe:\s+httpGet: \{ path: \/readyz/);
+    expect(backend).toMatch(/livenessProbe:\s+httpGet: \{ path: \/healthz/);
+  });
+
+  it('ships a proxy config that passes portico check-config', async () => {
+    const configMap = docs.find((d) => d.doc.kind === 'ConfigMap')!.doc as unknown as { data: Record<string, string> };
+    const tmp = mkdtempSync(join(tmpdir(), 'portico-k8s-'));
+    try {
+      const pems = await generate([{ name: 'commonName', value: 'portico.test' }], { keyType: 'ec', algorithm: 'sha256' });
+      writeFileSync(join(tmp, 'tls.crt'), pems.cert);
+      writeFileSync(join(tmp, 'tls.key'), pems.private);
+      const text = configMap.data['portico.yaml']!.replaceAll('/etc/portico/tls', tmp).replace('/opt/portico/static', join(ROOT, 'static'));
+      writeFileSync(join(tmp, 'portico.yaml'), text);
+      const run = spawnSync(process.execPath, [join(ROOT, 'dist/bin/portico.js'), 'check-config', join(tmp, 'portico.yaml')], {
+        encoding: 'utf8', env: { ...process.env, PORTICO_ADMIN_TOKEN: 'a-long-enough-test-token' },
+      });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

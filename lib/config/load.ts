@@ -68,6 +68,7 @@ export interface PorticoConfig {
   client: ParsedConfig['client'];
   accessLog: boolean;
   metrics: boolean;
+  replicas: number;
   dns: ParsedConfig['dns'];
   adminToken: string | undefined;
   publicStatus: string;
@@ -162,7 +163,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, dns: parsed.dns, adminToken: parsed.admin_token, publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, dns: parsed.dns, adminToken: parsed.admin_token, publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
 }
 
 function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsConfig | undefined {

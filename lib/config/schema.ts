@@ -220,6 +220,12 @@ export const configSchema = z
     public_status: z.string().regex(/^(\/.*)?$/, 'a path starting with "/", or "" for none').default('/_portico/status'),
     /** Peers whose X-Forwarded-For, Forwarded, X-Forwarded-* and X-Request-Id are believed (nginx set_real_ip_from). */
     trusted_proxies: z.array(cidr).default([]),
+    /**
+     * How many Portico proxies share the same backends (Kubernetes replicas behind
+     * one L4 load balancer): each holds its own caps, so `max_inflight: auto` is
+     * divided by this (at least 1 per server per proxy).
+     */
+    replicas: z.int().min(1).max(1000).default(1),
     /** Per-request metrics (off only to measure what they cost: npm run bench:hot-path). */
     metrics: z.boolean().default(true),
     /** One JSON line per request on stdout (nginx's access_log); off saves the proxy CPU under heavy load. */
