@@ -42,7 +42,14 @@ export function trackConnections(server: Server): Drainer {
   return {
     drain({ keepUpgraded = false } = {}) {
       draining = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A server fed by a PROXY protocol front never listened itself: wait for its connections instead.
+      const closed = server.listening
+        ? new Promise<void>((resolve) => server.close(() => resolve()))
+        : new Promise<void>((resolve) => {
+          const check = () => { if (inflight.size === 0) resolve(); };
+          for (const socket of inflight.keys()) socket.once('close', () => setImmediate(check));
+          check();
+        });
       for (const [socket, n] of inflight) if (n === 0 && (!keepUpgraded || !upgraded.has(socket))) socket.destroySoon();
       return closed;
     },

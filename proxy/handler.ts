@@ -10,6 +10,7 @@ import type { AttemptOutcome, Forwarder } from './forward.js';
 import { clientView, type TrustedProxies } from './forwarded.js';
 import { hashKeyOf } from './hash-key.js';
 import type { ProxyMetrics } from './metrics.js';
+import { proxiedAddressOf } from './proxy-protocol.js';
 import { publicStatus } from './public-status.js';
 import { declaredTooLarge, readBody, type RequestBody } from './request-body.js';
 import { sendProblem } from './respond.js';
@@ -52,7 +53,9 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { router, upstreams, accessLog, trustedProxies, maxHeaders, publicStatus: statusPath } = getState();
     const socket = req.socket as typeof req.socket & { encrypted?: boolean };
-    const view = clientView(req.headers, { remoteAddress: socket.remoteAddress ?? '', localPort: socket.localPort ?? 0, encrypted: socket.encrypted === true }, trustedProxies);
+    // Behind an L4 balancer speaking the PROXY protocol, the client is who its header names.
+    const peer = proxiedAddressOf(socket)?.address ?? socket.remoteAddress ?? '';
+    const view = clientView(req.headers, { remoteAddress: peer, localPort: socket.localPort ?? 0, encrypted: socket.encrypted === true }, trustedProxies);
     const x: Exchange = {
       id: view.requestId, client: view.client, upstreamHeaders: { ...view.upstreamHeaders, 'x-request-id': view.requestId },
       started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '',

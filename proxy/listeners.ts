@@ -6,9 +6,10 @@
  * drains (its keep-alive connections and WebSockets finish where they are).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { PorticoConfig } from '../lib/config/load.js';
+import type { ListenAddress } from '../lib/config/schema.js';
+import { proxyProtocolFront } from './proxy-protocol.js';
 import { type Drainer, trackConnections } from '../lib/drain.js';
 import type { Logger } from '../lib/log.js';
 import type { Certificate } from '../lib/certificates.js';
@@ -22,6 +23,7 @@ export interface ListenerDeps {
   upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
   rejectMalformed: (err: NodeJS.ErrnoException, socket: Socket) => void;
   onTlsReload: (ok: boolean) => void;
+  onProxyProtocolError: (reason: string) => void;
   log: Logger;
   /** The config in force: handlers read redirect and HSTS from it per request. */
   config: () => PorticoConfig;
@@ -45,12 +47,14 @@ export class Listeners {
   http?: Server;
   tls?: TlsListener;
   private readonly drainers = new Map<Server, Drainer>();
+  /** TCP fronts reading the PROXY protocol header, for listeners that have one. */
+  private readonly fronts = new Map<Server, NetServer>();
   private readonly retiring: Array<Promise<void>> = [];
 
   constructor(private readonly deps: ListenerDeps) {}
 
   get httpsPort(): number | undefined {
-    return (this.tls?.server.address() as AddressInfo | null)?.port;
+    return this.address(this.tls?.server)?.port;
   }
 
   certificates(): Certificate[] {
@@ -96,6 +100,7 @@ export class Listeners {
   /** Stops accepting everywhere and resolves when every connection has finished. */
   async drain(): Promise<void> {
     this.tls?.close();
+    for (const front of this.fronts.values()) front.close();
     await Promise.all([...[...this.drainers.values()].map((d) => d.drain()), ...this.retiring]);
   }
 
@@ -118,27 +123,38 @@ export class Listeners {
     res.writeHead(308, { Location: `https://${host}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`, 'Content-Length': 0 }).end();
   }
 
-  private async open<S extends Server>(server: S, address: { host: string | undefined; port: number }): Promise<S> {
+  private async open<S extends Server>(server: S, address: ListenAddress): Promise<S> {
     server.on('clientError', this.deps.rejectMalformed);
     server.on('upgrade', this.deps.upgrade);
     this.drainers.set(server, trackConnections(server));
+    const front = address.proxyProtocol ? proxyProtocolFront(server, this.deps.onProxyProtocolError) : undefined;
+    const listening: NetServer = front ?? server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(address.port, address.host, () => {
-        server.off('error', reject);
+      listening.once('error', reject);
+      listening.listen(address.port, address.host, () => {
+        listening.off('error', reject);
         resolve();
       });
     }).catch((err: Error) => {
       this.drainers.delete(server);
       throw err;
     });
+    if (front) this.fronts.set(server, front);
     return server;
+  }
+
+  /** Where a listener accepts connections (its PROXY protocol front, if it has one). */
+  address(server: Server | undefined): AddressInfo | undefined {
+    if (!server) return undefined;
+    return ((this.fronts.get(server) ?? server).address() as AddressInfo | null) ?? undefined;
   }
 
   private async retire(server: Server): Promise<void> {
     const drainer = this.drainers.get(server);
     this.drainers.delete(server);
-    const address = server.address();
+    const address = this.address(server);
+    this.fronts.get(server)?.close();
+    this.fronts.delete(server);
     await drainer?.drain({ keepUpgraded: true });
     this.deps.log.info({ address }, 'old listener drained');
   }

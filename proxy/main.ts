@@ -55,6 +55,7 @@ export async function runProxy(configFile: string): Promise<void> {
     upgrade: createUpgradeHandler(() => state, metrics, log, () => config.client.websocket_idle_timeout),
     rejectMalformed: onClientError((reason) => metrics.rejected.inc({ reason })),
     onTlsReload: (ok) => metrics.tlsReloads.inc({ result: ok ? 'success' : 'failure' }),
+    onProxyProtocolError: () => metrics.rejected.inc({ reason: 'proxy_protocol' }),
     log,
     config: () => config,
   });
@@ -81,7 +82,7 @@ export async function runProxy(configFile: string): Promise<void> {
   });
 
   await listen(admin, config.listen.admin.port, config.listen.admin.host);
-  const httpAddress = listeners.http!.address() as AddressInfo;
+  const httpAddress = listeners.address(listeners.http)!;
   const adminAddress = admin.address() as AddressInfo;
   log.info({ http: httpAddress, https: listeners.httpsPort, admin: adminAddress, config: config.file }, 'proxy listening');
   process.send?.({ type: 'ready', http: httpAddress.port, https: listeners.httpsPort, admin: adminAddress.port });

@@ -12,13 +12,15 @@ import type { Logger } from '../lib/log.js';
 import { clientView } from './forwarded.js';
 import type { HandlerState } from './handler.js';
 import { hashKeyOf } from './hash-key.js';
+import { proxiedAddressOf } from './proxy-protocol.js';
 import type { ProxyMetrics } from './metrics.js';
 
 export function createUpgradeHandler(getState: () => HandlerState, metrics: ProxyMetrics, log: Logger, idleTimeoutMs: () => number) {
   return function upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const { router, upstreams, trustedProxies } = getState();
     const conn = req.socket as typeof req.socket & { encrypted?: boolean };
-    const view = clientView(req.headers, { remoteAddress: conn.remoteAddress ?? '', localPort: conn.localPort ?? 0, encrypted: conn.encrypted === true }, trustedProxies);
+    const peer = proxiedAddressOf(conn)?.address ?? conn.remoteAddress ?? '';
+    const view = clientView(req.headers, { remoteAddress: peer, localPort: conn.localPort ?? 0, encrypted: conn.encrypted === true }, trustedProxies);
     const route = router.match((req.url ?? '/').split('?', 1)[0]!);
     const upstream = route?.upstream !== undefined ? upstreams.get(route.upstream) : undefined;
     if (!route || !upstream) return refuse(socket, 404, 'no upstream route matches this upgrade request');

@@ -31,7 +31,7 @@ type Path = readonly PropertyKey[];
 export function problemsFromIssues(
   issues: z.core.$ZodIssue[], doc: Document, lines: LineCounter, schema: z.ZodType,
 ): ConfigProblem[] {
-  return issues.flatMap((issue) => {
+  return issues.flatMap(unwrapUnion).flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => {
         const hint = closest(key, knownKeysAt(schema, issue.path));
@@ -45,6 +45,19 @@ export function problemsFromIssues(
     const node = nearestNode(doc, issue.path);
     return [{ key: joinPath(issue.path), ...position(node, lines), message: issue.message }];
   });
+}
+
+/**
+ * A value that fits no branch of a union gets zod's bare "Invalid input"; the
+ * branch that explains itself (a custom message, or the deepest path) says
+ * more, so report that one's issues instead.
+ */
+function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || !('errors' in issue) || issue.errors.length === 0) return [issue];
+  const branches = issue.errors as z.core.$ZodIssue[][];
+  const score = (branch: z.core.$ZodIssue[]) => Math.max(...branch.map((i) => (i.code === 'custom' ? 100 : 0) + i.path.length));
+  const best = [...branches].sort((a, b) => score(b) - score(a))[0]!;
+  return best.flatMap((i) => unwrapUnion({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue));
 }
 
 function joinPath(path: Path): string {

@@ -29,8 +29,8 @@ function problemOf(text: string): string {
 describe('loadConfig', () => {
   it('loads the shipped defaults', () => {
     const config = loadConfig(DEFAULT_CONFIG_FILE);
-    expect(config.listen.http).toEqual({ host: undefined, port: 8080 });
-    expect(config.listen.admin).toEqual({ host: '127.0.0.1', port: 9901 });
+    expect(config.listen.http).toEqual({ host: undefined, port: 8080, proxyProtocol: false });
+    expect(config.listen.admin).toEqual({ host: '127.0.0.1', port: 9901, proxyProtocol: false });
     expect(config.pool.upstream).toBe('inference');
     expect(config.routes.map((r) => r.name)).toEqual(['api', 'static']);
   });
@@ -63,6 +63,7 @@ routes: [ { path: /, upstream: remote } ]
   it.each([
     ['listen: { http: "127.0.0.1:80", admin: "[::1]:9901" }', { http: { host: '127.0.0.1', port: 80 }, admin: { host: '::1', port: 9901 } }],
     ['listen: { http: ":8081" }', { http: { host: undefined, port: 8081 } }],
+    ['listen: { http: { address: 8081, proxy_protocol: true } }', { http: { host: undefined, port: 8081, proxyProtocol: true } }],
   ])('parses listen addresses: %s', (yaml, expected) => {
     expect(parseConfig(`${yaml}\n${minimal}`, file).listen).toMatchObject(expected);
   });

@@ -10,16 +10,24 @@ const port = z.int().min(1).max(65535);
 const name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "-" or "."');
 
 /** `8080`, `"127.0.0.1:9901"`, `"[::1]:9901"` or `":8080"` → `{host, port}`; no host means every address. */
-export const listenSchema = z.union([port, z.string()]).transform((value, ctx) => {
-  if (typeof value === 'number') return { host: undefined, port: value };
+const addressSchema = z.union([port, z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return { host: undefined as string | undefined, port: value };
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d+)$/.exec(value.trim());
   const portNumber = m ? Number(m[3]) : NaN;
   if (!m || !(portNumber >= 0 && portNumber <= 65535)) {
     ctx.addIssue({ code: 'custom', message: `"${value}" is not a listen address: write a port (8080) or host:port ("127.0.0.1:9901", "[::1]:9901")` });
     return z.NEVER;
   }
-  return { host: m[1] ?? (m[2] || undefined), port: portNumber };
+  return { host: (m[1] ?? (m[2] || undefined)) as string | undefined, port: portNumber };
 });
+
+/**
+ * A listener: an address, or `{address, proxy_protocol: true}` when an L4 load
+ * balancer in front sends the PROXY protocol header with each connection.
+ */
+export const listenSchema = z
+  .union([addressSchema, z.strictObject({ address: addressSchema, proxy_protocol: z.boolean().default(false) })])
+  .transform((value) => ('address' in value ? { ...value.address, proxyProtocol: value.proxy_protocol } : { ...value, proxyProtocol: false }));
 export type ListenAddress = z.output<typeof listenSchema>;
 
 /** An upstream server: a URL string or `{url, weight}`; normalised to its origin. */
@@ -183,10 +191,10 @@ export const configSchema = z
   .strictObject({
     listen: z
       .strictObject({
-        http: listenSchema.default({ host: undefined, port: 8080 }),
+        http: listenSchema.default({ host: undefined, port: 8080, proxyProtocol: false }),
         /** Used when `tls` is set. */
-        https: listenSchema.default({ host: undefined, port: 8443 }),
-        admin: listenSchema.default({ host: '127.0.0.1', port: 9901 }),
+        https: listenSchema.default({ host: undefined, port: 8443, proxyProtocol: false }),
+        admin: listenSchema.default({ host: '127.0.0.1', port: 9901, proxyProtocol: false }),
       })
       .prefault({}),
     pool: poolSchema.prefault({}),
