@@ -5,13 +5,31 @@
  * 1.6× the pass-through rate of http-proxy-3 with a keep-alive agent
  * (docs/decisions.md, `npm run bench:hot-path`).
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { stripHopByHop } from './hop-by-hop.js';
 import type { RequestBody } from './request-body.js';
 
+/** A response on its way: headers read (hop-by-hop ones removed), body still streaming. */
+export interface UpstreamResponse {
+  kind: 'response';
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Readable;
+  headersMs: number;
+  retryAfter: string | undefined;
+}
+
+/** What the forwarder sends: the client's method, target and headers (or the cache's changes to them). */
+export interface OutgoingRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+}
+
 export type AttemptOutcome =
-  | { kind: 'response'; status: number; headersMs: number; retryAfter: string | undefined }
+  | UpstreamResponse
   | { kind: 'error'; code: string; message: string; connected: boolean; timedOut: boolean }
   | { kind: 'client-gone' };
 
@@ -29,16 +47,17 @@ export class Forwarder {
   private readonly pools = new Map<string, Pool>();
 
   /**
-   * Forwards `req` to `target` (an origin) with `body` (see request-body.ts): a
-   * buffered body can be sent again; a streamed one only once.
+   * Sends `req` to `target` (an origin) with `body` (see request-body.ts): a
+   * buffered body can be sent again; a streamed one only once. The caller reads
+   * or destroys the response body (pipeToClient, or the cache's tee).
    * `clientGone` aborts when the client leaves before its response is complete.
    */
-  async forward(req: IncomingMessage, res: ServerResponse, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: AbortSignal, body: RequestBody): Promise<AttemptOutcome> {
+  async send(req: OutgoingRequest, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: AbortSignal, body: RequestBody): Promise<AttemptOutcome> {
     const started = performance.now();
     try {
       const response = await this.pool(target, options.connectTimeoutMs).request({
         method: req.method as 'GET',
-        path: req.url ?? '/',
+        path: req.path,
         headers: requestHeaders(req.headers, extraHeaders, body.kind === 'buffered'),
         body: body.kind === 'buffered' ? body.bytes : body.kind === 'streamed' ? body.stream : null,
         signal: clientGone,
@@ -47,12 +66,10 @@ export class Forwarder {
       });
       const headersMs = performance.now() - started;
       const retryAfter = response.headers['retry-after'];
-      res.writeHead(response.statusCode, stripHopByHop(response.headers as IncomingHttpHeaders));
-      // A backend that dies mid-body must not leave the client waiting for the rest.
-      response.body.on('error', () => res.destroy());
-      res.once('close', () => { if (!res.writableFinished) response.body.destroy(); });
-      response.body.pipe(res);
-      return { kind: 'response', status: response.statusCode, headersMs, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
+      return {
+        kind: 'response', status: response.statusCode, headers: stripHopByHop(response.headers as IncomingHttpHeaders),
+        body: response.body, headersMs, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+      };
     } catch (err) {
       if (clientGone.aborted) return { kind: 'client-gone' };
       const e = err as Error & { code?: string };
@@ -77,6 +94,18 @@ export class Forwarder {
     }
     return pool;
   }
+}
+
+/**
+ * Streams `response` to the client, headers first (plus `extra` ones). A
+ * backend that dies mid-body closes the client's connection; a client that
+ * leaves stops the backend's body.
+ */
+export function pipeToClient(response: UpstreamResponse, res: ServerResponse, extra?: Record<string, string>): void {
+  res.writeHead(response.status, extra ? { ...response.headers, ...extra } : response.headers);
+  response.body.on('error', () => res.destroy());
+  res.once('close', () => { if (!res.writableFinished) response.body.destroy(); });
+  response.body.pipe(res);
 }
 
 /** The client's headers minus hop-by-hop ones, plus ours; a buffered body gets its length from undici. */
