@@ -20,8 +20,10 @@ export interface BackendState {
 /** Only known routes become metric labels; anything else is "other". */
 const ROUTES: Record<string, string> = { '/api/foo': 'foo', '/healthz': 'healthz', '/readyz': 'readyz', '/metrics': 'metrics' };
 
-export function createApp(core: Core, slots: Slots, metrics: BackendMetrics, state: BackendState): Hono {
+export function createApp(core: Core, slots: Slots, metrics: BackendMetrics, state: BackendState, cacheMaxAge = 3600): Hono {
   const app = new Hono();
+  // A result is a pure function of val: caches may keep it (the proxy's route cache, a CDN, the browser).
+  const resultCacheControl = cacheMaxAge > 0 ? `public, max-age=${cacheMaxAge}` : 'no-store';
 
   app.use(async (c, next) => {
     const started = performance.now();
@@ -93,6 +95,7 @@ export function createApp(core: Core, slots: Slots, metrics: BackendMetrics, sta
       const result = await core.foo(input.val);
       const ms = performance.now() - started;
       metrics.nativeCallDuration.observe({ op: 'foo' }, ms / 1000);
+      c.header('Cache-Control', resultCacheControl);
       return c.json({ val: input.val, result, ms: Math.round(ms * 1000) / 1000, pid: process.pid });
     } catch (err) {
       if (!(err instanceof CoreError)) throw err;
@@ -107,5 +110,5 @@ export function createApp(core: Core, slots: Slots, metrics: BackendMetrics, sta
 }
 
 function send(c: Context, status: number, detail: string, extensions?: Record<string, unknown>): Response {
-  return c.body(JSON.stringify(problem(status, detail, extensions)), status as 400, { 'Content-Type': PROBLEM_CONTENT_TYPE });
+  return c.body(JSON.stringify(problem(status, detail, extensions)), status as 400, { 'Content-Type': PROBLEM_CONTENT_TYPE, 'Cache-Control': 'no-store' });
 }

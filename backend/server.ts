@@ -17,6 +17,8 @@ export interface BackendOptions {
   port: number;
   slots: number;
   queue: number;
+  /** Seconds caches may keep a result (Cache-Control max-age); 0 → no-store. */
+  cacheMaxAge?: number;
   /** How long in-flight work may take to finish after SIGTERM before the process exits anyway. */
   drainTimeoutMs?: number;
 }
@@ -26,7 +28,7 @@ export async function runBackend(options: BackendOptions): Promise<void> {
   const core = loadCore();
   const slots = new Slots(options.slots, options.queue);
   const state: BackendState = { draining: false };
-  const app = createApp(core, slots, createBackendMetrics(slots, core.version), state);
+  const app = createApp(core, slots, createBackendMetrics(slots, core.version), state, options.cacheMaxAge ?? 3600);
   const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   if (options.slots > threads) {
     log.warn({ slots: options.slots, threads }, `only ${threads} native calls can run at once: set UV_THREADPOOL_SIZE to at least ${options.slots}`);

@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from '../lib/paths.js';
 
 const HELP = `Usage:
   portico [--config FILE]                 start the master: proxy + supervised backend pool
-  portico backend [--host H] [--port N] [--slots N] [--queue N]
+  portico backend [--host H] [--port N] [--slots N] [--queue N] [--cache-max-age S]
                                           run one standalone inference backend
   portico check-config [FILE]             validate a config file and exit (0 valid, 1 invalid)
   portico proxy [--config FILE]           run only the proxy (the master does this for you)
@@ -23,6 +23,8 @@ Options:
       --port N        backend: port to listen on (default 4001; 0 picks a free one)
       --slots N       backend: concurrent native calls (default 1)
       --queue N       backend: requests held beyond the slots before 503 (default 4)
+      --cache-max-age S
+                      backend: seconds caches may keep a result (default 3600; 0: no-store)
   -h, --help          this text
   -v, --version       the version
 
@@ -40,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
         port: { type: 'string', default: '4001' },
         slots: { type: 'string', default: '1' },
         queue: { type: 'string', default: '4' },
+        'cache-max-age': { type: 'string', default: '3600' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -82,7 +85,8 @@ async function main(argv: string[]): Promise<number> {
       const slots = integerFlag('slots', values.slots, 1, 256);
       const queue = integerFlag('queue', values.queue, 0, 10_000);
       const { runBackend } = await import('../backend/server.js');
-      await runBackend({ host: values.host, port, slots, queue });
+      const cacheMaxAge = integerFlag('cache-max-age', values['cache-max-age'], 0, 2 ** 31);
+      await runBackend({ host: values.host, port, slots, queue, cacheMaxAge });
       return -1;
     }
     case 'check-config': {

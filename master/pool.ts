@@ -63,12 +63,12 @@ export class BackendPool {
   }
 
   private make(i: number): SupervisedChild {
-    const { host, basePort, slots, queue } = this.pool;
+    const { host, basePort, slots, queue, cacheMaxAge } = this.pool;
     const urlHost = host.includes(':') ? `[${host}]` : host;
     const child = new SupervisedChild({
       name: `backend-${i + 1}`,
       script: CLI_SCRIPT,
-      args: ['backend', '--host', host, '--port', String(basePort === 0 ? 0 : basePort + i), '--slots', String(slots), '--queue', String(queue)],
+      args: ['backend', '--host', host, '--port', String(basePort === 0 ? 0 : basePort + i), '--slots', String(slots), '--queue', String(queue), '--cache-max-age', String(cacheMaxAge)],
       // koffi's async calls run on libuv's pool: give every slot a thread, and fs/dns some room.
       env: { UV_THREADPOOL_SIZE: String(Math.max(4, slots + 2)) },
       probe: (ready, signal) => waitForReadyz(`http://${urlHost}:${ready.port}/readyz`, signal),

@@ -1,7 +1,7 @@
 /**
  * The admin listener (loopback by default): GET /metrics, /healthz, /readyz,
  * /metrics/all (every hop merged), /status, /targets (Prometheus service discovery),
- * and POST /reload and /pool/restart. A mutating endpoint needs `Authorization: Bearer
+ * and POST /reload, /pool/restart and /cache/purge (or PURGE /path). A mutating endpoint needs `Authorization: Bearer
  * <admin_token>` whenever a token is configured (and the config refuses an
  * admin listener beyond loopback without one).
  */
@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { mergeExpositions } from './metrics-all.js';
+import { parsePurgeBody, purgeMatchOfTarget, type PurgeMatch } from './cache/purge.js';
 import { sendProblem } from './respond.js';
 
 export interface AdminSources {
@@ -24,7 +25,12 @@ export interface AdminSources {
   /** Asks the master to replace the pool's backends one by one; false when no master supervises a pool. */
   restartPool: () => boolean;
   token: () => string | undefined;
+  /** Drops stored responses; returns how many. */
+  purgeCache: (match: PurgeMatch) => number;
 }
+
+/** A purge request's body is a small JSON object. */
+const MAX_PURGE_BODY = 4096;
 
 export function createAdminServer(sources: AdminSources): Server {
   return createServer((req, res) => {
@@ -33,19 +39,21 @@ export function createAdminServer(sources: AdminSources): Server {
 }
 
 const READS = new Set(['/metrics', '/metrics/all', '/healthz', '/readyz', '/status', '/targets']);
-const WRITES = new Set(['/reload', '/pool/restart']);
+const WRITES = new Set(['/reload', '/pool/restart', '/cache/purge']);
 
 async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: AdminSources): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0]!;
+  if (req.method === 'PURGE') {
+    if (!authorised(req, sources.token())) return unauthorised(res, 'PURGE');
+    return json(res, 200, { purged: sources.purgeCache(purgeMatchOfTarget(req.url ?? '/')) });
+  }
   if (WRITES.has(path)) {
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
       return sendProblem(res, 405, `${path} takes POST, not ${req.method}`);
     }
-    if (!authorised(req, sources.token())) {
-      res.setHeader('WWW-Authenticate', 'Bearer realm="portico-admin"');
-      return sendProblem(res, 401, `${path} needs Authorization: Bearer <admin_token>`);
-    }
+    if (!authorised(req, sources.token())) return unauthorised(res, path);
+    if (path === '/cache/purge') return purge(req, res, sources);
     if (path === '/pool/restart') {
       if (!sources.restartPool()) return sendProblem(res, 409, 'no supervised pool to restart: this proxy runs without a master');
       return json(res, 202, { status: 'restarting', detail: 'backends are replaced one at a time; watch /status' });
@@ -54,7 +62,7 @@ async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: A
     if (error) return sendProblem(res, 422, `the config file was refused; the running config is unchanged:\n${error}`);
     return json(res, 200, { status: 'reloaded' });
   }
-  if (!READS.has(path)) return sendProblem(res, 404, `no admin endpoint ${path}; try /metrics, /healthz, /readyz, /status, POST /reload or POST /pool/restart`);
+  if (!READS.has(path)) return sendProblem(res, 404, `no admin endpoint ${path}; try /metrics, /healthz, /readyz, /status, POST /reload, POST /pool/restart or POST /cache/purge`);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     return sendProblem(res, 405, `${path} answers GET, not ${req.method}`);
@@ -104,6 +112,25 @@ async function allMetrics(sources: AdminSources): Promise<string> {
     ...servers.flatMap((server, i) => (backends[i] === undefined ? [] : [{ text: backends[i]!, labels: { hop: 'backend', server } }])),
     { text: up, labels: {} },
   ]);
+}
+
+async function purge(req: IncomingMessage, res: ServerResponse, sources: AdminSources): Promise<void> {
+  if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+    return sendProblem(res, 415, 'send the purge as Content-Type: application/json: {"url": "/path?query"} or {"prefix": "/path/"}');
+  }
+  let text = '';
+  for await (const chunk of req) {
+    text += String(chunk);
+    if (text.length > MAX_PURGE_BODY) return sendProblem(res, 413, `a purge body is at most ${MAX_PURGE_BODY} bytes`);
+  }
+  const match = parsePurgeBody(text);
+  if (typeof match === 'string') return sendProblem(res, 400, match);
+  return json(res, 200, { purged: sources.purgeCache(match) });
+}
+
+function unauthorised(res: ServerResponse, what: string): void {
+  res.setHeader('WWW-Authenticate', 'Bearer realm="portico-admin"');
+  sendProblem(res, 401, `${what} needs Authorization: Bearer <admin_token>`);
 }
 
 function authorised(req: IncomingMessage, token: string | undefined): boolean {

@@ -7,7 +7,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../lib/log.js';
 import { finished } from 'node:stream';
-import { pipeToClient, type AttemptOutcome, type Forwarder, type OutgoingRequest, type UpstreamResponse } from './forward.js';
+import type { AttemptOutcome, Forwarder, OutgoingRequest } from './forward.js';
+import type { CacheStatus, HttpCache } from './cache/http-cache.js';
+import { deliver, type Fetched, type FetchUpstream } from './fetched.js';
 import { clientView, type TrustedProxies } from './forwarded.js';
 import { hashKeyOf } from './hash-key.js';
 import type { ProxyMetrics } from './metrics.js';
@@ -32,6 +34,8 @@ export interface HandlerState {
   maxHeaders: number;
   /** Path of the public pool status, or "" for none. */
   publicStatus: string;
+  /** The response cache of the routes that set `cache`. */
+  cache: HttpCache;
 }
 
 interface Exchange {
@@ -46,19 +50,17 @@ interface Exchange {
   route: string;
   upstream: string;
   server: string;
+  /** What the route's cache did (X-Cache), when it has one. */
+  cache?: CacheStatus;
 }
 
 type Failure = Extract<AttemptOutcome, { kind: 'error' }>;
 
-/** What an upstream exchange produced: a response being streamed, our own problem answer, or nobody left to answer. */
-export type Fetched =
-  | { kind: 'response'; response: UpstreamResponse }
-  | { kind: 'problem'; status: number; detail: string; headers?: Record<string, string>; close?: boolean }
-  | { kind: 'gone' };
+
 
 export function createHandler(getState: () => HandlerState, forwarder: Forwarder, metrics: ProxyMetrics, log: Logger) {
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { router, upstreams, accessLog, trustedProxies, maxHeaders, publicStatus: statusPath } = getState();
+    const { router, upstreams, accessLog, trustedProxies, maxHeaders, publicStatus: statusPath, cache } = getState();
     const socket = req.socket as typeof req.socket & { encrypted?: boolean };
     // Behind an L4 balancer speaking the PROXY protocol, the client is who its header names.
     const peer = proxiedAddressOf(socket)?.address ?? socket.remoteAddress ?? '';
@@ -104,6 +106,13 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
     const clientGone = new AbortController();
     // Aborting builds a DOMException with a stack: only when the client really left (profiled: 7 % of the proxy's CPU).
     res.once('close', () => { if (!res.writableFinished) clientGone.abort(); });
+    if (route.cache.enabled) {
+      const fetch: FetchUpstream = (outgoing) => fetchWithRetries(req, outgoing, upstream, body, x, clientGone.signal);
+      // Background revalidation answers nobody: it is not cut short when this client leaves.
+      const background: FetchUpstream = (outgoing) => fetchWithRetries(req, outgoing, upstream, body, { ...x }, new AbortController().signal);
+      x.cache = await cache.handle({ req, res, post: route.cache.post, body, fetch, background });
+      return void metrics.cacheRequests.inc({ route: x.route, status: x.cache.toLowerCase() });
+    }
     const outgoing: OutgoingRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers };
     deliver(await fetchWithRetries(req, outgoing, upstream, body, x, clientGone.signal), res);
   };
@@ -194,17 +203,9 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
     log.info({
       id: x.id, client: x.client, method: req.method, path: req.url, status: res.statusCode,
       bytes: req.socket.bytesWritten - x.bytesBefore, duration: Math.round(seconds * 1e6) / 1e6,
-      route: x.route, upstream: x.upstream || undefined, server: x.server || undefined, completed: res.writableFinished,
+      route: x.route, upstream: x.upstream || undefined, server: x.server || undefined, cache: x.cache, completed: res.writableFinished,
     }, 'request');
   }
-}
-
-/** Hands what the upstream exchange produced to the client. */
-function deliver(fetched: Fetched, res: ServerResponse, extra?: Record<string, string>): void {
-  if (fetched.kind === 'response') return pipeToClient(fetched.response, res, extra);
-  if (fetched.kind === 'gone') return void res.destroy();
-  if (fetched.close) res.shouldKeepAlive = false; // an unread body must not be taken for the next request
-  sendProblem(res, fetched.status, fetched.detail, { ...fetched.headers, ...extra });
 }
 
 /** Retry only what cannot have been half-done: never after a timeout, and only with a body we can replay. */

@@ -20,7 +20,8 @@ import { Forwarder } from './forward.js';
 import { createHandler, type HandlerState } from './handler.js';
 import { TrustedProxies } from './forwarded.js';
 import { autoCap, HealthChecker } from './health.js';
-import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
+import { HttpCache } from './cache/http-cache.js';
+import { createProxyMetrics, type CacheGauges, type ProxyMetrics } from './metrics.js';
 import { Router } from './router.js';
 import { Listeners } from './listeners.js';
 import { Upstream, type LocalServer } from './upstream.js';
@@ -39,7 +40,7 @@ export async function runProxy(configFile: string): Promise<void> {
   let draining = false;
 
   const forwarder = new Forwarder();
-  const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes, () => listeners.certificates(), config.metrics);
+  const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes, () => listeners.certificates(), config.metrics, () => cacheGauges(state.cache));
   metrics.configLastReloadSuccess.set(1);
   let state = buildState(config, supervised, metrics, log);
   const handler = createHandler(() => state, forwarder, metrics, log);
@@ -79,6 +80,11 @@ export async function runProxy(configFile: string): Promise<void> {
       return true;
     },
     token: () => config.adminToken,
+    purgeCache: (match) => {
+      const purged = state.cache.purge(match);
+      log.info({ ...match, purged }, 'cache purge');
+      return purged;
+    },
   });
 
   await listen(admin, config.listen.admin.port, config.listen.admin.host);
@@ -177,7 +183,24 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
   return {
     router: new Router(config.routes), upstreams, checkers, discoveries, accessLog: config.accessLog,
     trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers, publicStatus: config.publicStatus,
+    cache: cacheFor(config, metrics, log, previous?.cache),
   };
+}
+
+/** The cache for `config`: the running one while its limits stay (keeping what it stores), a new one when they change. */
+function cacheFor(config: PorticoConfig, metrics: ProxyMetrics, log: Logger, previous?: HttpCache): HttpCache {
+  const options = { maxBytes: config.cache.max_bytes, maxObjectBytes: config.cache.max_object_bytes, lockTimeoutMs: config.cache.lock_timeout };
+  if (previous && JSON.stringify(previous.options) === JSON.stringify(options)) return previous;
+  if (previous) log.info({ ...options }, 'cache limits changed: starting an empty cache');
+  return new HttpCache(options, {
+    onCoalesced: () => metrics.cacheCoalesced.inc(),
+    onEvict: (n) => metrics.cacheEvictions.inc(n),
+    onBackgroundError: (err) => log.warn({ error: err.message }, 'background revalidation failed'),
+  });
+}
+
+function cacheGauges(cache: HttpCache): CacheGauges {
+  return { bytes: cache.store.bytes, entries: cache.store.entries, maxBytes: cache.options.maxBytes };
 }
 
 function applyLocalServers(state: ProxyState, poolUpstream: string, servers: LocalServer[]): void {

@@ -26,6 +26,16 @@ export interface ProxyMetrics {
   upgrades: Counter<'route' | 'upstream' | 'result'>;
   websockets: Gauge<'route' | 'upstream'>;
   configLastReloadSuccess: Gauge;
+  cacheRequests: FastCounter<'route' | 'status'>;
+  cacheCoalesced: Counter;
+  cacheEvictions: Counter;
+}
+
+/** What the response cache holds now, read at scrape time. */
+export interface CacheGauges {
+  bytes: number;
+  entries: number;
+  maxBytes: number;
 }
 
 /** `getUpstreams` and `getSupervised` are read at scrape time, so reloads and restarts show at once. */
@@ -34,6 +44,7 @@ export function createProxyMetrics(
   getSupervised: () => SupervisedProcess[],
   getCertificates: () => Certificate[] = () => [],
   perRequest = true,
+  getCache: () => CacheGauges | undefined = () => undefined,
 ): ProxyMetrics {
   const registry = createRegistry();
   const registers = [registry];
@@ -80,6 +91,16 @@ export function createProxyMetrics(
       for (const p of getSupervised()) this.inc({ state: p.state });
     },
   });
+  const cacheGauge = (name: string, help: string, value: (c: CacheGauges) => number) => new Gauge({
+    name, help, registers,
+    collect() {
+      const cache = getCache();
+      this.set(cache ? value(cache) : 0);
+    },
+  });
+  cacheGauge('portico_cache_bytes', 'Bytes the response cache holds (bodies, headers and bookkeeping).', (c) => c.bytes);
+  cacheGauge('portico_cache_max_bytes', 'The response cache\'s limit (cache.max_bytes).', (c) => c.maxBytes);
+  cacheGauge('portico_cache_entries', 'Responses the cache holds (each Vary variant counts).', (c) => c.entries);
   const metrics: ProxyMetrics = {
     registry,
     // Counted on every request: the fast kind (lib/fast-metrics.ts).
@@ -131,6 +152,13 @@ export function createProxyMetrics(
     configReloads: new Counter({
       name: 'portico_config_reloads_total', help: 'Config reloads attempted, by result (success, failure).',
       labelNames: ['result'], registers,
+    }),
+    cacheRequests: new FastCounter('portico_cache_requests_total', 'Requests on cached routes by what the cache did: hit, miss, stale, revalidated, bypass (X-Cache).', ['route', 'status'], registry),
+    cacheCoalesced: new Counter({
+      name: 'portico_cache_coalesced_total', help: 'Misses answered by another request\'s upstream fetch of the same key (request coalescing).', registers,
+    }),
+    cacheEvictions: new Counter({
+      name: 'portico_cache_evictions_total', help: 'Stored responses evicted to make room (least recently used first).', registers,
     }),
     configLastReloadSuccess: new Gauge({
       name: 'portico_config_last_reload_success', help: '1 when the last config load succeeded, 0 when the running config is older than the file.',

@@ -45,6 +45,8 @@ export interface PoolConfig {
   upstream: string;
   slots: number;
   queue: number;
+  /** Seconds of Cache-Control max-age the backends put on results; 0 → no-store. */
+  cacheMaxAge: number;
   /** URLs of the local backends, the first on `basePort`; empty when basePort is 0 (ports picked at run time). */
   servers: string[];
 }
@@ -73,6 +75,7 @@ export interface PorticoConfig {
   adminToken: string | undefined;
   publicStatus: string;
   trustedProxies: string[];
+  cache: ParsedConfig['cache'];
   tls: TlsConfig | undefined;
   pool: PoolConfig;
   upstreams: Map<string, UpstreamConfig>;
@@ -133,6 +136,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     upstream: parsed.pool.upstream,
     slots: parsed.pool.slots,
     queue: parsed.pool.queue,
+    cacheMaxAge: Math.floor(parsed.pool.cache_max_age / 1000),
     servers: parsed.pool.base_port === 0 ? [] : Array.from({ length: processes }, (_, i) => `http://${hostInUrl}:${parsed.pool.base_port + i}`),
   };
   if (pool.basePort > 0 && pool.basePort + processes - 1 > 65535) {
@@ -163,7 +167,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, dns: parsed.dns, adminToken: parsed.admin_token, publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, dns: parsed.dns, adminToken: parsed.admin_token, publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
 }
 
 function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsConfig | undefined {

@@ -165,6 +165,17 @@ const routeSchema = z
     cache_control: z
       .array(z.strictObject({ match: z.string().regex(/^(\/|\*)/, 'a match is a path ("/assets/", "/index.html") or a suffix ("*.js")'), value: z.string() }))
       .default([]),
+    /**
+     * The shared response cache (RFC 9111) for an upstream route: true, or
+     * { post: true } to also answer POSTs from it, keyed on a hash of the
+     * normalised body (for origins whose POSTs are pure lookups).
+     */
+    cache: z
+      .union([
+        z.boolean().transform((enabled) => ({ enabled, post: false })),
+        z.strictObject({ post: z.boolean().default(false) }).transform((c) => ({ enabled: true, post: c.post })),
+      ])
+      .default({ enabled: false, post: false }),
     limits: z
       .strictObject({
         /** Largest request body (nginx's client_max_body_size, same default); larger → 413. */
@@ -174,6 +185,10 @@ const routeSchema = z
   })
   .refine((r) => (r.upstream === undefined) !== (r.static === undefined), {
     message: 'a route needs exactly one of "upstream" (a name under upstreams) or "static" (a directory)',
+  })
+  .refine((r) => r.static === undefined || !r.cache.enabled, {
+    message: 'cache applies to upstream routes; static files are served from disk with their own Cache-Control (cache_control)',
+    path: ['cache'],
   })
   .transform((r) => ({ ...r, name: r.name ?? routeNameFromPath(r.path) }));
 
@@ -185,6 +200,8 @@ const poolSchema = z.strictObject({
   upstream: name.default('inference'),
   slots: z.int().min(1).max(256).default(1),
   queue: z.int().min(0).max(10_000).default(4),
+  /** How long caches may keep a backend's result (Cache-Control max-age; results are pure functions of val); "0s" → no-store. */
+  cache_max_age: duration.default(3_600_000),
 });
 
 export const configSchema = z
@@ -252,6 +269,17 @@ export const configSchema = z
         max_headers: z.int().min(1).max(10_000).default(100),
         /** Request line and headers together; larger → 431. */
         max_header_bytes: size.default(16 * 1024),
+      })
+      .prefault({}),
+    /** The response cache shared by the routes that set `cache` (nginx's proxy_cache_path). */
+    cache: z
+      .strictObject({
+        /** Memory for stored responses, headers included; least recently used ones go first. */
+        max_bytes: size.default(64 * 1024 * 1024),
+        /** Larger responses pass through without being stored. */
+        max_object_bytes: size.default(1024 * 1024),
+        /** How long a miss waits for a concurrent fetch of the same URL before going upstream itself (proxy_cache_lock_timeout). */
+        lock_timeout: duration.default(5000),
       })
       .prefault({}),
     upstreams: z.record(name, upstreamSchema).default({}),
