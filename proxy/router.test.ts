@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RouteConfig } from '../lib/config/load.js';
 import { Router } from './router.js';
 
-const route = (name: string, path: string): RouteConfig => ({ name, path, upstream: 'u', limits: { max_body: 1024 }, cache_control: [] });
+const route = (name: string, path: string): RouteConfig => ({ name, path, upstream: 'u', limits: { max_body: 1024 }, cache_control: [], cache: { enabled: false, post: false } });
 const router = new Router([route('root', '/'), route('api', '/api/'), route('foo', '/api/foo'), route('docs', '/docs')]);
 
 describe('Router', () => {

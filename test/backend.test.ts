@@ -36,6 +36,11 @@ describe('backend API', () => {
     expect(post.body.result).toBe(get.body.result);
   });
 
+  it('marks results cacheable (results are pure functions of val) and errors not', async () => {
+    expect((await getJson(`${url}/api/foo?val=10`)).headers.get('cache-control')).toBe('public, max-age=3600');
+    expect((await getJson(`${url}/api/foo?val=-1`)).headers.get('cache-control')).toBe('no-store');
+  });
+
   it('foo(0) is 0', async () => {
     expect((await getJson(`${url}/api/foo?val=0`)).body.result).toBe(0);
   });
@@ -120,5 +125,16 @@ describe('backend under load', () => {
     const proc = portico(['backend', '--slots', 'many']);
     expect((await proc.exited).code).toBe(2);
     expect(proc.stderr).toMatch(/--slots must be an integer from 1 to 256, got "many"/);
+  });
+});
+
+describe('backend cache marking', () => {
+  it('--cache-max-age 0 marks results no-store', async () => {
+    const { proc, url } = await startBackend(['--cache-max-age', '0']);
+    try {
+      expect((await getJson(`${url}/api/foo?val=10`)).headers.get('cache-control')).toBe('no-store');
+    } finally {
+      await proc.stop();
+    }
   });
 });

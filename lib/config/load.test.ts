@@ -60,6 +60,13 @@ routes: [ { path: /, upstream: remote } ]
     expect(config.upstreams.get('inference')?.servers).toEqual([]);
   });
 
+  it('reads route caches and the cache limits', () => {
+    const config = parseConfig(`cache: { max_bytes: 8MiB, lock_timeout: 2s }\npool: { processes: 0, cache_max_age: 90s }\nroutes:\n  - { path: /a/, upstream: inference, cache: true }\n  - { path: /b/, upstream: inference, cache: { post: true } }\n  - { path: /, upstream: inference }`, file);
+    expect(config.routes.map((r) => r.cache)).toEqual([{ enabled: true, post: false }, { enabled: true, post: true }, { enabled: false, post: false }]);
+    expect(config.cache).toEqual({ max_bytes: 8 * 1024 * 1024, max_object_bytes: 1024 * 1024, lock_timeout: 2000 });
+    expect(config.pool.cacheMaxAge).toBe(90);
+  });
+
   it.each([
     ['listen: { http: "127.0.0.1:80", admin: "[::1]:9901" }', { http: { host: '127.0.0.1', port: 80 }, admin: { host: '::1', port: 9901 } }],
     ['listen: { http: ":8081" }', { http: { host: undefined, port: 8081 } }],
@@ -85,6 +92,9 @@ describe('config errors name the file, line and key', () => {
     ['a server with a path', `upstreams: { x: { servers: [ "http://a:1/p" ] } }\nroutes: [ { path: /, upstream: x } ]`, /must be a plain http:\/\/host:port origin/],
     ['an unknown policy', `upstreams: { x: { policy: random } }\nroutes: [ { path: /, upstream: x } ]`, /upstreams\.x\.policy: /],
     ['no routes', 'routes: []', /routes: list at least one route/],
+    ['a cache on a static route', `routes:\n  - { path: /, static: www, cache: true }`, /routes\[0\]\.cache: cache applies to upstream routes/],
+    ['a cache option that is not one', `routes:\n  - { path: /, upstream: inference, cache: { vary: true } }`, /routes\[0\]\.cache/],
+    ['a cache size without a unit', `cache: { max_bytes: "lots" }\n${minimal}`, /cache\.max_bytes: /],
     ['a bad trusted proxy', `trusted_proxies: [ 10.0.0.0/33 ]\n${minimal}`, /trusted_proxies\[0\]: not an address or CIDR block/],
     ['a trusted proxy that is a name', `trusted_proxies: [ proxy.local ]\n${minimal}`, /trusted_proxies\[0\]: not an address or CIDR/],
     ['a pool running past port 65535', `pool: { processes: 3, base_port: 65534 }\nroutes: [ { path: /, static: www } ]`, /pool\.base_port: 3 backends from port 65534 run past 65535/],
