@@ -1,18 +1,22 @@
 /**
  * Minimal pass-through proxies, one per candidate hot path, for bench/hot-path.ts:
  *   node dist/bench/hot-path-proxy.js KIND LISTEN_PORT ORIGIN_PORT
+ * (and `memory`, which answers the cache bench's bytes itself).
  * Each forwards every request to the origin over keep-alive connections and
  * streams the response back; nothing else, so the figures compare the paths.
  */
 import { Agent, createServer, request } from 'node:http';
 import { createProxyServer } from 'http-proxy-3';
 import { Pool } from 'undici';
+import { CACHED_BODY, CACHED_HEADERS } from './cache-hit.js';
 
 const [kind, listenPort, originPort] = process.argv.slice(2);
 const origin = `http://127.0.0.1:${originPort}`;
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 const handlers: Record<string, Parameters<typeof createServer>[1]> = {
+  // Not a proxy: the ceiling for a cache hit, the same bytes from memory (bench/cache-hit.ts).
+  memory: (_req, res) => res.writeHead(200, CACHED_HEADERS).end(CACHED_BODY),
   'http-proxy-3': (() => {
     const proxy = createProxyServer({ target: origin, agent });
     return (req, res) => proxy.web(req, res, {}, () => res.writeHead(502).end());

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadCore } from '../backend/core.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
+import { cacheHit } from './cache-hit.js';
 import { benchConfig, cpuSeconds, startPortico } from './portico.js';
 import { machine, printScenario, type ScenarioResult } from './report.js';
 
@@ -21,7 +22,7 @@ const { values } = parseArgs({
     help: { type: 'boolean', short: 'h' },
   },
 });
-const SCENARIOS = ['capacity', 'overload', 'mixed', 'https'] as const;
+const SCENARIOS = ['capacity', 'overload', 'mixed', 'https', 'cache'] as const;
 if (values.help) {
   process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--quick] [--json FILE]\n`);
   process.exit(0);
@@ -196,8 +197,10 @@ async function main(): Promise<void> {
       result = await overload(call, capacityRps);
     } else if (name === 'mixed') {
       result = await mixed();
-    } else {
+    } else if (name === 'https') {
       result = await https();
+    } else {
+      result = await cacheHit(Math.min(durationMs / 1000, 5), values.quick ? 1 : 3);
     }
     printScenario(result);
     results.push(result);

@@ -56,27 +56,34 @@ export function clientView(headers: IncomingHttpHeaders, conn: Connection, trust
   const peer = normalise(conn.remoteAddress);
   const fromTrusted = trusted.has(peer);
   const incomingXff = fromTrusted ? joined(headers['x-forwarded-for']) : undefined;
-  const chain = [...(incomingXff ? incomingXff.split(',').map((a) => normalise(a.trim())) : []), peer];
-  const client = realClient(chain, trusted);
+  const client = incomingXff ? realClient([...incomingXff.split(',').map((a) => normalise(a.trim())), peer], trusted) : peer;
 
+  const incomingId = fromTrusted ? first(headers['x-request-id']) : undefined;
+  let upstreamHeaders: Record<string, string> | undefined;
+  return {
+    client,
+    requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
+    // Built on first use: a request answered from the cache never needs them.
+    get upstreamHeaders() {
+      upstreamHeaders ??= forwardingHeaders(headers, conn, peer, fromTrusted, incomingXff, client);
+      return upstreamHeaders;
+    },
+  };
+}
+
+function forwardingHeaders(headers: IncomingHttpHeaders, conn: Connection, peer: string, fromTrusted: boolean, incomingXff: string | undefined, client: string): Record<string, string> {
   const proto = (fromTrusted && first(headers['x-forwarded-proto'])) || (conn.encrypted ? 'https' : 'http');
   const host = (fromTrusted && first(headers['x-forwarded-host'])) || headers.host || '';
   const port = (fromTrusted && first(headers['x-forwarded-port'])) || String(conn.localPort);
   const element = [`for=${forwardedNode(peer)}`, host ? `host=${quoteIfNeeded(host)}` : '', `proto=${conn.encrypted ? 'https' : 'http'}`].filter(Boolean).join(';');
   const incomingForwarded = fromTrusted ? joined(headers.forwarded) : undefined;
-  const incomingId = first(headers['x-request-id']);
-
   return {
-    client,
-    requestId: fromTrusted && incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
-    upstreamHeaders: {
-      'x-forwarded-for': incomingXff ? `${incomingXff}, ${peer}` : peer,
-      'x-forwarded-proto': proto,
-      'x-forwarded-host': host,
-      'x-forwarded-port': port,
-      'x-real-ip': client,
-      forwarded: incomingForwarded ? `${incomingForwarded}, ${element}` : element,
-    },
+    'x-forwarded-for': incomingXff ? `${incomingXff}, ${peer}` : peer,
+    'x-forwarded-proto': proto,
+    'x-forwarded-host': host,
+    'x-forwarded-port': port,
+    'x-real-ip': client,
+    forwarded: incomingForwarded ? `${incomingForwarded}, ${element}` : element,
   };
 }
 

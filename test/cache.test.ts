@@ -69,7 +69,6 @@ beforeAll(async () => {
   const file = writeConfig(`
 listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
 pool: { processes: 0 }
-access_log: false
 cache: { max_bytes: 1MiB, max_object_bytes: 64KiB, lock_timeout: 5s }
 upstreams:
   app:
@@ -102,6 +101,8 @@ describe('storing and serving', () => {
     expect(second.headers.get('x-custom')).toBe('kept'); // unknown headers stored and served untouched
     expect(second.headers.get('x-request-id')).not.toBe(first.headers.get('x-request-id'));
     expect(o.hits()).toBe(1);
+    const logged = await proxy.proc.waitForLog((l) => l.msg === 'request' && l.id === second.headers.get('x-request-id'));
+    expect(logged).toMatchObject({ path: '/fresh', status: 200, cache: 'HIT', route: 'cached', completed: true });
   });
 
   it('keys on the whole target: another query is another entry', async () => {

@@ -27,6 +27,8 @@ export interface StoredResponse {
   cc: Directives;
   /** Freshness lifetime in seconds. */
   lifetime: number;
+  /** The corrected initial age in seconds (§4.2.3), computed once when stored. */
+  initialAge?: number;
 }
 
 export function first(value: string | string[] | undefined): string | undefined {
@@ -61,13 +63,17 @@ export function freshnessLifetime(status: number, headers: Headers, responseTime
  * The response's current age in seconds (§4.2.3), from its Age and Date and
  * the clocks of the exchange that fetched it.
  */
-export function currentAge(stored: Pick<StoredResponse, 'headers' | 'requestTime' | 'responseTime'>, now: number): number {
+export function currentAge(stored: Pick<StoredResponse, 'headers' | 'requestTime' | 'responseTime' | 'initialAge'>, now: number): number {
+  return (stored.initialAge ?? initialAge(stored)) + (now - stored.responseTime) / 1000;
+}
+
+/** The corrected initial age (§4.2.3): what the response's age was when it arrived. */
+export function initialAge(stored: Pick<StoredResponse, 'headers' | 'requestTime' | 'responseTime'>): number {
   const ageValue = Math.min(Number(/^\d+$/.test(first(stored.headers.age) ?? '') ? first(stored.headers.age) : 0), 2 ** 31);
   const dateValue = parseHttpDate(stored.headers.date) ?? stored.responseTime;
   const apparentAge = Math.max(0, stored.responseTime - dateValue) / 1000;
   const responseDelay = (stored.responseTime - stored.requestTime) / 1000;
-  const correctedInitialAge = Math.max(apparentAge, ageValue + responseDelay);
-  return correctedInitialAge + (now - stored.responseTime) / 1000;
+  return Math.max(apparentAge, ageValue + responseDelay);
 }
 
 export interface StoreContext {

@@ -14,9 +14,9 @@ import type { RequestBody } from '../request-body.js';
 import { sendProblem } from '../respond.js';
 import { clientHasCurrentCopy, mergeNotModified, notModifiedHeaders, notModifiedSelects, validatorsOf } from './conditional.js';
 import { parseCacheControl, type Directives } from './directives.js';
-import { currentAge, first, freshnessLifetime, judge, notStorableReason, staleIfErrorAllowed } from './freshness.js';
+import { currentAge, first, freshnessLifetime, initialAge, judge, notStorableReason, staleIfErrorAllowed } from './freshness.js';
 import { postKey, primaryKey, secondaryKey, varyFields } from './keys.js';
-import { ResponseStore, variantSize, type StoreLimits, type Variant } from './store.js';
+import { rawHeaders, ResponseStore, variantSize, type StoreLimits, type Variant } from './store.js';
 
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS';
 
@@ -104,6 +104,27 @@ export class HttpCache {
     // A HEAD or a range we hold nothing for goes to the origin as it is, and is not stored.
     if (!stored && (method === 'HEAD' || req.headers.range !== undefined)) return this.passThrough(c, 'MISS', false);
     return this.fetchAndStore(c, l, stored);
+  }
+
+  /**
+   * The common case, synchronously and without allocating much: a plain
+   * GET/HEAD (no Cache-Control, Pragma, Range or validators of its own) for
+   * which a fresh response is stored. Writes it and says HIT, or says
+   * undefined and writes nothing (then `handle` decides).
+   * `requestId` goes in the same writeHead (Node's fast path takes one header list).
+   */
+  serveFresh(req: IncomingMessage, res: ServerResponse, requestId: string): CacheStatus | undefined {
+    const method = req.method;
+    if (method !== 'GET' && method !== 'HEAD') return undefined;
+    const h = req.headers;
+    if (h['cache-control'] !== undefined || h.pragma !== undefined || h.range !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) return undefined;
+    const stored = this.store.get(primaryKey(h.host, req.url ?? '/'), h);
+    if (stored === undefined || stored.status === 204 || stored.cc.values.has('no-cache')) return undefined;
+    const age = currentAge(stored, this.now());
+    if (age >= stored.lifetime) return undefined;
+    res.writeHead(stored.status, [...stored.raw, 'x-request-id', requestId, 'age', String(Math.floor(age)), 'x-cache', 'HIT', 'content-length', String(stored.body.length)]);
+    res.end(method === 'HEAD' ? undefined : stored.body);
+    return 'HIT';
   }
 
   /** Drops stored responses by exact target or prefix (optionally one host). */
@@ -225,8 +246,9 @@ export class HttpCache {
     const headers = mergeNotModified(stored.headers, update);
     if (update.date === undefined) headers.date = new Date(responseTime).toUTCString();
     const cc = parseCacheControl(headers['cache-control']);
+    const timing = { headers, requestTime, responseTime };
     return {
-      ...stored, headers, requestTime, responseTime, cc,
+      ...stored, ...timing, cc, initialAge: initialAge(timing), raw: rawHeaders(headers),
       lifetime: freshnessLifetime(stored.status, headers, responseTime, cc), size: variantSize(headers, stored.body),
     };
   }
@@ -236,6 +258,7 @@ export class HttpCache {
     const vary = varyFields(headers.vary);
     return {
       status, headers, body, requestTime, responseTime, cc, lifetime: freshnessLifetime(status, headers, responseTime, cc),
+      initialAge: initialAge({ headers, requestTime, responseTime }), raw: rawHeaders(headers),
       vary, secondary: secondaryKey(vary, req.headers), size: variantSize(headers, body),
     };
   }

@@ -16,6 +16,8 @@ export interface Variant extends StoredResponse {
   secondary: string;
   /** Bytes counted against `max_bytes`: body plus headers plus bookkeeping. */
   size: number;
+  /** The stored headers as a flat [name, value, ...] list, without Content-Length: ready for writeHead. */
+  raw: string[];
 }
 
 interface Slot {
@@ -114,6 +116,16 @@ export class ResponseStore {
   clear(): void {
     this.lru.clear();
   }
+}
+
+/** Headers as the flat list writeHead takes fastest, without the fields the cache sets per answer. */
+export function rawHeaders(headers: Record<string, string | string[]>): string[] {
+  const raw: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (name === 'content-length' || name === 'age' || name === 'x-cache') continue;
+    for (const v of Array.isArray(value) ? value : [value]) raw.push(name, v);
+  }
+  return raw;
 }
 
 /** Bytes a variant counts for. */

@@ -1,0 +1,144 @@
+/**
+ * The `cache` scenario of `npm run bench`: cache-hit throughput on one core.
+ * Each server is pinned to core 0 and wrk to core 1, all answering the same
+ * bytes: a bare Node http server from memory (Node's ceiling), Portico with a
+ * cached route, and nginx with proxy_cache when it is installed. Rounds
+ * alternate the servers so that noise on this shared machine spreads over all.
+ */
+import { execFile, execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CLI_SCRIPT } from '../lib/paths.js';
+import type { ScenarioResult } from './report.js';
+
+/** What the backend answers for /api/foo?val=1000, byte for byte in size and headers. */
+export const CACHED_BODY = JSON.stringify({ val: 1000, result: 4.6789012345678e9, ms: 9.312, pid: 123456 });
+export const CACHED_HEADERS = { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' };
+
+function has(tool: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+type Candidate = 'node-memory' | 'portico-cache' | 'nginx-proxy_cache';
+
+async function start(kind: Candidate, port: number, originPort: number, dir: string): Promise<ChildProcess> {
+  let child: ChildProcess;
+  if (kind === 'portico-cache') {
+    const file = join(dir, 'portico.yaml');
+    writeFileSync(file, `listen: { http: "127.0.0.1:${port}", admin: "127.0.0.1:0" }\naccess_log: false\npool: { processes: 0 }\nupstreams:\n  app:\n    health: { path: "" }\n    servers: [ "http://127.0.0.1:${originPort}" ]\nroutes:\n  - { path: /, upstream: app, cache: true }\n`);
+    child = spawn('taskset', ['-c', '0', process.execPath, CLI_SCRIPT, 'proxy', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } else if (kind === 'nginx-proxy_cache') {
+    const conf = join(dir, 'nginx.conf');
+    chmodSync(dir, 0o777); // nginx started as root runs its worker as nobody, which writes the cache here
+    writeFileSync(conf, `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  proxy_cache_path ${dir}/cache keys_zone=bench:10m max_size=64m;
+  upstream origin { server 127.0.0.1:${originPort}; keepalive 32; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache bench;
+      add_header X-Cache $upstream_cache_status;
+    }
+  }
+}
+`);
+    child = spawn('taskset', ['-c', '0', 'nginx', '-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } else {
+    const script = fileURLToPath(new URL('./hot-path-proxy.js', import.meta.url));
+    child = fork(script, ['memory', String(port), String(originPort)], { execPath: 'taskset', execArgv: ['-c', '0', process.execPath], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  }
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/foo?val=1000`);
+      await res.text();
+      if (res.ok) return child;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${kind} did not start`);
+}
+
+async function wrk(port: number, seconds: number): Promise<number> {
+  const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, `http://127.0.0.1:${port}/api/foo?val=1000`], { encoding: 'utf8' });
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+}
+
+export async function cacheHit(seconds: number, rounds: number): Promise<ScenarioResult> {
+  const missing = ['wrk', 'taskset'].filter((t) => !has(t));
+  if (missing.length > 0) {
+    return { scenario: 'cache', description: `skipped: needs ${missing.join(' and ')} (apt-get install -y wrk util-linux)`, rows: [], checks: [] };
+  }
+  const candidates: Candidate[] = ['node-memory', 'portico-cache', ...(has('nginx') ? ['nginx-proxy_cache' as const] : [])];
+  let originHits = 0;
+  const origin = createServer((_req, res) => {
+    originHits++;
+    res.writeHead(200, CACHED_HEADERS).end(CACHED_BODY);
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+  const originPort = (origin.address() as AddressInfo).port;
+  const runs: Record<string, number[]> = Object.fromEntries(candidates.map((c) => [c, []]));
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const kind of candidates) {
+        const dir = mkdtempSync(join(tmpdir(), 'portico-bench-cache-'));
+        const port = await freePort();
+        const child = await start(kind, port, originPort, dir).catch((err) => { rmSync(dir, { recursive: true, force: true }); throw err; });
+        try {
+          await wrk(port, 1); // warm-up: the JIT, and every hit after the first miss
+          runs[kind]!.push(await wrk(port, seconds));
+        } finally {
+          child.kill('SIGKILL');
+          await new Promise((r) => child.once('exit', r));
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    }
+  } finally {
+    origin.close();
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const ceiling = median(runs['node-memory']!);
+  const nginx = runs['nginx-proxy_cache'] ? median(runs['nginx-proxy_cache']) : undefined;
+  const rows = candidates.map((kind) => ({
+    server: kind, 'req/s (median)': median(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '),
+    'vs bare Node': median(runs[kind]!) / ceiling, ...(nginx !== undefined && { 'vs nginx': median(runs[kind]!) / nginx }),
+  }));
+  const portico = median(runs['portico-cache']!);
+  return {
+    scenario: 'cache',
+    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, ${rounds} rounds alternating (median); origin requests in all: ${originHits}.${has('nginx') ? '' : ' nginx not installed (apt-get install -y nginx): its row is missing.'}`,
+    rows,
+    checks: [
+      { what: 'Portico cache hit / bare Node http from memory', target: '≥ 0.8', value: portico / ceiling, pass: portico / ceiling >= 0.8 },
+      ...(nginx !== undefined ? [{ what: 'Portico cache hit / nginx proxy_cache', target: 'report', value: portico / nginx, pass: true }] : []),
+    ],
+  };
+}
