@@ -17,7 +17,10 @@ import { proxiedAddressOf } from './proxy-protocol.js';
 import { publicStatus } from './public-status.js';
 import { declaredTooLarge, readBody, type RequestBody } from './request-body.js';
 import { sendProblem } from './respond.js';
+import type { ClientLimits } from './client-limits.js';
 import type { Router } from './router.js';
+import { compressResponse } from './compress.js';
+import { applyRouteToRequest, editResponseHeaders } from './route-edits.js';
 import { serveStatic } from './static.js';
 import { ShedError, type ServerState, type Upstream } from './upstream.js';
 
@@ -36,12 +39,16 @@ export interface HandlerState {
   publicStatus: string;
   /** The response cache of the routes that set `cache`. */
   cache: HttpCache;
+  /** Per-client rate and concurrency limits of the routes that set them. */
+  limits: ClientLimits;
 }
 
 interface Exchange {
   id: string;
   /** The real client's address, after trusted-proxy resolution. */
   client: string;
+  /** The request target as the client sent it (before a route rewrote it), for the access log. */
+  path: string;
   /** Who the client is, and the forwarding headers for the upstream (built when first needed). */
   view: ClientView;
   started: number;
@@ -60,17 +67,30 @@ type Failure = Extract<AttemptOutcome, { kind: 'error' }>;
 
 export function createHandler(getState: () => HandlerState, forwarder: Forwarder, metrics: ProxyMetrics, log: Logger) {
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { router, upstreams, accessLog, trustedProxies, maxHeaders, publicStatus: statusPath, cache } = getState();
+    const { router, upstreams, accessLog, trustedProxies, maxHeaders, publicStatus: statusPath, cache, limits } = getState();
     const socket = req.socket as typeof req.socket & { encrypted?: boolean };
     // Behind an L4 balancer speaking the PROXY protocol, the client is who its header names.
     const peer = proxiedAddressOf(socket)?.address ?? socket.remoteAddress ?? '';
     const view = clientView(req.headers, { remoteAddress: peer, localPort: socket.localPort ?? 0, encrypted: socket.encrypted === true }, trustedProxies);
     const x: Exchange = {
-      id: view.requestId, client: view.client, view, started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '',
+      id: view.requestId, client: view.client, view, path: req.url ?? '/', started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '',
     };
     const tooManyHeaders = req.rawHeaders.length / 2 > maxHeaders;
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
-    const route = tooManyHeaders || pathname === statusPath ? undefined : router.match(pathname);
+    const route = tooManyHeaders || pathname === statusPath ? undefined : router.match(pathname, req.headers.host);
+    if (route && applyRouteToRequest(req, route)) editResponseHeaders(res, route.response_headers);
+    if (route?.compress.enabled) compressResponse(route, req, res);
+    if (route && (route.limits.rate !== undefined || route.limits.concurrent !== undefined)) {
+      const admission = limits.admit(route, x.client);
+      if (!admission.ok) {
+        x.route = route.name;
+        res.once('close', () => record(req, res, x, accessLog));
+        res.setHeader('X-Request-Id', x.id);
+        metrics.limited.inc({ route: route.name, reason: admission.reason });
+        return sendProblem(res, 429, admission.detail, { 'Retry-After': String(admission.retryAfterSeconds) });
+      }
+      if (admission.release) res.once('close', admission.release);
+    }
     // A fresh cache hit, answered before anything else is set up (bench: npm run bench -- --scenario cache).
     const hit = route?.cache.enabled ? cache.serveFresh(req, res, x.id) : undefined;
     if (hit !== undefined) {
@@ -94,7 +114,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
-    if (!route) return sendProblem(res, 404, `no route matches ${pathname}`);
+    if (!route) return sendProblem(res, 404, `no route matches ${pathname}${router.byHost ? ` on host ${req.headers.host ?? '(none)'}` : ''}`);
     x.route = route.name;
     if (declaredTooLarge(req, route.limits.max_body)) {
       res.shouldKeepAlive = false; // the unread body must not be taken for the next request
@@ -210,7 +230,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
     metrics.requestDuration.observe({ route: x.route, upstream: x.upstream }, seconds);
     if (!accessLog) return;
     log.info({
-      id: x.id, client: x.client, method: req.method, path: req.url, status: res.statusCode,
+      id: x.id, client: x.client, method: req.method, path: x.path, status: res.statusCode,
       bytes: req.socket.bytesWritten - x.bytesBefore, duration: Math.round(seconds * 1e6) / 1e6,
       route: x.route, upstream: x.upstream || undefined, server: x.server || undefined, cache: x.cache, completed,
     }, 'request');

@@ -21,6 +21,7 @@ import { createHandler, type HandlerState } from './handler.js';
 import { TrustedProxies } from './forwarded.js';
 import { autoCap, HealthChecker } from './health.js';
 import { HttpCache } from './cache/http-cache.js';
+import { ClientLimits } from './client-limits.js';
 import { createProxyMetrics, type CacheGauges, type ProxyMetrics } from './metrics.js';
 import { Router } from './router.js';
 import { Listeners } from './listeners.js';
@@ -184,6 +185,7 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
     router: new Router(config.routes), upstreams, checkers, discoveries, accessLog: config.accessLog,
     trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers, publicStatus: config.publicStatus,
     cache: cacheFor(config, metrics, log, previous?.cache),
+    limits: previous?.limits ?? new ClientLimits(),
   };
 }
 

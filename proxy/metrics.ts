@@ -27,6 +27,7 @@ export interface ProxyMetrics {
   websockets: Gauge<'route' | 'upstream'>;
   configLastReloadSuccess: Gauge;
   cacheRequests: FastCounter<'route' | 'status'>;
+  limited: Counter<'route' | 'reason'>;
   cacheCoalesced: Counter;
   cacheEvictions: Counter;
 }
@@ -154,6 +155,10 @@ export function createProxyMetrics(
       labelNames: ['result'], registers,
     }),
     cacheRequests: new FastCounter('portico_cache_requests_total', 'Requests on cached routes by what the cache did: hit, miss, stale, revalidated, bypass (X-Cache).', ['route', 'status'], registry),
+    limited: new Counter({
+      name: 'portico_limited_requests_total', help: 'Requests answered 429 by a route\'s per-client limits, by reason (rate, concurrent).',
+      labelNames: ['route', 'reason'], registers,
+    }),
     cacheCoalesced: new Counter({
       name: 'portico_cache_coalesced_total', help: 'Misses answered by another request\'s upstream fetch of the same key (request coalescing).', registers,
     }),

@@ -13,6 +13,7 @@ import { clientView } from './forwarded.js';
 import type { HandlerState } from './handler.js';
 import { hashKeyOf } from './hash-key.js';
 import { proxiedAddressOf } from './proxy-protocol.js';
+import { applyRouteToRequest } from './route-edits.js';
 import type { ProxyMetrics } from './metrics.js';
 
 export function createUpgradeHandler(getState: () => HandlerState, metrics: ProxyMetrics, log: Logger, idleTimeoutMs: () => number) {
@@ -21,7 +22,7 @@ export function createUpgradeHandler(getState: () => HandlerState, metrics: Prox
     const conn = req.socket as typeof req.socket & { encrypted?: boolean };
     const peer = proxiedAddressOf(conn)?.address ?? conn.remoteAddress ?? '';
     const view = clientView(req.headers, { remoteAddress: peer, localPort: conn.localPort ?? 0, encrypted: conn.encrypted === true }, trustedProxies);
-    const route = router.match((req.url ?? '/').split('?', 1)[0]!);
+    const route = router.match((req.url ?? '/').split('?', 1)[0]!, req.headers.host);
     const upstream = route?.upstream !== undefined ? upstreams.get(route.upstream) : undefined;
     if (!route || !upstream) return refuse(socket, 404, 'no upstream route matches this upgrade request');
     const labels = { route: route.name, upstream: upstream.config.name };
@@ -30,6 +31,7 @@ export function createUpgradeHandler(getState: () => HandlerState, metrics: Prox
       metrics.upgrades.inc({ ...labels, result: 'no_server' });
       return refuse(socket, 503, `no server of upstream "${upstream.config.name}" is up`, { 'Retry-After': '1' });
     }
+    applyRouteToRequest(req, route);
     Object.assign(req.headers, view.upstreamHeaders, { 'x-request-id': view.requestId });
     socket.setTimeout(idleTimeoutMs(), () => socket.destroy());
     let open = false;

@@ -342,7 +342,10 @@ describe('Authorization', () => {
 describe('stale content (RFC 5861)', () => {
   it('stale-while-revalidate answers at once from the store and refreshes in the background', async () => {
     const v = versions();
-    const o = script('/swr', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=1, stale-while-revalidate=60' }).end(`v${v()}`));
+    const o = script('/swr', (_req, res) => {
+      const n = v();
+      res.writeHead(200, { 'cache-control': `max-age=${n === 1 ? 1 : 60}, stale-while-revalidate=60` }).end(`v${n}`);
+    });
     await get('/swr');
     await sleep(2100);
     const stale = await get('/swr');

@@ -155,10 +155,53 @@ export const upstreamSchema = z.strictObject({
     .prefault({}),
 });
 
+/** A header field name (RFC 9110 token), lower-cased. */
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a header name: letters, digits and -').transform((n) => n.toLowerCase());
+/** A header value: no CR, LF or NUL (they would split or smuggle headers). */
+const headerValue = z.string().regex(/^[^\r\n\0]*$/, 'a header value cannot contain CR, LF or NUL');
+const headerEdits = z
+  .strictObject({
+    /** Replaces the field (or adds it). */
+    set: z.record(headerName, headerValue).default({}),
+    /** Adds a field line, keeping those already there. */
+    add: z.record(headerName, headerValue).default({}),
+    remove: z.array(headerName).default([]),
+  })
+  .prefault({});
+/** "example.com" or "*.example.com"; matched without the port, case-insensitively. */
+const hostPattern = z
+  .string()
+  .regex(/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'a host name ("api.example.com") or a wildcard ("*.example.com"), without a port')
+  .transform((h) => h.toLowerCase());
+/** "10/s", "600/m", "1/h" → requests per second. */
+const rate = z.string().transform((text, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(s|m|h)\s*$/.exec(text);
+  if (!m || Number(m[1]) <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a rate: write requests per second, minute or hour, e.g. "10/s" or "600/m"` });
+    return z.NEVER;
+  }
+  return Number(m[1]) / { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
+});
+
 const routeSchema = z
   .strictObject({
     name: name.optional(),
+    /** Host names this route answers (exact or "*.suffix"); none: any host (the default routes). */
+    host: z.union([hostPattern.transform((h) => [h]), z.array(hostPattern).min(1)]).optional(),
     path: z.string().startsWith('/', 'a route path starts with "/"'),
+    /** Rewrite the path sent upstream: drop the route's prefix, or put another in its place. */
+    strip_prefix: z.boolean().default(false),
+    replace_prefix: z.string().startsWith('/', 'a replacement prefix starts with "/"').optional(),
+    request_headers: headerEdits,
+    response_headers: headerEdits,
+    /** On-the-fly gzip/Brotli for compressible responses: true, or { min_bytes, types }. */
+    compress: z
+      .union([
+        z.boolean().transform((enabled) => ({ enabled, min_bytes: 1024, types: [] as string[] })),
+        z.strictObject({ min_bytes: size.default(1024), types: z.array(z.string().regex(/^[a-z0-9.+-]+\/[a-z0-9.+*-]+$/i, 'a media type such as "text/html" or "text/*"')).default([]) })
+          .transform((c) => ({ enabled: true, ...c })),
+      ])
+      .default({ enabled: false, min_bytes: 1024, types: [] }),
     upstream: name.optional(),
     static: z.string().min(1).optional(),
     /** Static routes: Cache-Control by path, first match wins: "/assets/" (prefix), "*.js" (suffix) or an exact path. */
@@ -180,17 +223,32 @@ const routeSchema = z
       .strictObject({
         /** Largest request body (nginx's client_max_body_size, same default); larger → 413. */
         max_body: size.default(1024 * 1024),
+        /** Requests per client (the real client, after trusted proxies) on this route: a token bucket (nginx limit_req). */
+        rate: rate.optional(),
+        /** Requests a client may make at once beyond the rate (the bucket's size); default: one second's worth, at least 1. */
+        burst: z.int().min(1).max(1_000_000).optional(),
+        /** Requests in progress at once per client on this route (nginx limit_conn); more → 429. */
+        concurrent: z.int().min(1).max(1_000_000).optional(),
       })
+      .refine((l) => l.burst === undefined || l.rate !== undefined, { message: 'burst needs a rate: add limits.rate, e.g. "10/s"', path: ['burst'] })
       .prefault({}),
   })
   .refine((r) => (r.upstream === undefined) !== (r.static === undefined), {
     message: 'a route needs exactly one of "upstream" (a name under upstreams) or "static" (a directory)',
   })
+  .refine((r) => !(r.strip_prefix && r.replace_prefix !== undefined), {
+    message: 'give strip_prefix or replace_prefix, not both',
+    path: ['replace_prefix'],
+  })
+  .refine((r) => r.static === undefined || (!r.strip_prefix && r.replace_prefix === undefined), {
+    message: 'strip_prefix and replace_prefix rewrite what is sent upstream; a static route serves its directory from the route\'s path',
+    path: ['static'],
+  })
   .refine((r) => r.static === undefined || !r.cache.enabled, {
     message: 'cache applies to upstream routes; static files are served from disk with their own Cache-Control (cache_control)',
     path: ['cache'],
   })
-  .transform((r) => ({ ...r, name: r.name ?? routeNameFromPath(r.path) }));
+  .transform((r) => ({ ...r, name: r.name ?? routeNameFromPath(r.host ? `${r.host[0]!.replace('*.', 'any.')}${r.path}` : r.path) }));
 
 const poolSchema = z.strictObject({
   processes: z.union([z.literal('auto'), z.int().min(0).max(256)]).default('auto'),
