@@ -9,7 +9,9 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { stripHopByHop } from './hop-by-hop.js';
+import type { UpstreamTls } from '../lib/config/load.js';
 import type { RequestBody } from './request-body.js';
+import { connectOptions, tlsIdentity } from './upstream-tls.js';
 
 /** A response on its way: headers read (hop-by-hop ones removed), body still streaming. */
 export interface UpstreamResponse {
@@ -38,6 +40,8 @@ export interface AttemptOptions {
   connectTimeoutMs: number;
   /** How long the server may take to send response headers (and then between body chunks) before the client gets 504. */
   responseTimeoutMs: number;
+  /** For https:// servers: CA, SNI name, client certificate, verification. */
+  tls?: UpstreamTls;
 }
 
 /** Errors raised before the request could reach the server. */
@@ -55,7 +59,7 @@ export class Forwarder {
   async send(req: OutgoingRequest, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: AbortSignal, body: RequestBody): Promise<AttemptOutcome> {
     const started = performance.now();
     try {
-      const response = await this.pool(target, options.connectTimeoutMs).request({
+      const response = await this.pool(target, options).request({
         method: req.method as 'GET',
         path: req.path,
         headers: requestHeaders(req.headers, extraHeaders, body.kind === 'buffered'),
@@ -84,12 +88,12 @@ export class Forwarder {
     this.pools.clear();
   }
 
-  /** One keep-alive pool per server origin; the upstream's caps bound how many connections it opens. */
-  private pool(origin: string, connectTimeoutMs: number): Pool {
-    const key = `${origin} ${connectTimeoutMs}`;
+  /** One keep-alive pool per server origin (and TLS settings); the upstream's caps bound how many connections it opens. */
+  private pool(origin: string, options: AttemptOptions): Pool {
+    const key = `${origin} ${options.connectTimeoutMs} ${tlsIdentity(options.tls)}`;
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new Pool(origin, { connect: { timeout: connectTimeoutMs }, pipelining: 1, keepAliveTimeout: 30_000 });
+      pool = new Pool(origin, { connect: { timeout: options.connectTimeoutMs, ...connectOptions(options.tls) }, pipelining: 1, keepAliveTimeout: 30_000 });
       this.pools.set(key, pool);
     }
     return pool;

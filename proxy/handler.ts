@@ -169,7 +169,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       }
       tried.add(server);
       x.server = server.url;
-      const outcome = await forwarder.send(outgoing, server.url, { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response }, upstreamHeadersOf(x), clientGone, body);
+      const outcome = await forwarder.send(outgoing, server.url, { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response, tls: upstream.config.tls }, upstreamHeadersOf(x), clientGone, body);
       if (outcome.kind === 'response') {
         noteResponse(upstream, server, outcome, x);
         finished(outcome.body, () => upstream.release(server));

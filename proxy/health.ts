@@ -4,6 +4,7 @@
  * (HAProxy's check/rise/fall). A /readyz body's `slots` and `queueSize` set the
  * server's cap for `max_inflight: auto` (see autoCap).
  */
+import { fetchWithTls } from './upstream-tls.js';
 import type { ServerState, Upstream } from './upstream.js';
 
 export type CheckResult = 'success' | 'failure' | 'timeout';
@@ -81,7 +82,7 @@ export class HealthChecker {
     const { path, timeout, rise, fall } = this.upstream.config.health;
     let result: CheckResult = 'failure';
     try {
-      const res = await fetch(server.url + path, { signal: AbortSignal.timeout(timeout), headers: { 'user-agent': 'portico-health-check' } });
+      const res = await fetchWithTls(server.url + path, this.upstream.config.tls, { signal: AbortSignal.timeout(timeout), headers: { 'user-agent': 'portico-health-check' } });
       const text = await res.text();
       if (res.ok) {
         result = 'success';

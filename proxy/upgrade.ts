@@ -37,7 +37,11 @@ export function createUpgradeHandler(getState: () => HandlerState, metrics: Prox
     let open = false;
     // One small ProxyServer per upgrade: its 'open' event does not say which request it belongs to.
     const proxy = createProxyServer({ ws: true, xfwd: false });
-    proxy.ws(req, socket, head, { target: server.url }, (err: Error) => {
+    const tls = upstream.config.tls;
+    const url = new URL(server.url);
+    // http-proxy takes TLS settings on the target (SNI is the server's host here; servername is not passed through).
+    const target = tls ? { protocol: url.protocol, host: url.hostname, hostname: url.hostname, port: Number(url.port || 443), ca: tls.ca, cert: tls.cert, key: tls.key } : server.url;
+    proxy.ws(req, socket, head, { target, secure: tls?.rejectUnauthorized ?? true }, (err: Error) => {
       metrics.upgrades.inc({ ...labels, result: 'error' });
       log.warn({ id: view.requestId, server: server.url, error: err.message }, 'upgrade failed');
       if (!open) refuse(socket, 502, `upstream server failed the upgrade (${(err as NodeJS.ErrnoException).code ?? err.message})`);

@@ -8,6 +8,7 @@ type Overrides = Record<string, unknown>;
 function configOf(overrides: Overrides = {}, urls = ['http://a', 'http://b']): UpstreamConfig {
   return {
     ...upstreamSchema.parse({ policy: 'round-robin', max_inflight: 1, queue: { size: 2, timeout: '200ms' }, ...overrides }),
+    tls: undefined,
     name: 'u',
     servers: urls.map((url) => ({ url, weight: 1, local: false })),
     dns: [],

@@ -32,7 +32,17 @@ export interface DnsServers {
 }
 
 /** An upstream as configured: policy, caps, queue, health, retries, timeouts, and its servers. */
-export type UpstreamConfig = Omit<ParsedConfig['upstreams'][string], 'servers'> & {
+/** An upstream's TLS settings with the files read (see proxy/upstream-tls.ts). */
+export interface UpstreamTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  servername?: string;
+  rejectUnauthorized: boolean;
+}
+
+export type UpstreamConfig = Omit<ParsedConfig['upstreams'][string], 'servers' | 'tls'> & {
+  tls: UpstreamTls | undefined;
   name: string;
   servers: UpstreamServer[];
   dns: DnsServers[];
@@ -147,9 +157,9 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
   for (const [name, u] of Object.entries(parsed.upstreams)) {
     const listed = u.servers.flatMap((s) => (s.url !== undefined ? [{ url: s.url, weight: s.weight, local: false }] : []));
     const dns = u.servers.flatMap((s) => (s.dns !== undefined ? [{ name: s.dns, port: s.port!, weight: s.weight }] : []));
-    upstreams.set(name, { ...u, name, servers: listed, dns });
+    upstreams.set(name, { ...u, tls: resolveUpstreamTls(u.tls, dir, file, `upstreams.${name}.tls`), name, servers: listed, dns });
   }
-  const poolUpstream = upstreams.get(pool.upstream) ?? { ...upstreamSchema.parse({}), name: pool.upstream, servers: [], dns: [] };
+  const poolUpstream = upstreams.get(pool.upstream) ?? { ...upstreamSchema.parse({}), tls: undefined, name: pool.upstream, servers: [], dns: [] };
   const listed = new Set(poolUpstream.servers.map((s) => s.url));
   for (const url of pool.servers) {
     if (listed.has(url)) {
@@ -185,6 +195,23 @@ function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsCon
     return resolved;
   });
   return { certificates, auto, autoDir: resolve(dir, '.portico'), redirectHttp: tls.redirect_http, hsts: tls.hsts };
+}
+
+/** Reads the PEM files an upstream's `tls` names, so that a reload picks up new ones and a missing one is a config error. */
+function resolveUpstreamTls(tls: ParsedConfig['upstreams'][string]['tls'], dir: string, file: string, where: string): UpstreamTls | undefined {
+  if (!tls) return undefined;
+  const read = (key: 'ca' | 'cert' | 'key') => {
+    const name = tls[key];
+    if (name === undefined) return undefined;
+    try {
+      const text = readFileSync(resolve(dir, name), 'utf8');
+      if (!text.includes('-----BEGIN ')) throw new Error('not a PEM file');
+      return text;
+    } catch (err) {
+      throw new ConfigError(file, [{ key: `${where}.${key}`, message: `cannot use ${resolve(dir, name)}: ${(err as Error).message}` }]);
+    }
+  };
+  return { ca: read('ca'), cert: read('cert'), key: read('key'), servername: tls.servername, rejectUnauthorized: tls.verify };
 }
 
 function isDirectory(path: string): boolean {

@@ -51,8 +51,8 @@ const serverSchema = z
       ctx.addIssue({ code: 'custom', message: `"${url}" is not a URL: write e.g. "http://10.0.0.5:4001"` });
       return z.NEVER;
     }
-    if (parsed.protocol !== 'http:' || (parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search || parsed.hash) {
-      ctx.addIssue({ code: 'custom', message: `"${url}" must be a plain http://host:port origin (no path, query or https yet)` });
+    if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || (parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search || parsed.hash) {
+      ctx.addIssue({ code: 'custom', message: `"${url}" must be a plain http://host:port or https://host:port origin (no path or query)` });
       return z.NEVER;
     }
     return { url: parsed.origin, weight };
@@ -146,6 +146,21 @@ export const upstreamSchema = z.strictObject({
       min_per_second: z.number().min(0).max(1000).default(3),
     })
     .prefault({}),
+  /** For https:// servers: whom to trust, the name to verify, and our client certificate (mTLS). */
+  tls: z
+    .strictObject({
+      /** PEM file of the CAs to trust instead of the system's. */
+      ca: z.string().min(1).optional(),
+      /** SNI and the name the certificate must carry; default: the server's host. */
+      servername: z.string().min(1).optional(),
+      /** Client certificate and key (PEM files), for servers that require one. */
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      /** false accepts any certificate: for tests only, never in production. */
+      verify: z.boolean().default(true),
+    })
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'a client certificate needs both cert and key' })
+    .optional(),
   timeouts: z
     .strictObject({
       connect: duration.default(1000),
