@@ -41,18 +41,18 @@ export function createAdminServer(sources: AdminSources): Server {
 const READS = new Set(['/metrics', '/metrics/all', '/healthz', '/readyz', '/status', '/targets']);
 const WRITES = new Set(['/reload', '/pool/restart', '/cache/purge']);
 
+/** Open even with a token: liveness and readiness probes cannot always send one (Kubernetes httpGet). */
+const PROBES = new Set(['/healthz', '/readyz']);
+
 async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: AdminSources): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0]!;
-  if (req.method === 'PURGE') {
-    if (!authorised(req, sources.token())) return unauthorised(res, 'PURGE');
-    return json(res, 200, { purged: sources.purgeCache(purgeMatchOfTarget(req.url ?? '/')) });
-  }
+  if (!PROBES.has(path) && !authorised(req, sources.token())) return unauthorised(res, req.method === 'PURGE' ? 'PURGE' : path);
+  if (req.method === 'PURGE') return json(res, 200, { purged: sources.purgeCache(purgeMatchOfTarget(req.url ?? '/')) });
   if (WRITES.has(path)) {
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
       return sendProblem(res, 405, `${path} takes POST, not ${req.method}`);
     }
-    if (!authorised(req, sources.token())) return unauthorised(res, path);
     if (path === '/cache/purge') return purge(req, res, sources);
     if (path === '/pool/restart') {
       if (!sources.restartPool()) return sendProblem(res, 409, 'no supervised pool to restart: this proxy runs without a master');

@@ -115,7 +115,8 @@ describe('deploy/container', () => {
     try {
       copyFileSync(join(dir, 'prometheus.compose.yml'), join(tmp, 'prometheus.yml'));
       copyFileSync(join(ROOT, 'deploy/prometheus/alerts.yml'), join(tmp, 'alerts.yml'));
-      expect(spawnSync('promtool', ['check', 'config', join(tmp, 'prometheus.yml')]).status).toBe(0);
+      // --syntax-only: the token file is a compose secret that exists only inside the container (rules are checked on their own).
+      expect(spawnSync('promtool', ['check', 'config', '--syntax-only', join(tmp, 'prometheus.yml')]).status).toBe(0);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

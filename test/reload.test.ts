@@ -161,7 +161,22 @@ describe('live configuration', () => {
     expect((await reloadVia(admin)).status).toBe(401);
     const ok = await fetch(`${admin}/reload`, { method: 'POST', headers: { authorization: 'Bearer 0123456789abcdef-token' } });
     expect(ok.status).toBe(200);
-    expect((await fetch(`${admin}/reload`)).status).toBe(405);
+    expect((await fetch(`${admin}/reload`, { headers: { authorization: 'Bearer 0123456789abcdef-token' } })).status).toBe(405);
+  });
+
+  it('with a token, guards every admin endpoint but the probes; the token may come from a file', async () => {
+    const a = await backend('a');
+    const tokenFile = writeConfig('  a-token-read-from-a-file-0123\n');
+    const { admin } = await start([a.url], `admin_token_file: ${tokenFile}`);
+    for (const path of ['/metrics', '/metrics/all', '/status', '/targets']) {
+      const refused = await fetch(`${admin}${path}`);
+      expect([path, refused.status, refused.headers.get('www-authenticate')]).toEqual([path, 401, 'Bearer realm="portico-admin"']);
+      expect((await fetch(`${admin}${path}`, { headers: { authorization: 'Bearer a-token-read-from-a-file-0123' } })).status).toBe(200);
+    }
+    expect((await fetch(`${admin}/x`, { method: 'PURGE' })).status).toBe(401);
+    for (const probe of ['/healthz', '/readyz']) expect((await fetch(`${admin}${probe}`)).status).toBe(200);
+    const wrong = await fetch(`${admin}/status`, { headers: { authorization: 'Bearer a-token-read-from-a-file-0124' } });
+    expect(wrong.status).toBe(401);
   });
 
   it('refuses an admin listener beyond loopback without a token', async () => {

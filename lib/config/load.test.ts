@@ -89,7 +89,7 @@ describe('config errors name the file, line and key', () => {
     ['a path without a slash', `routes:\n  - { path: api, static: www }`, /routes\[0\]\.path: a route path starts with "\/"/],
     ['a missing static directory', `routes:\n  - { path: /, static: nope }`, /routes\[0\]\.static: .*nope is not a directory/],
     ['a server that is not a URL', `upstreams: { x: { servers: [ "10.0.0.1" ] } }\nroutes: [ { path: /, upstream: x } ]`, /upstreams\.x\.servers\[0\]: "10\.0\.0\.1" is not a URL/],
-    ['a server with a path', `upstreams: { x: { servers: [ "http://a:1/p" ] } }\nroutes: [ { path: /, upstream: x } ]`, /must be a plain http:\/\/host:port origin/],
+    ['a server with a path', `upstreams: { x: { servers: [ "http://a:1/p" ] } }\nroutes: [ { path: /, upstream: x } ]`, /must be a plain http:\/\/host:port or https:\/\/host:port origin/],
     ['an unknown policy', `upstreams: { x: { policy: random } }\nroutes: [ { path: /, upstream: x } ]`, /upstreams\.x\.policy: /],
     ['no routes', 'routes: []', /routes: list at least one route/],
     ['a host with a port', `routes:\n  - { path: /, host: "a.com:80", upstream: inference }`, /routes\[0\]\.host: .*without a port/],

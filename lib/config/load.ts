@@ -177,7 +177,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, dns: parsed.dns, adminToken: parsed.admin_token, publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, dns: parsed.dns, adminToken: parsed.admin_token ?? readAdminToken(parsed.admin_token_file, dir, file), publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
 }
 
 function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsConfig | undefined {
@@ -195,6 +195,18 @@ function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsCon
     return resolved;
   });
   return { certificates, auto, autoDir: resolve(dir, '.portico'), redirectHttp: tls.redirect_http, hsts: tls.hsts };
+}
+
+function readAdminToken(name: string | undefined, dir: string, file: string): string | undefined {
+  if (name === undefined) return undefined;
+  let token: string;
+  try {
+    token = readFileSync(resolve(dir, name), 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(file, [{ key: 'admin_token_file', message: `cannot read ${resolve(dir, name)}: ${(err as Error).message}` }]);
+  }
+  if (token.length < 16) throw new ConfigError(file, [{ key: 'admin_token_file', message: `the token in ${resolve(dir, name)} is shorter than 16 characters` }]);
+  return token;
 }
 
 /** Reads the PEM files an upstream's `tls` names, so that a reload picks up new ones and a missing one is a config error. */

@@ -314,6 +314,8 @@ export const configSchema = z
       .prefault({}),
     /** Bearer token for the admin listener's mutating endpoints (POST /reload); required when it listens beyond loopback. */
     admin_token: z.string().min(16, 'use at least 16 characters').optional(),
+    /** The same, read from a file (a mounted Secret); its surrounding whitespace is ignored. */
+    admin_token_file: z.string().min(1).optional(),
     /** Path of the read-only public pool status the demo page polls (no addresses or secrets); "" turns it off. */
     public_status: z.string().regex(/^(\/.*)?$/, 'a path starting with "/", or "" for none').default('/_portico/status'),
     /** Peers whose X-Forwarded-For, Forwarded, X-Forwarded-* and X-Request-Id are believed (nginx set_real_ip_from). */
@@ -361,8 +363,11 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     const adminHost = config.listen.admin.host;
     const loopback = adminHost !== undefined && (adminHost === 'localhost' || adminHost === '::1' || /^127\./.test(adminHost));
-    if (!loopback && config.admin_token === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['listen', 'admin'], message: 'the admin listener is reachable beyond loopback: set admin_token (e.g. admin_token: ${PORTICO_ADMIN_TOKEN}) or listen on 127.0.0.1' });
+    if (config.admin_token !== undefined && config.admin_token_file !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['admin_token_file'], message: 'give admin_token or admin_token_file, not both' });
+    }
+    if (!loopback && config.admin_token === undefined && config.admin_token_file === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['listen', 'admin'], message: 'the admin listener is reachable beyond loopback: set admin_token (e.g. admin_token: ${PORTICO_ADMIN_TOKEN}) or admin_token_file, or listen on 127.0.0.1' });
     }
     const seen = new Set<string>();
     config.routes.forEach((route, i) => {
