@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { loadCore } from '../backend/core.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
 import { cacheHit } from './cache-hit.js';
+import { http2Scenario } from './http2.js';
 import { benchConfig, cpuSeconds, startPortico } from './portico.js';
 import { machine, printScenario, type ScenarioResult } from './report.js';
 
@@ -22,7 +23,7 @@ const { values } = parseArgs({
     help: { type: 'boolean', short: 'h' },
   },
 });
-const SCENARIOS = ['capacity', 'overload', 'mixed', 'https', 'cache'] as const;
+const SCENARIOS = ['capacity', 'overload', 'mixed', 'https', 'http2', 'cache'] as const;
 if (values.help) {
   process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--quick] [--json FILE]\n`);
   process.exit(0);
@@ -199,6 +200,8 @@ async function main(): Promise<void> {
       result = await mixed();
     } else if (name === 'https') {
       result = await https();
+    } else if (name === 'http2') {
+      result = await http2Scenario(durationMs / 1000);
     } else {
       result = await cacheHit(Math.min(durationMs / 1000, 5), values.quick ? 1 : 3);
     }

@@ -4,8 +4,10 @@
  * flight — including ones opened but not yet used, which Node's own
  * closeIdleConnections() leaves open (they count as waiting for headers).
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Http2SecureServer, ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 
 export interface Drainer {
   /**
@@ -16,19 +18,28 @@ export interface Drainer {
   drain(options?: { keepUpgraded?: boolean }): Promise<void>;
 }
 
-export function trackConnections(server: Server): Drainer {
+export function trackConnections(server: Server | Http2SecureServer): Drainer {
   const inflight = new Map<Socket, number>();
+  const sessions = new Set<ServerHttp2Session>();
   let draining = false;
-  server.on('connection', (socket: Socket) => {
+  // A TLS server's requests arrive on the TLS socket, not the TCP socket its 'connection' event gives.
+  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => {
     inflight.set(socket, 0);
     socket.once('close', () => inflight.delete(socket));
+  });
+  // HTTP/2: the session multiplexes its requests; draining closes it gracefully (GOAWAY, open streams finish).
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    if (draining) session.close();
   });
   const upgraded = new Set<Socket>();
   server.on('upgrade', (req) => {
     upgraded.add(req.socket);
     req.socket.once('close', () => upgraded.delete(req.socket));
   });
-  server.on('request', (req, res) => {
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersionMajor === 2) return; // counted by its session
     const socket = req.socket;
     inflight.set(socket, (inflight.get(socket) ?? 0) + 1);
     if (draining) res.shouldKeepAlive = false;
@@ -50,7 +61,11 @@ export function trackConnections(server: Server): Drainer {
           for (const socket of inflight.keys()) socket.once('close', () => setImmediate(check));
           check();
         });
-      for (const [socket, n] of inflight) if (n === 0 && (!keepUpgraded || !upgraded.has(socket))) socket.destroySoon();
+      for (const session of sessions) session.close();
+      for (const [socket, n] of inflight) {
+        if ((socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2') continue;
+        if (n === 0 && (!keepUpgraded || !upgraded.has(socket))) socket.destroySoon();
+      }
       return closed;
     },
   };

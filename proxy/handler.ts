@@ -75,7 +75,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
     const x: Exchange = {
       id: view.requestId, client: view.client, view, path: req.url ?? '/', started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '',
     };
-    const tooManyHeaders = req.rawHeaders.length / 2 > maxHeaders;
+    const tooManyHeaders = req.rawHeaders.length / 2 - (req.httpVersionMajor === 2 ? 4 : 0) > maxHeaders;
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     const route = tooManyHeaders || pathname === statusPath ? undefined : router.match(pathname, req.headers.host);
     if (route && applyRouteToRequest(req, route)) editResponseHeaders(res, route.response_headers);

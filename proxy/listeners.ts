@@ -14,7 +14,10 @@ import { type Drainer, trackConnections } from '../lib/drain.js';
 import type { Logger } from '../lib/log.js';
 import type { Certificate } from '../lib/certificates.js';
 import { ensureDevCertificate } from './tls/dev-cert.js';
-import { createTlsListener, type TlsListener } from './tls/listener.js';
+import { createTlsListener, type TlsListener, type TlsServer } from './tls/listener.js';
+
+/** A client listener: plain HTTP, or the TLS one (HTTP/2 with HTTP/1.1, or HTTP/1.1 alone). */
+type ClientServer = Server | TlsServer;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -46,9 +49,9 @@ function serverOptions(client: PorticoConfig['client']) {
 export class Listeners {
   http?: Server;
   tls?: TlsListener;
-  private readonly drainers = new Map<Server, Drainer>();
+  private readonly drainers = new Map<ClientServer, Drainer>();
   /** TCP fronts reading the PROXY protocol header, for listeners that have one. */
-  private readonly fronts = new Map<Server, NetServer>();
+  private readonly fronts = new Map<ClientServer, NetServer>();
   private readonly retiring: Array<Promise<void>> = [];
 
   constructor(private readonly deps: ListenerDeps) {}
@@ -74,9 +77,9 @@ export class Listeners {
     try {
       if (next.tls) {
         const pairs = next.tls.auto ? [await ensureDevCertificate(next.tls.autoDir)] : next.tls.certificates;
-        const httpsMoved = !previous?.tls || !tls || JSON.stringify(previous.listen.https) !== JSON.stringify(next.listen.https);
+        const httpsMoved = !previous?.tls || !tls || JSON.stringify(previous.listen.https) !== JSON.stringify(next.listen.https) || previous.tls.http2 !== next.tls.http2;
         if (httpsMoved) {
-          tls = createTlsListener(pairs, this.httpsHandler(), this.deps.log, options, this.deps.onTlsReload);
+          tls = createTlsListener(pairs, this.httpsHandler(), this.deps.log, options, this.deps.onTlsReload, next.tls.http2);
           await this.open(tls.server, next.listen.https).catch((err: Error) => { tls!.close(); throw err; });
         } else if (JSON.stringify(previous?.tls) !== JSON.stringify(next.tls)) {
           tls!.setCertificates(pairs);
@@ -110,6 +113,8 @@ export class Listeners {
 
   private httpsHandler(): Handler {
     return (req, res) => {
+      // HTTP/2 names the host in :authority; everything downstream reads Host.
+      if (req.httpVersionMajor === 2 && req.headers.host === undefined) req.headers.host = req.headers[':authority'] as string | undefined;
       const hsts = this.deps.config().tls?.hsts;
       if (hsts) res.setHeader('Strict-Transport-Security', hsts);
       this.deps.serve(req, res);
@@ -123,7 +128,7 @@ export class Listeners {
     res.writeHead(308, { Location: `https://${host}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`, 'Content-Length': 0 }).end();
   }
 
-  private async open<S extends Server>(server: S, address: ListenAddress): Promise<S> {
+  private async open<S extends ClientServer>(server: S, address: ListenAddress): Promise<S> {
     server.on('clientError', this.deps.rejectMalformed);
     server.on('upgrade', this.deps.upgrade);
     this.drainers.set(server, trackConnections(server));
@@ -144,12 +149,12 @@ export class Listeners {
   }
 
   /** Where a listener accepts connections (its PROXY protocol front, if it has one). */
-  address(server: Server | undefined): AddressInfo | undefined {
+  address(server: ClientServer | undefined): AddressInfo | undefined {
     if (!server) return undefined;
     return ((this.fronts.get(server) ?? server).address() as AddressInfo | null) ?? undefined;
   }
 
-  private async retire(server: Server): Promise<void> {
+  private async retire(server: ClientServer): Promise<void> {
     const drainer = this.drainers.get(server);
     this.drainers.delete(server);
     const address = this.address(server);

@@ -27,7 +27,9 @@ export function declaredTooLarge(req: IncomingMessage, maxBody: number): boolean
  */
 export async function readBody(req: IncomingMessage, maxBody: number): Promise<RequestBody> {
   const length = req.headers['content-length'];
-  const chunked = req.headers['transfer-encoding'] !== undefined;
+  // HTTP/2 frames the body itself: without Content-Length, a body follows unless the headers ended the stream.
+  const h2Body = req.httpVersionMajor === 2 && length === undefined && (req as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true;
+  const chunked = req.headers['transfer-encoding'] !== undefined || h2Body;
   if (!chunked && (length === undefined || length === '0')) return { kind: 'none' };
   if (!chunked && Number(length) <= REPLAYABLE_BODY_BYTES) {
     const chunks: Buffer[] = [];

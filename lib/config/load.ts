@@ -72,6 +72,7 @@ export interface TlsConfig {
   autoDir: string;
   redirectHttp: boolean;
   hsts: string;
+  http2: boolean;
 }
 
 export interface PorticoConfig {
@@ -194,7 +195,7 @@ function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsCon
     }
     return resolved;
   });
-  return { certificates, auto, autoDir: resolve(dir, '.portico'), redirectHttp: tls.redirect_http, hsts: tls.hsts };
+  return { certificates, auto, autoDir: resolve(dir, '.portico'), redirectHttp: tls.redirect_http, hsts: tls.hsts, http2: tls.http2 };
 }
 
 function readAdminToken(name: string | undefined, dir: string, file: string): string | undefined {

@@ -299,6 +299,8 @@ export const configSchema = z
         redirect_http: z.boolean().default(false),
         /** Strict-Transport-Security on HTTPS responses; "" for none. */
         hsts: z.string().default(''),
+        /** Offer HTTP/2 by ALPN beside HTTP/1.1 (upstreams stay HTTP/1.1 keep-alive). */
+        http2: z.boolean().default(true),
       })
       .refine((t) => (t.cert === undefined) !== (t.certificates === undefined), { message: 'give either cert (+ key, or cert: auto) or certificates: [{cert, key}]' })
       .refine((t) => t.cert === undefined || t.cert === 'auto' || t.key !== undefined, { message: 'a cert file needs its key: add tls.key' })

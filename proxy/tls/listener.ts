@@ -5,8 +5,9 @@
  * rename are seen), without a restart and without dropping connections.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { createServer, type Server, type ServerOptions } from 'node:https';
+import { createServer, type Server as HttpsServer, type ServerOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import { dirname } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { type Certificate, nameMatches, readCertificate } from '../../lib/certificates.js';
@@ -24,8 +25,11 @@ interface Loaded {
   context: SecureContext;
 }
 
+/** With HTTP/2 on, a node:http2 server that also speaks HTTP/1.1 (allowHTTP1), so it has every http.Server event we use. */
+export type TlsServer = HttpsServer | Http2SecureServer;
+
 export interface TlsListener {
-  server: Server;
+  server: TlsServer;
   /** The certificates in use now (for metrics and status). */
   certificates(): Certificate[];
   /** Serves other certificate files from now on (a config reload); throws, changing nothing, if they are bad. */
@@ -37,18 +41,28 @@ export function createTlsListener(
   pairs: Array<{ cert: string; key: string }>,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   log: Logger,
-  httpOptions: ServerOptions = {},
+  httpOptions: ServerOptions & { maxHeadersCount?: number } = {},
   onReload?: (ok: boolean) => void,
+  http2 = false,
 ): TlsListener {
   let loaded = load(pairs);
-  const server = createServer({
-    ...httpOptions,
+  const tls = {
     ...TLS_OPTIONS,
     cert: loaded[0]!.certificate.cert,
     key: loaded[0]!.certificate.key,
-    ALPNProtocols: ['http/1.1'],
-    SNICallback: (servername, done) => done(null, pick(loaded, servername).context),
-  }, handler);
+    SNICallback: (servername: string, done: (err: Error | null, context?: SecureContext) => void) => done(null, pick(loaded, servername).context),
+  };
+  const server: TlsServer = http2
+    ? createSecureServer({
+      ...tls, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'],
+      // The HTTP/2 counterparts of the client limits: header fields (plus the 4 pseudo-headers) and their size.
+      maxHeaderListPairs: (httpOptions.maxHeadersCount ?? 100) + 4,
+      settings: { maxHeaderListSize: httpOptions.maxHeaderSize ?? 16 * 1024 },
+    }, handler as never)
+    : createServer({ ...httpOptions, ...tls, ALPNProtocols: ['http/1.1'] }, handler);
+  // HTTP/1.1 over the HTTP/2 server uses node:http's own timeouts and limits, set as properties.
+  // HTTP/2 sessions close after this long without a frame: idle time plus the longest a request may take.
+  if (http2) Object.assign(server, httpOptions, { timeout: (httpOptions.keepAliveTimeout ?? 0) + (httpOptions.requestTimeout ?? 0) });
 
   let timer: NodeJS.Timeout | undefined;
   const use = (next: Loaded[]) => {
