@@ -5,7 +5,7 @@
  * cached route, and nginx with proxy_cache when it is installed. Rounds
  * alternate the servers so that noise on this shared machine spreads over all.
  */
-import { execFile, execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,27 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CLI_SCRIPT } from '../lib/paths.js';
 import type { ScenarioResult } from './report.js';
+import { freePort, installed } from './tools.js';
 
 /** What the backend answers for /api/foo?val=1000, byte for byte in size and headers. */
 export const CACHED_BODY = JSON.stringify({ val: 1000, result: 4.6789012345678e9, ms: 9.312, pid: 123456 });
 export const CACHED_HEADERS = { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' };
 
-function has(tool: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 type Candidate = 'node-memory' | 'portico-cache' | 'nginx-proxy_cache';
 
@@ -92,11 +78,11 @@ async function wrk(port: number, seconds: number): Promise<number> {
 }
 
 export async function cacheHit(seconds: number, rounds: number): Promise<ScenarioResult> {
-  const missing = ['wrk', 'taskset'].filter((t) => !has(t));
+  const missing = ['wrk', 'taskset'].filter((t) => !installed(t));
   if (missing.length > 0) {
     return { scenario: 'cache', description: `skipped: needs ${missing.join(' and ')} (apt-get install -y wrk util-linux)`, rows: [], checks: [] };
   }
-  const candidates: Candidate[] = ['node-memory', 'portico-cache', ...(has('nginx') ? ['nginx-proxy_cache' as const] : [])];
+  const candidates: Candidate[] = ['node-memory', 'portico-cache', ...(installed('nginx') ? ['nginx-proxy_cache' as const] : [])];
   let originHits = 0;
   const origin = createServer((_req, res) => {
     originHits++;
@@ -134,7 +120,7 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
   const portico = median(runs['portico-cache']!);
   return {
     scenario: 'cache',
-    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, ${rounds} rounds alternating (median); origin requests in all: ${originHits}.${has('nginx') ? '' : ' nginx not installed (apt-get install -y nginx): its row is missing.'}`,
+    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, ${rounds} rounds alternating (median); origin requests in all: ${originHits}.${installed('nginx') ? '' : ' nginx not installed (apt-get install -y nginx): its row is missing.'}`,
     rows,
     checks: [
       { what: 'Portico cache hit / bare Node http from memory', target: '≥ 0.8', value: portico / ceiling, pass: portico / ceiling >= 0.8 },

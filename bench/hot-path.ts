@@ -5,7 +5,7 @@
  * the same way for comparison. Rounds alternate the candidates so that noise
  * on this shared machine spreads over all of them. Needs wrk and taskset.
  */
-import { execFile, execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -15,27 +15,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI_SCRIPT } from '../lib/paths.js';
 import { table } from './report.js';
+import { freePort, installed } from './tools.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.HOT_PATH_SECONDS ?? 5);
 const CANDIDATES = ['http-proxy-3', 'node-http-request', 'undici-pool', 'portico', 'portico-no-metrics'];
 
 function need(tool: string): void {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-  } catch {
-    process.stderr.write(`bench:hot-path needs ${tool}: apt-get install -y ${tool === 'taskset' ? 'util-linux' : tool}\n`);
-    process.exit(1);
-  }
+  if (installed(tool)) return;
+  process.stderr.write(`bench:hot-path needs ${tool}: apt-get install -y ${tool === 'taskset' ? 'util-linux' : tool}\n`);
+  process.exit(1);
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function startCandidate(kind: string, port: number, originPort: number): Promise<ChildProcess> {
   let child: ChildProcess;

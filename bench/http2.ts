@@ -4,10 +4,11 @@
  * alternating so that drift hits both alike: the inference path (foo(3000),
  * the pool's limit) and cache hits (the proxy's own cost per request).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { benchConfig, startPortico } from './portico.js';
 import type { ScenarioResult } from './report.js';
+import { installed } from './tools.js';
 
 interface H2loadFigures {
   rps: number;
@@ -15,14 +16,6 @@ interface H2loadFigures {
   failed: number;
 }
 
-function hasH2load(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v h2load'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function h2load(url: string, protocol: 'h2' | 'h1', clients: number, seconds: number): Promise<H2loadFigures> {
   const args = ['-D', String(seconds), '--warm-up-time', '1', '-c', String(clients), '-t', '1', '-m', '1', ...(protocol === 'h1' ? ['--h1'] : []), url];
@@ -33,7 +26,7 @@ async function h2load(url: string, protocol: 'h2' | 'h1', clients: number, secon
 }
 
 export async function http2Scenario(seconds: number): Promise<ScenarioResult> {
-  if (!hasH2load()) return { scenario: 'http2', description: 'skipped: needs h2load (apt-get install -y nghttp2-client)', rows: [], checks: [] };
+  if (!installed('h2load')) return { scenario: 'http2', description: 'skipped: needs h2load (apt-get install -y nghttp2-client)', rows: [], checks: [] };
   // /c/ is the same API behind the cache: the backends mark results cacheable.
   const yaml = `${benchConfig('policy: least-outstanding')}  - { name: cached, path: /c/, upstream: inference, replace_prefix: /api/, cache: true }\n`;
   const portico = await startPortico(yaml);
