@@ -30,10 +30,22 @@ export function onClientError(count: (reason: string) => void) {
     }
     const { status, reason, detail } = rejectionOf(err.code);
     count(reason);
-    const body = JSON.stringify(problem(status, detail));
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
+    answerAndClose(socket, status, detail);
   };
+}
+
+/** The `connect` listener: Portico is a reverse proxy, not a forward one; CONNECT opens no tunnel. */
+export function onConnect(count: (reason: string) => void) {
+  return (_req: unknown, socket: Duplex): void => {
+    count('connect');
+    answerAndClose(socket, 405, 'CONNECT is not served: this is a reverse proxy, not a forward proxy', 'Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n');
+  };
+}
+
+function answerAndClose(socket: Duplex, status: number, detail: string, extra = ''): void {
+  const body = JSON.stringify(problem(status, detail));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n${extra}Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }

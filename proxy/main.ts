@@ -56,6 +56,7 @@ export async function runProxy(configFile: string): Promise<void> {
     serve,
     upgrade: createUpgradeHandler(() => state, metrics, log, () => config.client.websocket_idle_timeout),
     rejectMalformed: onClientError((reason) => metrics.rejected.inc({ reason })),
+    countRejected: (reason) => metrics.rejected.inc({ reason }),
     onTlsReload: (ok) => metrics.tlsReloads.inc({ result: ok ? 'success' : 'failure' }),
     onProxyProtocolError: () => metrics.rejected.inc({ reason: 'proxy_protocol' }),
     log,

@@ -1,5 +1,5 @@
 /**
- * WebSockets and other `Upgrade` requests: routed like any request, sent to a
+ * WebSocket upgrades (and no other kind): routed like any request, sent to a
  * server that is up (in-flight caps are for calls that compute, not for open
  * sockets), with the same forwarding headers, then piped both ways by
  * http-proxy-3 until either side closes or the connection idles out.
@@ -19,6 +19,12 @@ import type { ProxyMetrics } from './metrics.js';
 export function createUpgradeHandler(getState: () => HandlerState, metrics: ProxyMetrics, log: Logger, idleTimeoutMs: () => number) {
   return function upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const { router, upstreams, trustedProxies } = getState();
+    // Only WebSockets are tunnelled. An h2c (or any other) upgrade passed to a backend would open a raw
+    // channel to it past every rule of the proxy: the "h2c smuggling" attack.
+    if (!/^\s*websocket\s*$/i.test(req.headers.upgrade ?? '')) {
+      metrics.rejected.inc({ reason: 'upgrade' });
+      return refuse(socket, 400, `only WebSocket upgrades are proxied, not "${(req.headers.upgrade ?? '').slice(0, 40)}"; send the request without Upgrade (HTTP/2 is offered on the TLS listener)`);
+    }
     const conn = req.socket as typeof req.socket & { encrypted?: boolean };
     const peer = proxiedAddressOf(conn)?.address ?? conn.remoteAddress ?? '';
     const view = clientView(req.headers, { remoteAddress: peer, localPort: conn.localPort ?? 0, encrypted: conn.encrypted === true }, trustedProxies);
