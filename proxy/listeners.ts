@@ -46,10 +46,6 @@ function serverOptions(client: PorticoConfig['client']) {
     maxHeadersCount: client.max_headers + 1,
     // Node checks these timeouts on a sweep, every 30 s by default: a slowloris would get 30 s, not header_timeout.
     connectionsCheckingInterval: Math.min(1000, Math.max(100, client.header_timeout / 2)),
-    // A client that sends its request and then closes its side (printf | nc, some scripts) still gets the answer,
-    // as from nginx; Node's default drops the request when the client's FIN arrives (found by test/fuzz.test.ts).
-    // Not a constructor option: set on each server (open, and here for reloads).
-    httpAllowHalfOpen: true,
   };
 }
 
@@ -138,8 +134,6 @@ export class Listeners {
   private async open<S extends ClientServer>(server: S, address: ListenAddress): Promise<S> {
     server.on('clientError', this.deps.rejectMalformed);
     server.on('connect', onConnect(this.deps.countRejected));
-    // node:http's default drops a request whose client half-closes after sending it; see serverOptions.
-    (server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
     server.on('upgrade', this.deps.upgrade);
     this.drainers.set(server, trackConnections(server));
     const front = address.proxyProtocol ? proxyProtocolFront(server, this.deps.onProxyProtocolError) : undefined;
