@@ -4,12 +4,16 @@
  * the same run (these machines are shared and noisy: compare, don't trust
  * absolutes). The machine's limit comes from timing the native core here.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadCore } from '../backend/core.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
+import { availableAnchors, startAnchor, type AnchorKind, type AnchorOptions } from './anchors.js';
 import { cacheHit } from './cache-hit.js';
+import { latencyChart, type LatencyRow } from './svg.js';
 import { http2Scenario } from './http2.js';
 import { benchConfig, cpuSeconds, startPortico } from './portico.js';
 import { machine, printScenario, type ScenarioResult } from './report.js';
@@ -20,12 +24,13 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '15' },
     json: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    compare: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
 const SCENARIOS = ['capacity', 'overload', 'mixed', 'https', 'http2', 'cache'] as const;
 if (values.help) {
-  process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--quick] [--json FILE]\n`);
+  process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--quick] [--compare] [--json FILE]\n  --compare  adds nginx and HAProxy (from their Debian packages) in front of the same backends\n`);
   process.exit(0);
 }
 const chosen = values.scenario ?? [...SCENARIOS];
@@ -33,6 +38,9 @@ for (const s of chosen) if (!(SCENARIOS as readonly string[]).includes(s)) throw
 const durationMs = (values.quick ? 5 : Number(values.duration)) * 1000;
 const warmupMs = values.quick ? 1000 : 2000;
 const cores = availableParallelism();
+const anchors = availableAnchors();
+/** Charts land in the source tree's bench/results/, beside this file's source. */
+const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const VAL = 3000;
 
 /** Median single-call time of foo(val), ms, measured in this process. */
@@ -90,12 +98,50 @@ async function measure(upstream: string, clients: number, ms: number, nextPath?:
   }
 }
 
+/**
+ * The same load through an anchor (nginx or HAProxy) in front of a fresh
+ * Portico pool's backends (Portico's own proxy idles meanwhile).
+ */
+async function measureAnchor(kind: AnchorKind, options: AnchorOptions, clients: number, ms: number, nextPath?: () => string) {
+  const portico = await startPortico(benchConfig('policy: least-outstanding'));
+  try {
+    const status = (await (await fetch(`${portico.admin}/status`)).json()) as { upstreams: Array<{ servers: Array<{ url: string }> }> };
+    const anchor = await startAnchor(kind, status.upstreams[0]!.servers.map((s) => s.url), options);
+    try {
+      const cpu0 = cpuSeconds(anchor.pid);
+      const result = await runLoad({ url: `${anchor.url}/api/foo?val=${VAL}`, clients, durationMs: ms, warmupMs, nextPath });
+      const proxyCpu = (cpuSeconds(anchor.pid) - cpu0) / ((ms + warmupMs) / 1000);
+      return { ...figures(result), proxyCpu, generatorCpu: result.generatorCpu };
+    } finally {
+      await anchor.stop();
+    }
+  } finally {
+    await portico.stop();
+  }
+}
+
+/** The anchors to add to a scenario with --compare: nginx as users run it, and HAProxy with per-server maxconn and a queue. */
+function anchorRuns(maxconn: number | undefined): Array<[string, AnchorKind, AnchorOptions]> {
+  if (!values.compare) return [];
+  return anchors.kinds.map((kind) => (kind === 'nginx'
+    ? ['nginx (round-robin, keep-alive)', kind, {}]
+    : [`HAProxy (leastconn${maxconn ? `, maxconn ${maxconn}` : ''}, queue 1 s)`, kind, { balance: 'leastconn', maxconn, queueTimeoutMs: 1000 }]));
+}
+
+function writeChart(name: string, title: string, subtitle: string, rows: LatencyRow[]): void {
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, `${name}.svg`), latencyChart(title, rows, subtitle));
+}
+
 async function capacity(limit: number, parallel: number): Promise<ScenarioResult & { rps: number }> {
   const f = await measure('policy: least-outstanding', 2 * cores, durationMs);
+  const row = (system: string, x: typeof f) => ({ system, 'req/s': x.rps, 'limit req/s': limit, 'of limit': x.rps / limit, 'core alone, all cores req/s': parallel, 'of core alone': x.rps / parallel, 'p50 ms': x.p50, 'p99 ms': x.p99, errors: x.errors + x.other, 'proxy CPU': x.proxyCpu, 'generator CPU': x.generatorCpu });
+  const rows = [row('Portico', f)];
+  for (const [name, kind, options] of anchorRuns(1)) rows.push(row(name, await measureAnchor(kind, options, 2 * cores, durationMs)));
   return {
     scenario: 'capacity', rps: f.rps,
     description: `foo(${VAL}), ${2 * cores} closed-loop clients (2 per core), default pool and policy, ${durationMs / 1000} s.`,
-    rows: [{ 'req/s': f.rps, 'limit req/s': limit, 'of limit': f.rps / limit, 'core alone, all cores req/s': parallel, 'of core alone': f.rps / parallel, 'p50 ms': f.p50, 'p99 ms': f.p99, errors: f.errors + f.other, 'proxy CPU': f.proxyCpu, 'generator CPU': f.generatorCpu }],
+    rows,
     checks: [{ what: 'throughput / machine limit', target: '≥ 0.95', value: f.rps / limit, pass: f.rps / limit >= 0.95 }],
   };
 }
@@ -111,11 +157,23 @@ async function overload(call: number, capacityRps: number): Promise<ScenarioResu
     '503/s': f.shedRps, '503 p50 ms': f.shedP50, '503 p99 ms': f.shedP99, 'proxy CPU': f.proxyCpu, 'generator CPU': f.generatorCpu,
   });
   const bound = queueTimeoutMs + 2 * call;
+  const rows = [row('Portico, default queue (1000, 1 s), resend at once', big), row('Portico, queue 10, resend at once', small), row('Portico, queue 10, honour Retry-After', polite)];
+  const chart: LatencyRow[] = [{ system: 'Portico (default)', p50: big.p50, p99: big.p99 }, { system: 'Portico (queue 10)', p50: small.p50, p99: small.p99 }];
+  const anchorFigures: Array<[string, Awaited<ReturnType<typeof measure>>]> = [];
+  for (const [name, kind, options] of anchorRuns(1)) {
+    const f = await measureAnchor(kind, options, 1000, ms);
+    anchorFigures.push([name, f]);
+    rows.push(row(`${name}, resend at once`, f));
+    chart.push({ system: name.split(' (')[0]!, p50: f.p50, p99: f.p99 });
+  }
+  writeChart('overload', 'Overload: 1000 clients, foo(3000), admitted (200) latency', `npm run bench ${new Date().toISOString().slice(0, 10)}, ${cores} cores`, chart);
+  const nginx = anchorFigures.find(([name]) => name.startsWith('nginx'))?.[1];
   return {
     scenario: 'overload',
     description: `1000 closed-loop clients for ${ms / 1000} s, foo(${VAL}); clients resend at once after a 503. Capacity goodput ${capacityRps.toFixed(1)} req/s from the capacity scenario of this run.`,
-    rows: [row('default (1000, 1 s), resend at once', big), row('size 10, resend at once', small), row('size 10, honour Retry-After', polite)],
+    rows,
     checks: [
+      ...(nginx ? [{ what: 'goodput Portico / nginx', target: '≥ 1', value: big.rps / nginx.rps, pass: big.rps >= nginx.rps }] : []),
       { what: 'goodput / capacity goodput', target: '≥ 0.9', value: big.rps / capacityRps, pass: big.rps / capacityRps >= 0.9 },
       { what: 'failed connections', target: '0', value: big.errors + small.errors, pass: big.errors + small.errors === 0 },
       { what: `200 p99 ms vs queue timeout + 2 × call (${bound.toFixed(0)} ms)`, target: `≤ ${bound.toFixed(0)}`, value: big.p99, pass: big.p99 <= bound },
@@ -145,6 +203,15 @@ async function mixed(): Promise<ScenarioResult> {
   }
   const lo = results['least-outstanding max_inflight: auto']!;
   const rr = results['round-robin max_inflight: 4']!;
+  const chart: LatencyRow[] = [{ system: 'Portico least-outstanding', p50: lo.p50, p99: lo.p99, 'p99.9': lo.p999 }, { system: 'Portico round-robin', p50: rr.p50, p99: rr.p99, 'p99.9': rr.p999 }];
+  let haproxy: Awaited<ReturnType<typeof measure>> | undefined;
+  for (const [name, kind, options] of anchorRuns(1)) {
+    const f = await measureAnchor(kind, options, 2 * cores, ms, nextPath);
+    if (kind === 'haproxy') haproxy = f;
+    rows.push({ policy: name, cap: kind === 'haproxy' ? '1' : 'none', 'req/s': f.rps, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
+    chart.push({ system: name.split(' (')[0]!, p50: f.p50, p99: f.p99, 'p99.9': f.p999 });
+  }
+  writeChart('mixed', 'Mixed cost: 90 % foo(1000), 10 % foo(100000), 4 clients', `npm run bench ${new Date().toISOString().slice(0, 10)}, ${cores} cores`, chart);
   return {
     scenario: 'mixed',
     description: `90 % foo(${cheap}), 10 % foo(${dear}) (100× dearer), ${2 * cores} clients, ${ms / 1000} s per run. Checks compare the default (least-outstanding, cap auto) with round-robin as nginx runs it (no effective cap).`,
@@ -153,6 +220,11 @@ async function mixed(): Promise<ScenarioResult> {
       { what: 'throughput least-outstanding / round-robin', target: '≥ 1.3', value: lo.rps / rr.rps, pass: lo.rps / rr.rps >= 1.3 },
       { what: 'p50 least-outstanding / round-robin', target: '≤ 0.3', value: lo.p50 / rr.p50, pass: lo.p50 / rr.p50 <= 0.3 },
       { what: 'p99 least-outstanding / round-robin', target: '≤ 1', value: lo.p99 / rr.p99, pass: lo.p99 / rr.p99 <= 1 },
+      ...(haproxy ? [
+        { what: 'throughput Portico / HAProxy leastconn maxconn 1', target: '≥ 1', value: lo.rps / haproxy.rps, pass: lo.rps >= haproxy.rps },
+        { what: 'p50 Portico / HAProxy leastconn maxconn 1', target: '≤ 1', value: lo.p50 / haproxy.p50, pass: lo.p50 <= haproxy.p50 },
+        { what: 'p99 Portico / HAProxy leastconn maxconn 1', target: '≤ 1', value: lo.p99 / haproxy.p99, pass: lo.p99 <= haproxy.p99 },
+      ] : []),
     ],
   };
 }
@@ -184,6 +256,7 @@ async function main(): Promise<void> {
   const parallel = await parallelCallsPerSecond(VAL);
   process.stdout.write(`# Portico bench ${m.date}\n${m.cores} cores, ${m.cpu}, Node ${m.node}\n`);
   process.stdout.write(`Load generator: closed-loop Node clients (bench/load.ts), on the same machine as Portico.\n`);
+  if (values.compare) for (const line of anchors.missing) process.stdout.write(`--compare: ${line}\n`);
   process.stdout.write(`Native core: foo(${VAL}) takes ${call.toFixed(1)} ms here; machine limit = ${cores} cores / call time = ${limit.toFixed(1)} req/s; the core alone on all ${cores} cores at once (no HTTP): ${parallel.toFixed(1)} calls/s.\n`);
   const results: ScenarioResult[] = [];
   let capacityRps: number | undefined;

@@ -1,0 +1,120 @@
+/**
+ * The anchors of `npm run bench -- --compare`: nginx and HAProxy, started by
+ * the bench from their Debian packages, in front of the same Portico backends
+ * as Portico's own proxy, one worker / one thread each (as Portico's proxy is
+ * one process). Missing packages are skipped with a message.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, installed } from './tools.js';
+
+export type AnchorKind = 'nginx' | 'haproxy';
+
+export interface AnchorOptions {
+  /** HAProxy: requests per server at once (maxconn); nginx has no such cap in the open-source build. */
+  maxconn?: number;
+  /** HAProxy: how long a request may wait in its queue for a server (timeout queue). */
+  queueTimeoutMs?: number;
+  /** HAProxy balance algorithm; nginx always round-robin here (its default). */
+  balance?: 'leastconn' | 'roundrobin';
+  /** Pin to these CPUs (taskset -c), for the one-core pass-through comparison. */
+  cpus?: string;
+}
+
+export interface RunningAnchor {
+  kind: AnchorKind;
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Which anchors this machine can run, and a line for each one it cannot. */
+export function availableAnchors(): { kinds: AnchorKind[]; missing: string[] } {
+  const kinds: AnchorKind[] = [];
+  const missing: string[] = [];
+  for (const kind of ['nginx', 'haproxy'] as const) {
+    if (installed(kind)) kinds.push(kind);
+    else missing.push(`${kind} is not installed (apt-get install -y ${kind}): its rows are skipped`);
+  }
+  return { kinds, missing };
+}
+
+function nginxConfig(dir: string, port: number, backends: string[]): string {
+  return `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream pool {
+${backends.map((b) => `    server ${new URL(b).host};`).join('\n')}
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location / {
+      proxy_pass http://pool;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_read_timeout 60s;
+    }
+  }
+}
+`;
+}
+
+function haproxyConfig(dir: string, port: number, backends: string[], o: AnchorOptions): string {
+  const maxconn = o.maxconn !== undefined ? ` maxconn ${o.maxconn}` : '';
+  return `global
+  nbthread 1
+  maxconn 8192
+  pidfile ${dir}/haproxy.pid
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 60s
+  timeout server 60s
+  timeout queue ${o.queueTimeoutMs ?? 1000}ms
+  option http-keep-alive
+  http-reuse always
+frontend bench
+  bind 127.0.0.1:${port}
+  default_backend pool
+backend pool
+  balance ${o.balance ?? 'leastconn'}
+${backends.map((b, i) => `  server s${i} ${new URL(b).host}${maxconn}`).join('\n')}
+`;
+}
+
+export async function startAnchor(kind: AnchorKind, backends: string[], options: AnchorOptions = {}): Promise<RunningAnchor> {
+  const dir = mkdtempSync(join(tmpdir(), `portico-bench-${kind}-`));
+  chmodSync(dir, 0o777); // nginx started as root runs its worker as nobody
+  const port = await freePort();
+  const command = kind === 'nginx'
+    ? ['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']
+    : ['haproxy', '-db', '-f', join(dir, 'haproxy.cfg')];
+  if (kind === 'nginx') writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, backends));
+  else writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig(dir, port, backends, options));
+  const [file, ...args] = options.cpus ? ['taskset', '-c', options.cpus, ...command] : command;
+  const child: ChildProcess = spawn(file!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await (await fetch(`${url}/`)).text();
+      return { kind, url, pid: child.pid!, stop };
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  await stop();
+  throw new Error(`${kind} did not start`);
+}

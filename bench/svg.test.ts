@@ -1,0 +1,13 @@
+import { describe, expect, it } from 'vitest';
+import { latencyChart } from './svg.js';
+
+describe('latencyChart', () => {
+  it('draws one bar per system and percentile, labelled, and escapes names', () => {
+    const svg = latencyChart('overload <1000>', [{ system: 'portico', p50: 12, p99: 900 }, { system: 'nginx & co', p50: 4000, p99: 12_000 }]);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<rect x=/g)).toHaveLength(4);
+    expect(svg).toContain('overload &lt;1000&gt;');
+    expect(svg).toContain('nginx &amp; co');
+    expect(svg).toContain('p99 900 ms');
+  });
+});
