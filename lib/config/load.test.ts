@@ -92,6 +92,7 @@ describe('config errors name the file, line and key', () => {
     ['a server with a path', `upstreams: { x: { servers: [ "http://a:1/p" ] } }\nroutes: [ { path: /, upstream: x } ]`, /must be a plain http:\/\/host:port or https:\/\/host:port origin/],
     ['an unknown policy', `upstreams: { x: { policy: random } }\nroutes: [ { path: /, upstream: x } ]`, /upstreams\.x\.policy: /],
     ['no routes', 'routes: []', /routes: list at least one route/],
+    ['an alias to no anchor (found by test/fuzz.test.ts)', '*;', /portico\.yaml: YAML: Unresolved alias/],
     ['a host with a port', `routes:\n  - { path: /, host: "a.com:80", upstream: inference }`, /routes\[0\]\.host: .*without a port/],
     ['a rate without a unit', `routes:\n  - { path: /, upstream: inference, limits: { rate: "10" } }`, /routes\[0\]\.limits\.rate: "10" is not a rate: write requests per second, minute or hour/],
     ['a burst without a rate', `routes:\n  - { path: /, upstream: inference, limits: { burst: 5 } }`, /routes\[0\]\.limits\.burst: burst needs a rate/],

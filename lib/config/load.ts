@@ -131,7 +131,14 @@ export function parseConfig(raw: string, file: string, env: NodeJS.ProcessEnv = 
       key: '', ...lines.linePos(e.pos[0]), message: `YAML: ${e.message.split('\n')[0]}`,
     })));
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  let data: unknown;
+  try {
+    data = doc.toJS() ?? {};
+  } catch (err) {
+    // What the parser accepts but cannot turn into values: an alias to no anchor ("*name"), alias loops.
+    throw new ConfigError(file, [{ key: '', message: `YAML: ${(err as Error).message.split('\n')[0]}` }]);
+  }
+  const result = configSchema.safeParse(data);
   if (!result.success) throw new ConfigError(file, problemsFromIssues(result.error.issues, doc, lines, configSchema));
   return resolveConfig(result.data, file);
 }
