@@ -153,20 +153,21 @@ async function overload(call: number, capacityRps: number): Promise<ScenarioResu
   const small = await measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms);
   const polite = await measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms, undefined, true);
   const row = (name: string, f: Awaited<ReturnType<typeof measure>>) => ({
-    'queue, clients': name, 'goodput req/s': f.rps, 'of capacity': f.rps / capacityRps, 'failed conns': f.errors, '200 p50 ms': f.p50, '200 p99 ms': f.p99,
+    'system, queue, clients': name, 'goodput req/s': f.rps, 'of capacity': f.rps / capacityRps, 'failed conns': f.errors, '200 p50 ms': f.p50, '200 p99 ms': f.p99,
     '503/s': f.shedRps, '503 p50 ms': f.shedP50, '503 p99 ms': f.shedP99, 'proxy CPU': f.proxyCpu, 'generator CPU': f.generatorCpu,
   });
   const bound = queueTimeoutMs + 2 * call;
   const rows = [row('Portico, default queue (1000, 1 s), resend at once', big), row('Portico, queue 10, resend at once', small), row('Portico, queue 10, honour Retry-After', polite)];
-  const chart: LatencyRow[] = [{ system: 'Portico (default)', p50: big.p50, p99: big.p99 }, { system: 'Portico (queue 10)', p50: small.p50, p99: small.p99 }];
+  const goodput = (f: typeof big) => `${f.rps.toFixed(0)} req/s`;
+  const chart: LatencyRow[] = [{ system: `Portico, ${goodput(big)}`, p50: big.p50, p99: big.p99 }, { system: `Portico queue 10, ${goodput(small)}`, p50: small.p50, p99: small.p99 }];
   const anchorFigures: Array<[string, Awaited<ReturnType<typeof measure>>]> = [];
   for (const [name, kind, options] of anchorRuns(1)) {
     const f = await measureAnchor(kind, options, 1000, ms);
     anchorFigures.push([name, f]);
     rows.push(row(`${name}, resend at once`, f));
-    chart.push({ system: name.split(' (')[0]!, p50: f.p50, p99: f.p99 });
+    chart.push({ system: `${name.split(' (')[0]!}, ${goodput(f)}`, p50: f.p50, p99: f.p99 });
   }
-  writeChart('overload', 'Overload: 1000 clients, foo(3000), admitted (200) latency', `npm run bench ${new Date().toISOString().slice(0, 10)}, ${cores} cores`, chart);
+  writeChart('overload', 'Overload: 1000 clients, foo(3000): goodput and admitted (200) latency', `npm run bench ${new Date().toISOString().slice(0, 10)}, ${cores} cores`, chart);
   const nginx = anchorFigures.find(([name]) => name.startsWith('nginx'))?.[1];
   return {
     scenario: 'overload',

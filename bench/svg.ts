@@ -25,8 +25,8 @@ export function latencyChart(title: string, rows: LatencyRow[], subtitle = ''): 
   const values = rows.flatMap((r) => keys.map((k) => r[k] ?? NaN)).filter((v) => Number.isFinite(v) && v > 0);
   const min = Math.max(0.1, Math.min(...values) / 2);
   const max = Math.max(...values) * 1.5;
-  const left = 190;
-  const width = 760;
+  const left = Math.min(320, 20 + 7 * Math.max(...rows.map((r) => r.system.length)));
+  const width = left + 590;
   const plot = width - left - 70;
   const barH = 12;
   const groupH = keys.length * (barH + 3) + 14;
@@ -39,7 +39,7 @@ export function latencyChart(title: string, rows: LatencyRow[], subtitle = ''): 
     `<text x="12" y="22" font-size="15" font-weight="bold">${escape(title)}</text>`,
     `<text x="12" y="40" fill="#555">${escape(subtitle)}</text>`,
   ];
-  for (const tick of [0.1, 1, 10, 100, 1000, 10_000, 100_000].filter((t) => t >= min && t <= max)) {
+  for (const tick of [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000].filter((t) => t >= min && t <= max)) {
     parts.push(`<line x1="${x(tick)}" y1="${top - 6}" x2="${x(tick)}" y2="${height - 30}" stroke="#ddd"/>`);
     parts.push(`<text x="${x(tick)}" y="${height - 16}" text-anchor="middle" fill="#555">${tick >= 1000 ? `${tick / 1000} s` : `${tick} ms`}</text>`);
   }
