@@ -115,7 +115,8 @@ export function pipeToClient(response: UpstreamResponse, res: ServerResponse, ex
 /** The client's headers minus hop-by-hop ones, plus ours; a buffered body gets its length from undici. */
 function requestHeaders(headers: IncomingHttpHeaders, extra: Record<string, string>, buffered: boolean): Record<string, string | string[]> {
   const out = stripHopByHop(headers);
-  for (const name of Object.keys(out)) if (name.startsWith(':')) delete out[name]; // HTTP/2 pseudo-headers: upstreams speak HTTP/1.1
+  // HTTP/2 pseudo-headers (:method, :path, ...): upstreams speak HTTP/1.1. Checked by one key so HTTP/1.1 pays nothing.
+  if (':method' in out) for (const name of Object.keys(out)) if (name.startsWith(':')) delete out[name];
   delete out.expect; // Node answered 100-continue already; undici refuses to send Expect
   if (buffered) delete out['content-length'];
   return { ...out, ...extra };
