@@ -75,11 +75,11 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** A config for a bench run: free ports, the local pool, HTTPS with a development certificate, and `upstream` lines under upstreams.inference. */
-export function benchConfig(upstream: string, pool = ''): string {
+export function benchConfig(upstream: string, pool = '', processes: number | 'auto' = 'auto'): string {
   return `listen: { http: "127.0.0.1:0", https: "127.0.0.1:0", admin: "127.0.0.1:0" }
 tls: { cert: auto }
 access_log: false
-pool: { processes: auto, base_port: 0 ${pool} }
+pool: { processes: ${processes}, base_port: 0 ${pool} }
 upstreams:
   inference:
 ${upstream.split('\n').map((l) => `    ${l}`).join('\n')}

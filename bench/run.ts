@@ -13,7 +13,7 @@ import { loadCore } from '../backend/core.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
 import { availableAnchors, startAnchor, type AnchorKind, type AnchorOptions } from './anchors.js';
 import { cacheHit } from './cache-hit.js';
-import { latencyChart, type LatencyRow } from './svg.js';
+import { latencyChart, throughputChart, type LatencyRow, type ThroughputBar } from './svg.js';
 import { http2Scenario } from './http2.js';
 import { benchConfig, cpuSeconds, startPortico } from './portico.js';
 import { machine, printScenario, type ScenarioResult } from './report.js';
@@ -28,7 +28,7 @@ const { values } = parseArgs({
     help: { type: 'boolean', short: 'h' },
   },
 });
-const SCENARIOS = ['capacity', 'overload', 'mixed', 'https', 'http2', 'cache'] as const;
+const SCENARIOS = ['capacity', 'overload', 'mixed', 'https', 'http2', 'cache', 'scaling'] as const;
 if (values.help) {
   process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--quick] [--compare] [--json FILE]\n  --compare  adds nginx and HAProxy (from their Debian packages) in front of the same backends\n`);
   process.exit(0);
@@ -230,6 +230,36 @@ async function mixed(): Promise<ScenarioResult> {
   };
 }
 
+/**
+ * Throughput with 1, 2, ... 2 × cores backends (2 clients each), against the
+ * machine's limit for that many: min(backends, cores) ÷ the call time.
+ */
+async function scaling(call: number): Promise<ScenarioResult> {
+  const rows = [];
+  const bars: ThroughputBar[] = [];
+  for (let n = 1; n <= 2 * cores; n++) {
+    const portico = await startPortico(benchConfig('policy: least-outstanding', '', n));
+    try {
+      const result = await runLoad({ url: `${portico.http}/api/foo?val=${VAL}`, clients: 2 * n, durationMs: values.quick ? durationMs : Math.min(durationMs, 10_000), warmupMs });
+      const f = figures(result);
+      const limit = Math.min(n, cores) / (call / 1000);
+      rows.push({ backends: String(n), clients: String(2 * n), 'req/s': f.rps, 'limit req/s': limit, 'of limit': f.rps / limit, 'p50 ms': f.p50, 'p99 ms': f.p99, errors: f.errors + f.other });
+      bars.push({ label: `${n} backend${n > 1 ? 's' : ''}`, value: f.rps, limit });
+    } finally {
+      await portico.stop();
+    }
+  }
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, 'scaling.svg'), throughputChart(`Throughput vs backends, foo(${VAL})`, bars, `npm run bench ${new Date().toISOString().slice(0, 10)}, ${cores} cores; dashed: the machine's limit for that many backends`));
+  const atCores = rows[cores - 1]!;
+  return {
+    scenario: 'scaling',
+    description: `foo(${VAL}) through Portico with 1 to ${2 * cores} backends (2 closed-loop clients per backend); the limit is min(backends, cores) ÷ the call time measured in this run. More backends than cores only share the cores.`,
+    rows,
+    checks: [{ what: `throughput / limit with ${cores} backends (one per core, the default)`, target: '≥ 0.95', value: Number(atCores['of limit']), pass: Number(atCores['of limit']) >= 0.95 }],
+  };
+}
+
 /** The inference path over HTTPS against plain HTTP, alternating so that drift hits both alike. */
 async function https(): Promise<ScenarioResult> {
   const runs: Record<'http' | 'https', Array<Awaited<ReturnType<typeof measure>>>> = { http: [], https: [] };
@@ -274,6 +304,8 @@ async function main(): Promise<void> {
       result = await mixed();
     } else if (name === 'https') {
       result = await https();
+    } else if (name === 'scaling') {
+      result = await scaling(call);
     } else if (name === 'http2') {
       result = await http2Scenario(durationMs / 1000);
     } else {

@@ -57,3 +57,39 @@ export function latencyChart(title: string, rows: LatencyRow[], subtitle = ''): 
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }
+
+export interface ThroughputBar {
+  label: string;
+  value: number;
+  /** What it could be at most (drawn as a tick), e.g. the machine's limit for that many backends. */
+  limit?: number;
+}
+
+/** Vertical bars of throughput (req/s) with each bar's limit marked: "throughput vs backends". */
+export function throughputChart(title: string, bars: ThroughputBar[], subtitle = ''): string {
+  const width = 120 + bars.length * 110;
+  const height = 320;
+  const top = 60;
+  const bottom = height - 50;
+  const max = Math.max(...bars.map((b) => Math.max(b.value, b.limit ?? 0))) * 1.15;
+  const y = (v: number) => bottom - ((bottom - top) * v) / max;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="12" y="22" font-size="15" font-weight="bold">${escape(title)}</text>`,
+    `<text x="12" y="40" fill="#555">${escape(subtitle)}</text>`,
+    `<line x1="60" y1="${bottom}" x2="${width - 20}" y2="${bottom}" stroke="#999"/>`,
+  ];
+  bars.forEach((bar, i) => {
+    const x = 80 + i * 110;
+    parts.push(`<rect x="${x}" y="${y(bar.value)}" width="60" height="${bottom - y(bar.value)}" fill="#2b6cb0"><title>${escape(`${bar.label}: ${bar.value.toFixed(1)} req/s`)}</title></rect>`);
+    parts.push(`<text x="${x + 30}" y="${y(bar.value) + 16}" text-anchor="middle" fill="#fff" font-weight="bold">${bar.value.toFixed(1)}</text>`);
+    if (bar.limit !== undefined) {
+      parts.push(`<line x1="${x - 8}" y1="${y(bar.limit)}" x2="${x + 68}" y2="${y(bar.limit)}" stroke="#c05621" stroke-width="2" stroke-dasharray="4 3"/>`);
+      parts.push(`<text x="${x + 30}" y="${Math.min(y(bar.limit), y(bar.value)) - 6}" text-anchor="middle" fill="#c05621" font-size="11">limit ${bar.limit.toFixed(1)}</text>`);
+    }
+    parts.push(`<text x="${x + 30}" y="${bottom + 18}" text-anchor="middle">${escape(bar.label)}</text>`);
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
