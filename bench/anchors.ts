@@ -8,6 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
+import { generate } from 'selfsigned';
 import { freePort, installed } from './tools.js';
 
 export type AnchorKind = 'nginx' | 'haproxy';
@@ -21,6 +23,8 @@ export interface AnchorOptions {
   balance?: 'leastconn' | 'roundrobin';
   /** Pin to these CPUs (taskset -c), for the one-core pass-through comparison. */
   cpus?: string;
+  /** Terminate TLS (a fresh EC P-256 certificate for localhost, as Portico's development one). */
+  tls?: boolean;
 }
 
 export interface RunningAnchor {
@@ -41,7 +45,7 @@ export function availableAnchors(): { kinds: AnchorKind[]; missing: string[] } {
   return { kinds, missing };
 }
 
-function nginxConfig(dir: string, port: number, backends: string[]): string {
+function nginxConfig(dir: string, port: number, backends: string[], tls: boolean): string {
   return `worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log error;
@@ -53,7 +57,7 @@ ${backends.map((b) => `    server ${new URL(b).host};`).join('\n')}
     keepalive 64;
   }
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    listen 127.0.0.1:${port} backlog=4096${tls ? ` ssl;\n    ssl_certificate ${dir}/cert.pem;\n    ssl_certificate_key ${dir}/key.pem;\n    ssl_protocols TLSv1.2 TLSv1.3` : ''};
     location / {
       proxy_pass http://pool;
       proxy_http_version 1.1;
@@ -80,7 +84,7 @@ defaults
   option http-keep-alive
   http-reuse always
 frontend bench
-  bind 127.0.0.1:${port}
+  bind 127.0.0.1:${port}${o.tls ? ` ssl crt ${dir}/combined.pem` : ''}
   default_backend pool
 backend pool
   balance ${o.balance ?? 'leastconn'}
@@ -95,7 +99,13 @@ export async function startAnchor(kind: AnchorKind, backends: string[], options:
   const command = kind === 'nginx'
     ? ['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']
     : ['haproxy', '-db', '-f', join(dir, 'haproxy.cfg')];
-  if (kind === 'nginx') writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, backends));
+  if (options.tls) {
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
+    writeFileSync(join(dir, 'cert.pem'), pems.cert);
+    writeFileSync(join(dir, 'key.pem'), pems.private);
+    writeFileSync(join(dir, 'combined.pem'), `${pems.cert}\n${pems.private}`);
+  }
+  if (kind === 'nginx') writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, backends, options.tls === true));
   else writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig(dir, port, backends, options));
   const [file, ...args] = options.cpus ? ['taskset', '-c', options.cpus, ...command] : command;
   const child: ChildProcess = spawn(file!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -106,10 +116,12 @@ export async function startAnchor(kind: AnchorKind, backends: string[], options:
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
-      await (await fetch(`${url}/`)).text();
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(); }).on('error', reject);
+      });
       return { kind, url, pid: child.pid!, stop };
     } catch {
       await new Promise((r) => setTimeout(r, 50));
@@ -117,4 +129,39 @@ export async function startAnchor(kind: AnchorKind, backends: string[], options:
   }
   await stop();
   throw new Error(`${kind} did not start`);
+}
+
+/** A trivial nginx origin (every request answered "ok" from the config), unpinned, for the pass-through comparison. */
+export async function startNginxOrigin(): Promise<{ url: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-bench-origin-'));
+  chmodSync(dir, 0o777);
+  const port = await freePort();
+  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 2;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:${port} backlog=4096; location / { default_type text/plain; return 200 "ok"; } }
+}
+`);
+  const child = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await (await fetch(url)).text();
+      return { url, stop };
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  await stop();
+  throw new Error('the nginx origin did not start');
 }

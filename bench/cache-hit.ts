@@ -23,7 +23,7 @@ export const CACHED_HEADERS = { 'content-type': 'application/json', 'cache-contr
 
 
 
-type Candidate = 'node-memory' | 'portico-cache' | 'nginx-proxy_cache';
+type Candidate = 'node-memory' | 'portico-cache' | 'nginx-proxy_cache' | 'haproxy-cache';
 
 async function start(kind: Candidate, port: number, originPort: number, dir: string): Promise<ChildProcess> {
   let child: ChildProcess;
@@ -55,6 +55,31 @@ http {
 }
 `);
     child = spawn('taskset', ['-c', '0', 'nginx', '-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  } else if (kind === 'haproxy-cache') {
+    const conf = join(dir, 'haproxy.cfg');
+    // HAProxy's cache honours Cache-Control max-age up to max-age here (3600 s), objects up to 64 KiB.
+    writeFileSync(conf, `global
+  nbthread 1
+  pidfile ${dir}/haproxy.pid
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+cache bench
+  total-max-size 64
+  max-object-size 65536
+  max-age 3600
+frontend bench
+  bind 127.0.0.1:${port}
+  default_backend origin
+backend origin
+  http-request cache-use bench
+  http-response cache-store bench
+  server o 127.0.0.1:${originPort}
+`);
+    child = spawn('taskset', ['-c', '0', 'haproxy', '-db', '-f', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
   } else {
     const script = fileURLToPath(new URL('./hot-path-proxy.js', import.meta.url));
     child = fork(script, ['memory', String(port), String(originPort)], { execPath: 'taskset', execArgv: ['-c', '0', process.execPath], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -82,7 +107,7 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
   if (missing.length > 0) {
     return { scenario: 'cache', description: `skipped: needs ${missing.join(' and ')} (apt-get install -y wrk util-linux)`, rows: [], checks: [] };
   }
-  const candidates: Candidate[] = ['node-memory', 'portico-cache', ...(installed('nginx') ? ['nginx-proxy_cache' as const] : [])];
+  const candidates: Candidate[] = ['node-memory', 'portico-cache', ...(installed('nginx') ? ['nginx-proxy_cache' as const] : []), ...(installed('haproxy') ? ['haproxy-cache' as const] : [])];
   let originHits = 0;
   const origin = createServer((_req, res) => {
     originHits++;
@@ -120,7 +145,7 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
   const portico = median(runs['portico-cache']!);
   return {
     scenario: 'cache',
-    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, ${rounds} rounds alternating (median); origin requests in all: ${originHits}.${installed('nginx') ? '' : ' nginx not installed (apt-get install -y nginx): its row is missing.'}`,
+    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, ${rounds} rounds alternating (median); origin requests in all: ${originHits}.${['nginx', 'haproxy'].filter((t) => !installed(t)).map((t) => ` ${t} is not installed (apt-get install -y ${t}): its row is missing.`).join('')}`,
     rows,
     checks: [
       { what: 'Portico cache hit / bare Node http from memory', target: '≥ 0.8', value: portico / ceiling, pass: portico / ceiling >= 0.8 },

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:hot-path`: which forwarding path should Portico's proxy use?
  * Each candidate runs as a minimal proxy pinned to core 0 (taskset), wrk runs
- * pinned to core 1, against a trivial Node origin; the full Portico proxy runs
+ * pinned to core 1, against a trivial origin (nginx when installed, else Node); the full Portico proxy runs
  * the same way for comparison. Rounds alternate the candidates so that noise
  * on this shared machine spreads over all of them. Needs wrk and taskset.
  */
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI_SCRIPT } from '../lib/paths.js';
 import { table } from './report.js';
-import { availableAnchors, startAnchor } from './anchors.js';
+import { availableAnchors, startAnchor, startNginxOrigin } from './anchors.js';
 import { freePort, installed } from './tools.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -61,9 +61,19 @@ async function wrk(port: number): Promise<number> {
 async function main(): Promise<void> {
   need('wrk');
   need('taskset');
-  const origin = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 }).end('ok'));
-  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
-  const originPort = (origin.address() as AddressInfo).port;
+  // The origin: a trivial nginx when installed (it must not be the limit), else a Node server; unpinned either way.
+  let originPort: number;
+  let stopOrigin: () => Promise<unknown>;
+  if (installed('nginx')) {
+    const nginxOrigin = await startNginxOrigin();
+    originPort = Number(new URL(nginxOrigin.url).port);
+    stopOrigin = nginxOrigin.stop;
+  } else {
+    const origin = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 }).end('ok'));
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+    originPort = (origin.address() as AddressInfo).port;
+    stopOrigin = () => new Promise((r) => origin.close(r));
+  }
   // nginx and HAProxy join when installed (one worker / one thread, pinned like the rest).
   const { kinds: anchorKinds, missing } = availableAnchors();
   for (const line of missing) process.stdout.write(`${line}\n`);
@@ -87,12 +97,12 @@ async function main(): Promise<void> {
       await stop();
     }
   }
-  origin.close();
+  await stopOrigin();
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const base = median(runs['http-proxy-3']!);
   const nginx = runs.nginx ? median(runs.nginx) : undefined;
   const metricsCost = median(runs.portico!) / median(runs['portico-no-metrics']!);
-  process.stdout.write(`Pass-through, proxy on core 0, wrk -t1 -c50 -d${SECONDS}s on core 1, Node origin unpinned, ${ROUNDS} rounds (median). When nginx and the bare Node paths reach about the same figure, the origin or wrk is the limit, not the proxy.\n\n`);
+  process.stdout.write(`Pass-through, proxy on core 0, wrk -t1 -c50 -d${SECONDS}s on core 1, ${installed('nginx') ? 'trivial nginx origin' : 'Node origin'} unpinned, ${ROUNDS} rounds (median). When nginx and the bare Node paths reach about the same figure, the origin or wrk is the limit, not the proxy.\n\n`);
   process.stdout.write(`${table(candidates.map((kind) => ({
     path: kind, 'req/s (median)': median(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '), 'vs http-proxy-3': median(runs[kind]!) / base,
     ...(nginx !== undefined && { 'vs nginx': median(runs[kind]!) / nginx }),

@@ -25,7 +25,7 @@ async function h2load(url: string, protocol: 'h2' | 'h1', clients: number, secon
   return { rps, succeeded: Number(m?.[1] ?? 0), failed: Number(m?.[2] ?? 0) };
 }
 
-export async function http2Scenario(seconds: number): Promise<ScenarioResult> {
+export async function http2Scenario(seconds: number, rounds = 2): Promise<ScenarioResult> {
   if (!installed('h2load')) return { scenario: 'http2', description: 'skipped: needs h2load (apt-get install -y nghttp2-client)', rows: [], checks: [] };
   // /c/ is the same API behind the cache: the backends mark results cacheable.
   const yaml = `${benchConfig('policy: least-outstanding')}  - { name: cached, path: /c/, upstream: inference, replace_prefix: /api/, cache: true }\n`;
@@ -33,7 +33,7 @@ export async function http2Scenario(seconds: number): Promise<ScenarioResult> {
   const paths = { inference: '/api/foo?val=3000', 'cache hit': '/c/foo?val=1000' };
   const runs: Record<string, H2loadFigures[]> = {};
   try {
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < rounds; round++) {
       for (const [name, path] of Object.entries(paths)) {
         for (const protocol of ['h2', 'h1'] as const) {
           const clients = name === 'inference' ? 4 : 50;
@@ -51,7 +51,7 @@ export async function http2Scenario(seconds: number): Promise<ScenarioResult> {
   const ratio = (name: string) => mean(runs[`${name} h2`]!.map((f) => f.rps)) / mean(runs[`${name} h1`]!.map((f) => f.rps));
   return {
     scenario: 'http2',
-    description: `h2load -t1 -m1 over TLS 1.3 to the same Portico (pool on every core): the inference path foo(3000) with 4 clients for ${seconds} s, cache hits with 50 clients for ${Math.min(seconds, 5)} s; HTTP/2 and HTTP/1.1 alternating, 2 rounds, means.`,
+    description: `h2load -t1 -m1 over TLS 1.3 to the same Portico (pool on every core): the inference path foo(3000) with 4 clients for ${seconds} s, cache hits with 50 clients for ${Math.min(seconds, 5)} s; HTTP/2 and HTTP/1.1 alternating, ${rounds} round${rounds > 1 ? 's' : ''}, means.`,
     rows,
     checks: [
       { what: 'inference: HTTP/2 / HTTP/1.1 throughput', target: '≥ 0.97', value: ratio('inference'), pass: ratio('inference') >= 0.97 },
