@@ -145,7 +145,7 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
   const portico = median(runs['portico-cache']!);
   return {
     scenario: 'cache',
-    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, ${rounds} rounds alternating (median); origin requests in all: ${originHits}.${['nginx', 'haproxy'].filter((t) => !installed(t)).map((t) => ` ${t} is not installed (apt-get install -y ${t}): its row is missing.`).join('')}`,
+    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, ${rounds} round${rounds > 1 ? 's' : ''} alternating (median); origin requests in all: ${originHits}.${['nginx', 'haproxy'].filter((t) => !installed(t)).map((t) => ` ${t} is not installed (apt-get install -y ${t}): its row is missing.`).join('')}`,
     rows,
     checks: [
       { what: 'Portico cache hit / bare Node http from memory', target: '≥ 0.8', value: portico / ceiling, pass: portico / ceiling >= 0.8 },
