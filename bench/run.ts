@@ -25,16 +25,19 @@ const { values } = parseArgs({
     json: { type: 'string' },
     quick: { type: 'boolean', default: false },
     compare: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 const SCENARIOS = ['capacity', 'overload', 'mixed', 'https', 'http2', 'cache', 'scaling'] as const;
 if (values.help) {
-  process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--quick] [--compare] [--json FILE]\n  --compare  adds nginx and HAProxy (from their Debian packages) in front of the same backends\n`);
+  process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--rounds N] [--quick] [--compare] [--json FILE]\n  --rounds   runs of each closed-loop measurement (default 3; the median by throughput is shown, with the range)\n  --compare  adds nginx and HAProxy (from their Debian packages) in front of the same backends\n`);
   process.exit(0);
 }
 const chosen = values.scenario ?? [...SCENARIOS];
 for (const s of chosen) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
+/** Rounds of the closed-loop scenarios (capacity, overload, mixed): the median run by throughput is reported, with the range. */
+const ROUNDS = values.quick ? 1 : Math.max(1, Number(values.rounds));
 const durationMs = (values.quick ? 3 : Number(values.duration)) * 1000;
 const warmupMs = values.quick ? 500 : 2000;
 const cores = availableParallelism();
@@ -98,6 +101,15 @@ async function measure(upstream: string, clients: number, ms: number, nextPath?:
   }
 }
 
+/** Runs `measure` ROUNDS times; the median run by throughput, with the throughput range of all. */
+async function repeated<F extends { rps: number }>(measure: () => Promise<F>): Promise<F & { range: string }> {
+  const runs: F[] = [];
+  for (let i = 0; i < ROUNDS; i++) runs.push(await measure());
+  runs.sort((a, b) => a.rps - b.rps);
+  const median = runs[Math.floor(runs.length / 2)]!;
+  return { ...median, range: runs.length > 1 ? `${runs[0]!.rps.toFixed(1)}–${runs.at(-1)!.rps.toFixed(1)}` : '' };
+}
+
 /**
  * The same load through an anchor (nginx or HAProxy) in front of a fresh
  * Portico pool's backends (Portico's own proxy idles meanwhile).
@@ -134,10 +146,10 @@ function writeChart(name: string, title: string, subtitle: string, rows: Latency
 }
 
 async function capacity(limit: number, parallel: number): Promise<ScenarioResult & { rps: number }> {
-  const f = await measure('policy: least-outstanding', 2 * cores, durationMs);
-  const row = (system: string, x: typeof f) => ({ system, 'req/s': x.rps, 'limit req/s': limit, 'of limit': x.rps / limit, 'core alone, all cores req/s': parallel, 'of core alone': x.rps / parallel, 'p50 ms': x.p50, 'p99 ms': x.p99, errors: x.errors + x.other, 'proxy CPU': x.proxyCpu, 'generator CPU': x.generatorCpu });
+  const f = await repeated(() => measure('policy: least-outstanding', 2 * cores, durationMs));
+  const row = (system: string, x: typeof f) => ({ system, 'req/s': x.rps, 'req/s range': x.range, 'limit req/s': limit, 'of limit': x.rps / limit, 'core alone, all cores req/s': parallel, 'of core alone': x.rps / parallel, 'p50 ms': x.p50, 'p99 ms': x.p99, errors: x.errors + x.other, 'proxy CPU': x.proxyCpu, 'generator CPU': x.generatorCpu });
   const rows = [row('Portico', f)];
-  for (const [name, kind, options] of anchorRuns(1)) rows.push(row(name, await measureAnchor(kind, options, 2 * cores, durationMs)));
+  for (const [name, kind, options] of anchorRuns(1)) rows.push(row(name, await repeated(() => measureAnchor(kind, options, 2 * cores, durationMs))));
   return {
     scenario: 'capacity', rps: f.rps,
     description: `foo(${VAL}), ${2 * cores} closed-loop clients (2 per core), default pool and policy, ${durationMs / 1000} s.`,
@@ -149,12 +161,12 @@ async function capacity(limit: number, parallel: number): Promise<ScenarioResult
 async function overload(call: number, capacityRps: number): Promise<ScenarioResult> {
   const ms = values.quick ? durationMs : Math.max(durationMs, 20_000);
   const queueTimeoutMs = 1000;
-  const big = await measure('policy: least-outstanding', 1000, ms);
+  const big = await repeated(() => measure('policy: least-outstanding', 1000, ms));
   // --quick: the default queue only (under 2 minutes for the whole bench).
-  const small = values.quick ? undefined : await measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms);
-  const polite = values.quick ? undefined : await measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms, undefined, true);
-  const row = (name: string, f: Awaited<ReturnType<typeof measure>>) => ({
-    'system, queue, clients': name, 'goodput req/s': f.rps, 'of capacity': f.rps / capacityRps, 'failed conns': f.errors, '200 p50 ms': f.p50, '200 p99 ms': f.p99,
+  const small = values.quick ? undefined : { ...(await measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms)), range: '' };
+  const polite = values.quick ? undefined : { ...(await measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms, undefined, true)), range: '' };
+  const row = (name: string, f: Awaited<ReturnType<typeof measure>> & { range: string }) => ({
+    'system, queue, clients': name, 'goodput req/s': f.rps, 'goodput range': f.range, 'of capacity': f.rps / capacityRps, 'failed conns': f.errors, '200 p50 ms': f.p50, '200 p99 ms': f.p99,
     '503/s': f.shedRps, '503 p50 ms': f.shedP50, '503 p99 ms': f.shedP99, 'proxy CPU': f.proxyCpu, 'generator CPU': f.generatorCpu,
   });
   const bound = queueTimeoutMs + 2 * call;
@@ -165,7 +177,7 @@ async function overload(call: number, capacityRps: number): Promise<ScenarioResu
   if (small) chart.push({ system: `Portico queue 10, ${goodput(small)}`, p50: small.p50, p99: small.p99 });
   const anchorFigures: Array<[string, Awaited<ReturnType<typeof measure>>]> = [];
   for (const [name, kind, options] of anchorRuns(1)) {
-    const f = await measureAnchor(kind, options, 1000, ms);
+    const f = await repeated(() => measureAnchor(kind, options, 1000, ms));
     anchorFigures.push([name, f]);
     rows.push(row(`${name}, resend at once`, f));
     chart.push({ system: `${name.split(' (')[0]!}, ${goodput(f)}`, p50: f.p50, p99: f.p99 });
@@ -203,18 +215,18 @@ async function mixed(): Promise<ScenarioResult> {
   const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
   const ms = values.quick ? durationMs : Math.max(durationMs, 20_000);
   for (const [policy, cap] of runs) {
-    const f = await measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, nextPath);
+    const f = await repeated(() => measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, nextPath));
     results[`${policy} ${cap}`] = f;
-    rows.push({ policy, cap: cap.split(': ')[1]!, 'req/s': f.rps, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
+    rows.push({ policy, cap: cap.split(': ')[1]!, 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
   }
   const lo = results['least-outstanding max_inflight: auto']!;
   const rr = results['round-robin max_inflight: 4']!;
   const chart: LatencyRow[] = [{ system: 'Portico least-outstanding', p50: lo.p50, p99: lo.p99, 'p99.9': lo.p999 }, { system: 'Portico round-robin', p50: rr.p50, p99: rr.p99, 'p99.9': rr.p999 }];
   let haproxy: Awaited<ReturnType<typeof measure>> | undefined;
   for (const [name, kind, options] of anchorRuns(1)) {
-    const f = await measureAnchor(kind, options, 2 * cores, ms, nextPath);
+    const f = await repeated(() => measureAnchor(kind, options, 2 * cores, ms, nextPath));
     if (kind === 'haproxy') haproxy = f;
-    rows.push({ policy: name, cap: kind === 'haproxy' ? '1' : 'none', 'req/s': f.rps, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
+    rows.push({ policy: name, cap: kind === 'haproxy' ? '1' : 'none', 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
     chart.push({ system: name.split(' (')[0]!, p50: f.p50, p99: f.p99, 'p99.9': f.p999 });
   }
   writeChart('mixed', 'Mixed cost: 90 % foo(1000), 10 % foo(100000), 4 clients', `npm run bench ${new Date().toISOString().slice(0, 10)}, ${cores} cores`, chart);
