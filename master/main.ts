@@ -67,10 +67,11 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
       void pool.resize(next.pool.processes);
     }
   };
-  const stopWatching = watchConfigFile(config.file, () => followPool('file change'));
+  const watcher = watchConfigFile(config.file, () => followPool('file change'));
   onHangup = () => {
     log.info('SIGHUP: reloading the config');
     proxy.signal('SIGHUP');
+    watcher.resync();
     followPool('SIGHUP');
   };
 
@@ -78,7 +79,7 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    stopWatching();
+    watcher.stop();
     log.info({ signal }, 'stopping: draining the proxy, then the backends');
     for (const child of [proxy, ...pool.backends]) child.retire();
     await proxy.stop();

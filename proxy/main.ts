@@ -107,6 +107,7 @@ export async function runProxy(configFile: string): Promise<void> {
   const reload = (source: string): Promise<string | undefined> => {
     reloading = reloading.then(async () => {
       try {
+        watcher.resync();
         const next = loadConfig(config.file);
         if (JSON.stringify(next.listen.admin) !== JSON.stringify(config.listen.admin)) log.warn('the admin listener\'s address applies when the proxy restarts');
         await listeners.apply(next, config);
@@ -128,13 +129,13 @@ export async function runProxy(configFile: string): Promise<void> {
     return reloading;
   };
   onHangup = () => void reload('SIGHUP');
-  const stopWatching = watchConfigFile(config.file, () => void reload('file change'));
+  const watcher = watchConfigFile(config.file, () => void reload('file change'));
 
   onShutdownSignal((reason) => {
     draining = true;
     log.info({ reason }, 'draining');
     admin.close();
-    stopWatching();
+    watcher.stop();
     drainAndExit(listeners, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
   });
 }

@@ -14,8 +14,18 @@ export interface WatchOptions {
   debounceMs?: number;
 }
 
-/** Returns a function that stops watching. */
-export function watchConfigFile(file: string, onChange: () => void, { pollMs = 2000, debounceMs = 250 }: WatchOptions = {}): () => void {
+export interface ConfigWatcher {
+  stop(): void;
+  /**
+   * Takes the file as it is now as seen: call it when the file is read by
+   * another path (POST /reload, SIGHUP), so that a change made after that read
+   * is noticed even if it restores the content the watcher saw last (A → B →
+   * A within one debounce, B read by /reload: A must still be loaded).
+   */
+  resync(): void;
+}
+
+export function watchConfigFile(file: string, onChange: () => void, { pollMs = 2000, debounceMs = 250 }: WatchOptions = {}): ConfigWatcher {
   let last = digest(file);
   let timer: NodeJS.Timeout | undefined;
   const check = () => {
@@ -33,10 +43,13 @@ export function watchConfigFile(file: string, onChange: () => void, { pollMs = 2
   watcher.unref();
   const poll = setInterval(check, pollMs);
   poll.unref();
-  return () => {
-    clearTimeout(timer);
-    clearInterval(poll);
-    watcher.close();
+  return {
+    stop: () => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      watcher.close();
+    },
+    resync: () => { last = digest(file) ?? last; },
   };
 }
 
