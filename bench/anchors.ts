@@ -92,9 +92,40 @@ ${backends.map((b, i) => `  server s${i} ${new URL(b).host}${maxconn}`).join('\n
 `;
 }
 
+/** A private directory for one server's config and state; open to all, since nginx started as root runs its worker as nobody. */
+function workDir(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `portico-bench-${name}-`));
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
+/** Starts `command`, waits until `port` accepts connections, and returns how to stop it (and remove `dir`). */
+async function launch(name: string, command: string[], dir: string, port: number): Promise<{ pid: number; stop(): Promise<void> }> {
+  const [file, ...args] = command;
+  const child: ChildProcess = spawn(file!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 100; i++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(); }).on('error', reject);
+      });
+      return { pid: child.pid!, stop };
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  await stop();
+  throw new Error(`${name} did not start`);
+}
+
 export async function startAnchor(kind: AnchorKind, backends: string[], options: AnchorOptions = {}): Promise<RunningAnchor> {
-  const dir = mkdtempSync(join(tmpdir(), `portico-bench-${kind}-`));
-  chmodSync(dir, 0o777); // nginx started as root runs its worker as nobody
+  const dir = workDir(kind);
   const port = await freePort();
   const command = kind === 'nginx'
     ? ['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']
@@ -107,34 +138,13 @@ export async function startAnchor(kind: AnchorKind, backends: string[], options:
   }
   if (kind === 'nginx') writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, backends, options.tls === true));
   else writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig(dir, port, backends, options));
-  const [file, ...args] = options.cpus ? ['taskset', '-c', options.cpus, ...command] : command;
-  const child: ChildProcess = spawn(file!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(); }).on('error', reject);
-      });
-      return { kind, url, pid: child.pid!, stop };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  await stop();
-  throw new Error(`${kind} did not start`);
+  const running = await launch(kind, options.cpus ? ['taskset', '-c', options.cpus, ...command] : command, dir, port);
+  return { kind, url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`, ...running };
 }
 
 /** A trivial nginx origin (every request answered "ok" from the config), unpinned, for the pass-through comparison. */
 export async function startNginxOrigin(): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'portico-bench-origin-'));
-  chmodSync(dir, 0o777);
+  const dir = workDir('origin');
   const port = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), `worker_processes 2;
 pid ${dir}/nginx.pid;
@@ -145,23 +155,6 @@ http {
   server { listen 127.0.0.1:${port} backlog=4096; location / { default_type text/plain; return 200 "ok"; } }
 }
 `);
-  const child = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      await (await fetch(url)).text();
-      return { url, stop };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  await stop();
-  throw new Error('the nginx origin did not start');
+  const { stop } = await launch('the nginx origin', ['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], dir, port);
+  return { url: `http://127.0.0.1:${port}`, stop };
 }

@@ -135,7 +135,7 @@ export function createProxyMetrics(
       labelNames: ['upstream', 'server', 'result'], registers,
     }),
     upgrades: new Counter({
-      name: 'portico_upgrades_total', help: 'WebSocket and other Upgrade requests, by result (open, error, no_server).',
+      name: 'portico_upgrades_total', help: 'WebSocket upgrade requests, by result (open, error, no_server); other upgrades are refused and counted in portico_rejected_requests_total.',
       labelNames: ['route', 'upstream', 'result'], registers,
     }),
     websockets: new Gauge({
@@ -143,7 +143,7 @@ export function createProxyMetrics(
       labelNames: ['route', 'upstream'], registers,
     }),
     rejected: new Counter({
-      name: 'portico_rejected_requests_total', help: 'Requests refused before routing: malformed or ambiguous framing, header or body limits, slow clients.',
+      name: 'portico_rejected_requests_total', help: 'Requests refused before routing: malformed or ambiguous framing, header or body limits, slow clients, non-WebSocket upgrades, CONNECT.',
       labelNames: ['reason'], registers,
     }),
     tlsReloads: new Counter({

@@ -7,11 +7,11 @@
  * keeps the table.
  */
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../bench/tools.js';
 import { failedCount, startLoad, type Tally } from './chaos-load.js';
 import { isAlive, portico, ROOT, type PorticoProcess, waitUntil, writeConfig } from './helpers.js';
 
@@ -35,13 +35,6 @@ let admin: string;
 let certDir: string;
 const seenPids = new Set<number>();
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function status(): Promise<Status> {
   const res = await fetch(`${admin}/status`);

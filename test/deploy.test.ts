@@ -18,6 +18,16 @@ import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './helpers.js';
 
+
+/** `portico check-config FILE` accepts the file, with the admin token the deploy files take from the environment. */
+function expectValidConfig(file: string): void {
+  const run = spawnSync(process.execPath, [join(ROOT, 'dist/bin/portico.js'), 'check-config', file], {
+    encoding: 'utf8', env: { ...process.env, PORTICO_ADMIN_TOKEN: 'a-long-enough-test-token' },
+  });
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+}
+
 describe('deploy/grafana/portico.json', () => {
   const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/portico.json'), 'utf8')) as {
     panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
@@ -98,11 +108,7 @@ describe('deploy/container', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'portico-compose-'));
     try {
       writeFileSync(join(tmp, 'portico.yaml'), text);
-      const run = spawnSync(process.execPath, [join(ROOT, 'dist/bin/portico.js'), 'check-config', join(tmp, 'portico.yaml')], {
-        encoding: 'utf8', env: { ...process.env, PORTICO_ADMIN_TOKEN: 'a-long-enough-test-token' },
-      });
-      expect(run.stderr).toBe('');
-      expect(run.status).toBe(0);
+      expectValidConfig(join(tmp, 'portico.yaml'));
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
@@ -166,11 +172,7 @@ describe('deploy/k8s', () => {
       writeFileSync(join(tmp, 'tls.key'), pems.private);
       const text = configMap.data['portico.yaml']!.replaceAll('/etc/portico/tls', tmp).replace('/opt/portico/static', join(ROOT, 'static'));
       writeFileSync(join(tmp, 'portico.yaml'), text);
-      const run = spawnSync(process.execPath, [join(ROOT, 'dist/bin/portico.js'), 'check-config', join(tmp, 'portico.yaml')], {
-        encoding: 'utf8', env: { ...process.env, PORTICO_ADMIN_TOKEN: 'a-long-enough-test-token' },
-      });
-      expect(run.stderr).toBe('');
-      expect(run.status).toBe(0);
+      expectValidConfig(join(tmp, 'portico.yaml'));
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
