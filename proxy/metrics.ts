@@ -69,6 +69,14 @@ export function createProxyMetrics(
     },
   });
   new Gauge({
+    name: 'portico_upstream_queue_newest_first', help: '1 while the upstream is overloaded and its queue serves the newest requests first (queue.order: adaptive).',
+    labelNames: ['upstream'], registers,
+    collect() {
+      this.reset();
+      for (const u of getUpstreams()) this.set({ upstream: u.config.name }, u.newestFirst() ? 1 : 0);
+    },
+  });
+  new Gauge({
     name: 'portico_tls_certificate_not_after_seconds', help: 'Expiry of each certificate served, as a Unix time in seconds.',
     labelNames: ['certificate'], registers,
     collect() {

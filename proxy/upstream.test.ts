@@ -39,6 +39,39 @@ describe('Upstream: caps and the central queue', () => {
     expect(upstream.stats().shed.queue_full).toBe(1);
   });
 
+  it('serves the newest first while more wait than the servers can serve within the timeout, and the oldest again below that', async () => {
+    // One server, cap 1, 100 ms per request, 200 ms timeout: two can be served in time.
+    const upstream = new Upstream(configOf({ queue: { size: 10, timeout: '200ms' } }, ['http://a']), false);
+    const server = upstream.servers[0]!;
+    server.recordSuccess(100);
+    let held = await upstream.acquire({});
+    const order: string[] = [];
+    const waiters = ['w1', 'w2', 'w3'].map((name) => upstream.acquire({}).then((s) => { order.push(name); return s; }));
+    expect(upstream.stats().queue).toMatchObject({ depth: 3, order: 'adaptive', newestFirst: true });
+    upstream.release(held);
+    held = await waiters[2]!; // 3 waiting > 2 servable: the newest goes first
+    expect(upstream.stats().queue.newestFirst).toBe(false); // 2 left: oldest first again
+    upstream.release(held);
+    held = await waiters[0]!;
+    upstream.release(held);
+    upstream.release(await waiters[1]!);
+    expect(order).toEqual(['w3', 'w1', 'w2']);
+    expect(server.inflight).toBe(0);
+  });
+
+  it('with queue.order fifo, serves the oldest first even under overload', async () => {
+    const upstream = new Upstream(configOf({ queue: { size: 10, timeout: '200ms', order: 'fifo' } }, ['http://a']), false);
+    upstream.servers[0]!.recordSuccess(100);
+    const held = await upstream.acquire({});
+    const waiters = [0, 1, 2].map(() => upstream.acquire({}));
+    expect(upstream.stats().queue.newestFirst).toBe(false);
+    upstream.release(held);
+    const first = await Promise.race(waiters.map((w, i) => w.then(() => i)));
+    expect(first).toBe(0);
+    upstream.close();
+    await Promise.allSettled(waiters);
+  });
+
   it('sheds a request that waited past the queue timeout, and reports the wait of one that got through', async () => {
     const waits: number[] = [];
     const upstream = new Upstream(configOf({ queue: { size: 5, timeout: '50ms' } }, ['http://a']), false, 1, { onQueueWait: (ms) => waits.push(ms) });

@@ -118,6 +118,12 @@ export const upstreamSchema = z.strictObject({
       /** Large by default: clients that resend at once after a 503 cost less waiting here than shed (docs/decisions.md). */
       size: z.int().min(0).max(1_000_000).default(1000),
       timeout: duration.default(1000),
+      /**
+       * "adaptive": oldest first, but newest first while more wait than the servers can serve
+       * within the timeout (overload), so served requests skip a wait the oldest cannot survive
+       * anyway (docs/decisions.md). "fifo": always oldest first, as HAProxy does.
+       */
+      order: z.enum(['adaptive', 'fifo']).default('adaptive'),
     })
     .prefault({}),
   health: z
