@@ -1,9 +1,10 @@
 /**
- * A closed-loop load generator: C clients, each on its own keep-alive
- * connection, sending the next request as soon as the last one is answered
- * (so a client that gets a 503 retries at once, the worst case for shedding).
- * It records latency per status code, which wrk cannot (we need 200s and 503s
- * apart), and counts failed connections.
+ * The bench's load generators. `runLoad` is closed-loop: C clients, each on
+ * its own keep-alive connection, sending the next request as soon as the last
+ * one is answered (so a client that gets a 503 retries at once, the worst case
+ * for shedding). `runOpenLoad` is open-loop: arrivals at a fixed rate. Both
+ * record latency per status code, which wrk cannot (we need 200s and 503s
+ * apart), and count failed connections.
  */
 import { Agent, request } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -29,21 +30,17 @@ export interface LoadResult {
   generatorCpu: number;
 }
 
-export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const target = new URL(options.url);
-  const secure = target.protocol === 'https:';
+/** Keep-alive connections to `url`'s host, at most `sockets` at once. */
+function agentFor(target: URL, sockets: number): Agent {
   // The development certificate is self-signed: the bench measures the proxy, not the trust chain.
-  const agentOptions = { keepAlive: true, maxSockets: options.clients, maxFreeSockets: options.clients, rejectUnauthorized: false };
-  const agent = secure ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
-  const send = secure ? httpsRequest : request;
-  const latencies = new Map<string, number[]>();
-  let errors = 0;
-  const started = performance.now();
-  const measureFrom = started + options.warmupMs;
-  const end = started + options.warmupMs + options.durationMs;
-  const cpuBefore = process.cpuUsage();
+  const agentOptions = { keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets, rejectUnauthorized: false };
+  return target.protocol === 'https:' ? new HttpsAgent(agentOptions) : new Agent(agentOptions);
+}
 
-  const once = (path: string) => new Promise<{ status: string; retryAfter: number }>((resolve) => {
+/** One GET of `path` on the agent's connections: its status ("error" for a failed connection) and Retry-After. */
+function requester(target: URL, agent: Agent) {
+  const send = target.protocol === 'https:' ? httpsRequest : request;
+  return (path: string) => new Promise<{ status: string; retryAfter: number }>((resolve) => {
     const req = send({ host: target.hostname, port: target.port, path, agent, headers: { connection: 'keep-alive' } }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: String(res.statusCode), retryAfter: Number(res.headers['retry-after'] ?? 0) }));
@@ -52,6 +49,25 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     req.on('error', () => resolve({ status: 'error', retryAfter: 0 }));
     req.end();
   });
+}
+
+function record(latencies: Map<string, number[]>, status: string, ms: number): void {
+  let list = latencies.get(status);
+  if (!list) latencies.set(status, (list = []));
+  list.push(ms);
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const target = new URL(options.url);
+  const agent = agentFor(target, options.clients);
+  const latencies = new Map<string, number[]>();
+  let errors = 0;
+  const started = performance.now();
+  const measureFrom = started + options.warmupMs;
+  const end = started + options.warmupMs + options.durationMs;
+  const cpuBefore = process.cpuUsage();
+
+  const once = requester(target, agent);
 
   const client = async () => {
     while (performance.now() < end) {
@@ -60,7 +76,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const t1 = performance.now();
       if (status === '503' && options.honorRetryAfter && retryAfter > 0) {
         const sleep = Math.min(retryAfter * 1000, end - t1);
-        if (t0 >= measureFrom) (latencies.get(status) ?? latencies.set(status, []).get(status)!).push(t1 - t0);
+        if (t0 >= measureFrom) record(latencies, status, t1 - t0);
         await new Promise((r) => setTimeout(r, Math.max(0, sleep)));
         continue;
       }
@@ -69,10 +85,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         await new Promise((r) => setTimeout(r, 10)); // a refused client backs off a little, like a browser would
         continue;
       }
-      if (t0 < measureFrom) continue;
-      let list = latencies.get(status);
-      if (!list) latencies.set(status, (list = []));
-      list.push(t1 - t0);
+      if (t0 >= measureFrom) record(latencies, status, t1 - t0);
     }
   };
   await Promise.all(Array.from({ length: options.clients }, client));
@@ -80,6 +93,68 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const cpu = process.cpuUsage(cpuBefore);
   const seconds = options.durationMs / 1000;
   return { seconds, latencies, errors, generatorCpu: (cpu.user + cpu.system) / 1e6 / ((performance.now() - started) / 1000) };
+}
+
+export interface OpenLoadOptions {
+  url: string;
+  /** Mean arrivals per second (a Poisson process). */
+  rate: number;
+  durationMs: number;
+  warmupMs: number;
+  /** Same seed, same arrivals and the same paths: every system in a run sees the same load. */
+  random: () => number;
+  /** The path of the next request; default: the url's path. */
+  nextPath?: () => string;
+  /** Connections at most; an arrival finding them all busy waits for one (and its wait counts). */
+  connections?: number;
+}
+
+/**
+ * Open-loop load: requests arrive at random at a fixed mean rate whether or
+ * not earlier ones were answered, as independent users do, and each latency
+ * counts from the arrival. A closed-loop client stuck behind a slow request
+ * stops sending, which hides that slowness from the percentiles (coordinated
+ * omission); this does not. Every request that arrived in the measured window
+ * is waited for, however late it comes back.
+ */
+export async function runOpenLoad(options: OpenLoadOptions): Promise<LoadResult> {
+  const target = new URL(options.url);
+  const agent = agentFor(target, options.connections ?? 256);
+  const once = requester(target, agent);
+  const latencies = new Map<string, number[]>();
+  let errors = 0;
+  const started = performance.now();
+  const measureFrom = started + options.warmupMs;
+  const end = measureFrom + options.durationMs;
+  const cpuBefore = process.cpuUsage();
+  const pending: Array<Promise<void>> = [];
+  for (let arrival = started; arrival < end; arrival += -Math.log(1 - options.random()) * 1000 / options.rate) {
+    const path = options.nextPath?.() ?? target.pathname + target.search;
+    const wait = arrival - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const at = arrival;
+    pending.push(once(path).then(({ status }) => {
+      if (at < measureFrom) return;
+      if (status === 'error') errors++;
+      else record(latencies, status, performance.now() - at);
+    }));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  const cpu = process.cpuUsage(cpuBefore);
+  return { seconds: options.durationMs / 1000, latencies, errors, generatorCpu: (cpu.user + cpu.system) / 1e6 / ((performance.now() - started) / 1000) };
+}
+
+/** A seeded uniform [0, 1) generator (mulberry32), for loads that must repeat exactly. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** The q-quantile (0..1) of `values`, nearest-rank; NaN for none. */

@@ -16,7 +16,10 @@ const REDUNDANT_TOTAL_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_re
 export function createRegistry(labels: Record<string, string> = {}): Registry {
   const registry = new Registry();
   registry.setDefaultLabels(labels);
-  client.collectDefaultMetrics({ register: registry });
+  // The event-loop lag sampler wakes its process at this interval; prom-client's 10 ms default
+  // costs every idle process ~100 wake-ups a second on cores that should be computing
+  // (measured: the four processes of a pool at rest used 30 ms of CPU a second at 100 ms, 33–45 at 10 ms).
+  client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   for (const name of REDUNDANT_TOTAL_GAUGES) registry.removeSingleMetric(name);
   return registry;
 }
