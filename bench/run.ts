@@ -106,12 +106,18 @@ async function measure(upstream: string, clients: number, ms: number, nextPath?:
 }
 
 /** Runs `measure` ROUNDS times; the median run by `key` (throughput), with the throughput range of all. */
-async function repeated<F extends { rps: number }>(measure: () => Promise<F>, key: (f: F) => number = (f) => f.rps): Promise<F & { range: string }> {
+async function repeated<F extends { rps: number }>(measure: () => Promise<F>, key: (f: F) => number = (f) => f.rps): Promise<F & { range: string; keyRange: string }> {
   const runs: F[] = [];
   for (let i = 0; i < ROUNDS; i++) runs.push(await measure());
   runs.sort((a, b) => key(a) - key(b));
   const median = runs[Math.floor(runs.length / 2)]!;
-  return { ...median, range: runs.length > 1 ? `${runs[0]!.rps.toFixed(1)}–${runs.at(-1)!.rps.toFixed(1)}` : '' };
+  const rps = runs.map((r) => r.rps).sort((a, b) => a - b);
+  const keys = runs.map(key);
+  return {
+    ...median,
+    range: runs.length > 1 ? `${rps[0]!.toFixed(1)}–${rps.at(-1)!.toFixed(1)}` : '',
+    keyRange: runs.length > 1 ? `${keys[0]!.toFixed(2)}–${keys.at(-1)!.toFixed(2)}` : '',
+  };
 }
 
 /**
@@ -166,7 +172,7 @@ const ofLimit = (x: { rps: number; limit: number }) => x.rps / x.limit;
 
 async function capacity(limit: number, parallel: number): Promise<ScenarioResult & { rps: number; share: number }> {
   const f = await repeated(() => withLimit(() => measure('policy: least-outstanding', 2 * cores, durationMs)), ofLimit);
-  const row = (system: string, x: typeof f) => ({ system, 'req/s': x.rps, 'req/s range': x.range, 'limit req/s': x.limit, 'of limit': ofLimit(x), 'core alone, all cores req/s': parallel, 'of core alone': x.rps / parallel, 'p50 ms': x.p50, 'p99 ms': x.p99, errors: x.errors + x.other, 'proxy CPU': x.proxyCpu, 'generator CPU': x.generatorCpu });
+  const row = (system: string, x: typeof f) => ({ system, 'req/s': x.rps, 'req/s range': x.range, 'limit req/s': x.limit, 'of limit': ofLimit(x), 'of limit range': x.keyRange, 'core alone, all cores req/s': parallel, 'of core alone': x.rps / parallel, 'p50 ms': x.p50, 'p99 ms': x.p99, errors: x.errors + x.other, 'proxy CPU': x.proxyCpu, 'generator CPU': x.generatorCpu });
   const rows = [row('Portico', f)];
   for (const [name, kind, options] of anchorRuns(1)) rows.push(row(name, await repeated(() => withLimit(() => measureAnchor(kind, options, 2 * cores, durationMs)), ofLimit)));
   return {
@@ -182,8 +188,8 @@ async function overload(capacity: { rps: number; share: number }): Promise<Scena
   const queueTimeoutMs = 1000;
   const big = await repeated(() => withLimit(() => measure('policy: least-outstanding', 1000, ms)), ofLimit);
   // --quick: the default queue only (under 2 minutes for the whole bench).
-  const small = values.quick ? undefined : { ...(await withLimit(() => measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms))), range: '' };
-  const polite = values.quick ? undefined : { ...(await withLimit(() => measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms, undefined, true))), range: '' };
+  const small = values.quick ? undefined : { ...(await withLimit(() => measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms))), range: '', keyRange: '' };
+  const polite = values.quick ? undefined : { ...(await withLimit(() => measure('policy: least-outstanding\nqueue: { size: 10 }', 1000, ms, undefined, true))), range: '', keyRange: '' };
   // Goodput against capacity, each as a share of the limit timed around its own round (drift).
   const ofCapacity = (f: { rps: number; limit: number }) => ofLimit(f) / capacity.share;
   const row = (name: string, f: Awaited<ReturnType<typeof measure>> & { range: string; limit: number }) => ({

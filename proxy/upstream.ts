@@ -1,5 +1,5 @@
 /**
- * An upstream group: the bookkeeping of its servers and its central FIFO queue
+ * An upstream group: the bookkeeping of its servers and its central queue
  * (HAProxy's maxconn + maxqueue + timeout queue). A request takes a server only
  * while that server is below its in-flight cap; otherwise it waits in the queue
  * and is dispatched the moment a slot frees, or is shed at once with 503 when
