@@ -88,8 +88,12 @@ function figures(r: LoadResult) {
   };
 }
 
-/** A load other than the closed loop of `clients` (the open-loop mixed runs): given the url to load. */
-type Drive = (url: string) => Promise<LoadResult>;
+/**
+ * A load other than one closed loop of `clients` (the open-loop mixed runs, the
+ * sliced capacity runs): given the url to load and the proxy's pid; it may
+ * report the proxy's CPU per second of load itself, when it pauses between loads.
+ */
+type Drive = (url: string, proxyPid: number) => Promise<LoadResult & { proxyCpu?: number }>;
 
 async function measure(upstream: string, clients: number, ms: number, nextPath?: () => string, honorRetryAfter = false, scheme: 'http' | 'https' = 'http', drive?: Drive) {
   const portico = await startPortico(benchConfig(upstream));
@@ -97,8 +101,8 @@ async function measure(upstream: string, clients: number, ms: number, nextPath?:
     const cpu0 = cpuSeconds(portico.proxyPid);
     const base = scheme === 'https' ? portico.https! : portico.http;
     const url = `${base}/api/foo?val=${VAL}`;
-    const result = await (drive ? drive(url) : runLoad({ url, clients, durationMs: ms, warmupMs, nextPath, honorRetryAfter }));
-    const proxyCpu = (cpuSeconds(portico.proxyPid) - cpu0) / ((ms + warmupMs) / 1000);
+    const result: LoadResult & { proxyCpu?: number } = await (drive ? drive(url, portico.proxyPid) : runLoad({ url, clients, durationMs: ms, warmupMs, nextPath, honorRetryAfter }));
+    const proxyCpu = result.proxyCpu ?? (cpuSeconds(portico.proxyPid) - cpu0) / ((ms + warmupMs) / 1000);
     return { ...figures(result), proxyCpu, generatorCpu: result.generatorCpu };
   } finally {
     await portico.stop();
@@ -132,8 +136,8 @@ async function measureAnchor(kind: AnchorKind, options: AnchorOptions, clients: 
     try {
       const cpu0 = cpuSeconds(anchor.pid);
       const url = `${anchor.url}/api/foo?val=${VAL}`;
-      const result = await (drive ? drive(url) : runLoad({ url, clients, durationMs: ms, warmupMs, nextPath }));
-      const proxyCpu = (cpuSeconds(anchor.pid) - cpu0) / ((ms + warmupMs) / 1000);
+      const result: LoadResult & { proxyCpu?: number } = await (drive ? drive(url, anchor.pid) : runLoad({ url, clients, durationMs: ms, warmupMs, nextPath }));
+      const proxyCpu = result.proxyCpu ?? (cpuSeconds(anchor.pid) - cpu0) / ((ms + warmupMs) / 1000);
       return { ...figures(result), proxyCpu, generatorCpu: result.generatorCpu };
     } finally {
       await anchor.stop();
@@ -170,14 +174,54 @@ async function withLimit<F extends { rps: number }>(run: () => Promise<F>): Prom
 }
 const ofLimit = (x: { rps: number; limit: number }) => x.rps / x.limit;
 
+/** Capacity's load comes in slices this long, each after a timing of the single call. */
+const SLICE_MS = 3000;
+
+/**
+ * A closed loop of `clients` for `totalMs` in slices, with the single call
+ * timed before every slice and after the last: this machine's speed moves
+ * within a minute by more than the margins measured, so throughput and limit
+ * are taken from the same seconds. `limit()` is read after the drive.
+ */
+function slicedLoad(clients: number, totalMs: number): { drive: Drive; limit(): { limit: number; callMs: number } } {
+  const calls: number[] = [];
+  const drive: Drive = async (url, proxyPid) => {
+    const latencies = new Map<string, number[]>();
+    let errors = 0;
+    let seconds = 0;
+    let generatorCpu = 0;
+    let proxyCpu = 0;
+    for (let done = 0; done < totalMs; done += SLICE_MS) {
+      calls.push(await callMs(VAL));
+      const cpu0 = cpuSeconds(proxyPid);
+      const r = await runLoad({ url, clients, durationMs: Math.min(SLICE_MS, totalMs - done), warmupMs: values.quick ? 200 : 500 });
+      proxyCpu += cpuSeconds(proxyPid) - cpu0;
+      for (const [status, list] of r.latencies) latencies.set(status, [...(latencies.get(status) ?? []), ...list]);
+      errors += r.errors;
+      seconds += r.seconds;
+      generatorCpu += r.generatorCpu * r.seconds;
+    }
+    calls.push(await callMs(VAL));
+    return { seconds, latencies, errors, generatorCpu: generatorCpu / seconds, proxyCpu: proxyCpu / seconds };
+  };
+  return { drive, limit: () => { const call = percentile(calls, 0.5); return { limit: cores / (call / 1000), callMs: call }; } };
+}
+
+/** One capacity round through `run`, with the limit of its own seconds. */
+async function slicedRound<F extends { rps: number }>(run: (drive: Drive) => Promise<F>): Promise<F & { limit: number; callMs: number }> {
+  const sliced = slicedLoad(2 * cores, durationMs);
+  const f = await run(sliced.drive);
+  return { ...f, ...sliced.limit() };
+}
+
 async function capacity(limit: number, parallel: number): Promise<ScenarioResult & { rps: number; share: number }> {
-  const f = await repeated(() => withLimit(() => measure('policy: least-outstanding', 2 * cores, durationMs)), ofLimit);
+  const f = await repeated(() => slicedRound((drive) => measure('policy: least-outstanding', 2 * cores, durationMs, undefined, false, 'http', drive)), ofLimit);
   const row = (system: string, x: typeof f) => ({ system, 'req/s': x.rps, 'req/s range': x.range, 'limit req/s': x.limit, 'of limit': ofLimit(x), 'of limit range': x.keyRange, 'core alone, all cores req/s': parallel, 'of core alone': x.rps / parallel, 'p50 ms': x.p50, 'p99 ms': x.p99, errors: x.errors + x.other, 'proxy CPU': x.proxyCpu, 'generator CPU': x.generatorCpu });
   const rows = [row('Portico', f)];
-  for (const [name, kind, options] of anchorRuns(1)) rows.push(row(name, await repeated(() => withLimit(() => measureAnchor(kind, options, 2 * cores, durationMs)), ofLimit)));
+  for (const [name, kind, options] of anchorRuns(1)) rows.push(row(name, await repeated(() => slicedRound((drive) => measureAnchor(kind, options, 2 * cores, durationMs, undefined, drive)), ofLimit)));
   return {
     scenario: 'capacity', rps: f.rps, share: ofLimit(f),
-    description: `foo(${VAL}), ${2 * cores} closed-loop clients (2 per core), default pool and policy, ${durationMs / 1000} s; each round's limit is ${cores} cores ÷ the single-call time measured just before and after it (mean; the median round by share of its limit is shown). The run-wide limit was ${limit.toFixed(1)} req/s.`,
+    description: `foo(${VAL}), ${2 * cores} closed-loop clients (2 per core), default pool and policy, ${durationMs / 1000} s a round in ${SLICE_MS / 1000} s slices; each round's limit is ${cores} cores ÷ the median single-call time timed before every slice and after the last (the machine's speed drifts), and the median round by share of its limit is shown. The limit at the start of the run was ${limit.toFixed(1)} req/s.`,
     rows,
     checks: [{ what: 'throughput / machine limit', target: '≥ 0.95', value: ofLimit(f), pass: ofLimit(f) >= 0.95 }],
   };
@@ -367,7 +411,7 @@ async function main(): Promise<void> {
   const limit = cores / (call / 1000);
   const parallel = await parallelCallsPerSecond(VAL);
   process.stdout.write(`# Portico bench ${m.date}\n${m.cores} cores, ${m.cpu}, Node ${m.node}\n`);
-  process.stdout.write(`Load generator: closed-loop Node clients (bench/load.ts), on the same machine as Portico.\n`);
+  process.stdout.write(`Load generator: closed-loop Node clients (bench/load.ts; open-loop arrivals for part of the mixed scenario), on the same machine as Portico.\n`);
   if (values.compare) for (const line of anchors.missing) process.stdout.write(`--compare: ${line}\n`);
   process.stdout.write(`Native core: foo(${VAL}) takes ${call.toFixed(1)} ms here; machine limit = ${cores} cores / call time = ${limit.toFixed(1)} req/s; the core alone on all ${cores} cores at once (no HTTP): ${parallel.toFixed(1)} calls/s.\n`);
   const results: ScenarioResult[] = [];
