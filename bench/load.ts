@@ -145,18 +145,6 @@ export async function runOpenLoad(options: OpenLoadOptions): Promise<LoadResult>
   return { seconds: options.durationMs / 1000, latencies, errors, generatorCpu: (cpu.user + cpu.system) / 1e6 / ((performance.now() - started) / 1000) };
 }
 
-/** A seeded uniform [0, 1) generator (mulberry32), for loads that must repeat exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The q-quantile (0..1) of `values`, nearest-rank; NaN for none. */
 export function percentile(values: number[], q: number): number {
   if (values.length === 0) return Number.NaN;
