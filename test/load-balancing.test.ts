@@ -92,6 +92,65 @@ describe('per-server cap and central queue', () => {
     expect(s.upstreams[0]!.shed.client_gone).toBe(1);
   });
 
+  /**
+   * An origin that holds every request until the test lets it go, recording the
+   * order it received them in; the warm-up request (/warm) is held `warmMs`, so
+   * the proxy learns a latency for the server.
+   */
+  async function gatedOrigin(warmMs: number) {
+    const order: string[] = [];
+    const held: Array<() => void> = [];
+    let gateOpen = false;
+    const o = await origin('gated', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.url === '/warm') return void setTimeout(() => res.end('warm'), warmMs);
+      order.push(req.url!);
+      if (gateOpen) res.end(req.url);
+      else held.push(() => res.end(req.url));
+    });
+    cleanups.push(() => new Promise((r) => { o.server.closeAllConnections(); o.server.close(r); }));
+    return {
+      url: o.url, order,
+      releaseOne: () => held.shift()?.(),
+      /** Answers all held requests, and every later one at once. */
+      open: () => { gateOpen = true; for (const end of held.splice(0)) end(); },
+    };
+  }
+
+  /** Warms the proxy's latency for the server (~1 s), then queues /q/1../q/8 behind /q/0 and frees /q/0: which one is sent next? */
+  async function nextAfterFlood(order: 'adaptive' | 'fifo') {
+    const o = await gatedOrigin(1000);
+    // One request at a time, 1 s each, 5 s timeout: five can be served in time; eight wait.
+    const { http, admin } = await proxyFor([o.url], `max_inflight: 1\n    queue: { size: 20, timeout: "5s", order: ${order} }\n    health: { path: "" }`);
+    expect((await getJson(`${http}/warm`)).status).toBe(200);
+    const answers = [getJson(`${http}/q/0`)];
+    await waitUntil(() => o.order.length === 1, 2000, '/q/0 at the origin');
+    for (let i = 1; i <= 8; i++) {
+      answers.push(getJson(`${http}/q/${i}`));
+      await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.queue.depth === i, 2000, `/q/${i} queued`);
+    }
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    o.releaseOne();
+    await waitUntil(() => o.order.length === 2, 2000, 'the next request at the origin');
+    const next = o.order[1];
+    o.open();
+    const statuses = (await Promise.all(answers)).map((a) => a.status);
+    expect(statuses).toEqual(Array(9).fill(200));
+    await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.inflight === 0, 2000, 'slot back');
+    return { next, metrics };
+  }
+
+  it('under overload (more waiting than can be served within the timeout) sends the newest queued request first', async () => {
+    const { next, metrics } = await nextAfterFlood('adaptive');
+    expect(next).toBe('/q/8');
+    expect(metrics).toMatch(/^portico_upstream_queue_newest_first\{upstream="app"\} 1$/m);
+  });
+
+  it('with queue.order fifo, sends the oldest queued request first under the same overload', async () => {
+    const { next, metrics } = await nextAfterFlood('fifo');
+    expect(next).toBe('/q/1');
+    expect(metrics).toMatch(/^portico_upstream_queue_newest_first\{upstream="app"\} 0$/m);
+  });
+
   it('sets the cap from /readyz with max_inflight: auto: the slots, plus one when the server has a queue', async () => {
     let body = '{"status":"ready","slots":3,"queueSize":0}';
     const o = await origin('o', (req, res) => res.end(req.url === '/readyz' ? body : 'ok'));
