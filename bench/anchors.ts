@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { generate } from 'selfsigned';
-import { freePort, installed } from './tools.js';
+import { freePort, installed, stopChild } from './tools.js';
 
 export type AnchorKind = 'nginx' | 'haproxy';
 
@@ -104,10 +104,7 @@ async function launch(name: string, command: string[], dir: string, port: number
   const [file, ...args] = command;
   const child: ChildProcess = spawn(file!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 100; i++) {

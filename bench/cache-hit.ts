@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CLI_SCRIPT } from '../lib/paths.js';
 import type { ScenarioResult } from './report.js';
-import { freePort, installed } from './tools.js';
+import { freePort, installed, stopChild } from './tools.js';
 
 /** What the backend answers for /api/foo?val=1000, byte for byte in size and headers. */
 export const CACHED_BODY = JSON.stringify({ val: 1000, result: 4.6789012345678e9, ms: 9.312, pid: 123456 });
@@ -126,8 +126,7 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
           await wrk(port, 1); // warm-up: the JIT, and every hit after the first miss
           runs[kind]!.push(await wrk(port, seconds));
         } finally {
-          child.kill('SIGKILL');
-          await new Promise((r) => child.once('exit', r));
+          await stopChild(child);
           rmSync(dir, { recursive: true, force: true });
         }
       }

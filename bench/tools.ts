@@ -1,5 +1,5 @@
 /** Small helpers the bench scripts share: finding a free port, and whether a command is installed. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -21,3 +21,18 @@ export function installed(tool: string): boolean {
     return false;
   }
 }
+
+/**
+ * Stops a server the bench started, and waits for it: SIGTERM first, so that
+ * a master process (nginx, HAProxy, Portico) takes its workers down with it
+ * (SIGKILL orphaned nginx's workers, still listening); SIGKILL after `graceMs`.
+ */
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(killer);
+}
+
