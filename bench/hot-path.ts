@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { CLI_SCRIPT } from '../lib/paths.js';
 import { table } from './report.js';
 import { availableAnchors, startAnchor, startNginxOrigin } from './anchors.js';
-import { freePort, installed } from './tools.js';
+import { freePort, installed, stopChild } from './tools.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.HOT_PATH_SECONDS ?? 5);
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
       } else {
         port = await freePort();
         const child = await startCandidate(kind, port, originPort);
-        stop = () => { child.kill('SIGKILL'); return new Promise((r) => child.once('exit', r)); };
+        stop = () => stopChild(child);
       }
       await wrk(port); // warm-up
       runs[kind]!.push(await wrk(port));
