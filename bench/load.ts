@@ -51,6 +51,12 @@ function requester(target: URL, agent: Agent) {
   });
 }
 
+/** CPU this process used since `cpuBefore`, per second of wall time since `started`. */
+function cpuShareSince(cpuBefore: NodeJS.CpuUsage, started: number): number {
+  const cpu = process.cpuUsage(cpuBefore);
+  return (cpu.user + cpu.system) / 1e6 / ((performance.now() - started) / 1000);
+}
+
 function record(latencies: Map<string, number[]>, status: string, ms: number): void {
   let list = latencies.get(status);
   if (!list) latencies.set(status, (list = []));
@@ -90,9 +96,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: options.clients }, client));
   agent.destroy();
-  const cpu = process.cpuUsage(cpuBefore);
-  const seconds = options.durationMs / 1000;
-  return { seconds, latencies, errors, generatorCpu: (cpu.user + cpu.system) / 1e6 / ((performance.now() - started) / 1000) };
+  return { seconds: options.durationMs / 1000, latencies, errors, generatorCpu: cpuShareSince(cpuBefore, started) };
 }
 
 export interface OpenLoadOptions {
@@ -141,8 +145,7 @@ export async function runOpenLoad(options: OpenLoadOptions): Promise<LoadResult>
   }
   await Promise.all(pending);
   agent.destroy();
-  const cpu = process.cpuUsage(cpuBefore);
-  return { seconds: options.durationMs / 1000, latencies, errors, generatorCpu: (cpu.user + cpu.system) / 1e6 / ((performance.now() - started) / 1000) };
+  return { seconds: options.durationMs / 1000, latencies, errors, generatorCpu: cpuShareSince(cpuBefore, started) };
 }
 
 /** The q-quantile (0..1) of `values`, nearest-rank; NaN for none. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLI_SCRIPT } from '../lib/paths.js';
+import { stopChild } from './tools.js';
 
 export interface RunningPortico {
   http: string;
@@ -34,12 +35,7 @@ export async function startPortico(yaml: string): Promise<RunningPortico> {
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      clearTimeout(killer);
-    }
+    await stopChild(child, 20_000); // the master drains its pool first
     running.delete(child);
     rmSync(dir, { recursive: true, force: true });
   };

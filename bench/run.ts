@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadCore } from '../backend/core.js';
+import { upstreamSchema } from '../lib/config/schema.js';
 import { percentile, runLoad, runOpenLoad, type LoadResult } from './load.js';
 import { seededRandom } from '../lib/seeded-random.js';
 import { availableAnchors, startAnchor, type AnchorKind, type AnchorOptions } from './anchors.js';
@@ -46,8 +47,8 @@ const anchors = availableAnchors();
 /** Charts land in the source tree's bench/results/, beside this file's source. */
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const VAL = 3000;
-/** Portico's default queue timeout (lib/config/schema.ts), given to HAProxy too so that both shed alike. */
-const QUEUE_TIMEOUT_MS = 2000;
+/** Portico's default queue timeout, given to HAProxy too so that both shed alike. */
+const QUEUE_TIMEOUT_MS = upstreamSchema.parse({}).queue.timeout;
 
 /** Median single-call time of foo(val), ms, measured in this process. */
 async function callMs(val: number): Promise<number> {
@@ -204,7 +205,11 @@ function slicedLoad(clients: number, totalMs: number): { drive: Drive; limit(): 
       const cpu0 = cpuSeconds(proxyPid);
       const r = await runLoad({ url, clients, durationMs: Math.min(SLICE_MS, totalMs - done), warmupMs: values.quick ? 200 : 500 });
       proxyCpu += cpuSeconds(proxyPid) - cpu0;
-      for (const [status, list] of r.latencies) latencies.set(status, [...(latencies.get(status) ?? []), ...list]);
+      for (const [status, list] of r.latencies) {
+        const merged = latencies.get(status);
+        if (merged) merged.push(...list);
+        else latencies.set(status, list);
+      }
       errors += r.errors;
       seconds += r.seconds;
       generatorCpu += r.generatorCpu * r.seconds;

@@ -1,4 +1,4 @@
-/** Small helpers the bench scripts share: finding a free port, and whether a command is installed. */
+/** Small helpers the bench scripts share: finding a free port, whether a command is installed, stopping what they started. */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
