@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
+import { exitOnListenError, listenErrorOf } from '../lib/listen-error.js';
 import { createApp, type BackendState } from './app.js';
 import { loadCore } from './core.js';
 import { createBackendMetrics } from './metrics.js';
@@ -37,10 +38,14 @@ export async function runBackend(options: BackendOptions): Promise<void> {
   const server = serve({ fetch: app.fetch, hostname: options.host, port: options.port }) as Server;
   // A keep-alive peer (the proxy) must close idle sockets before we do, or it races our close.
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (err) {
+    return exitOnListenError(listenErrorOf(err, process.connected ? 'pool.base_port' : '--port', options.host, options.port), log);
+  }
   const port = (server.address() as AddressInfo).port;
   log.info({ host: options.host, port, slots: options.slots, queue: options.queue, core: core.version }, 'backend ready');
   process.send?.({ type: 'ready', port });

@@ -30,7 +30,13 @@ export interface PoolRestartMessage {
   type: 'pool-restart';
 }
 
-export type IpcMessage = ReadyMessage | PoolMessage | PoolRestartMessage;
+/** Child → master: it cannot start for a reason a restart cannot fix (a listener's address); it exits next. */
+export interface FatalMessage {
+  type: 'fatal';
+  message: string;
+}
+
+export type IpcMessage = ReadyMessage | PoolMessage | PoolRestartMessage | FatalMessage;
 
 export function isIpcMessage(value: unknown): value is IpcMessage {
   return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';

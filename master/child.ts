@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { isIpcMessage, type ReadyMessage } from '../lib/ipc.js';
+import { LISTEN_FAILED_EXIT_CODE } from '../lib/listen-error.js';
 import type { Logger } from '../lib/log.js';
 import { planRestart, type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 
@@ -24,7 +25,7 @@ export interface ChildSpec {
   stopTimeoutMs?: number;
 }
 
-export class SupervisedChild extends EventEmitter<{ change: []; message: [unknown] }> {
+export class SupervisedChild extends EventEmitter<{ change: []; message: [unknown]; fatal: [string] }> {
   state: ChildState = 'stopped';
   restarts = 0;
   /** The child's ready message: the ports it listens on. */
@@ -37,6 +38,8 @@ export class SupervisedChild extends EventEmitter<{ change: []; message: [unknow
   private probing?: AbortController;
   /** Set when the tree is stopping: an exit from now on is final, whoever sent the signal. */
   private retired = false;
+  /** What the child said before it exited for good (its `fatal` message). */
+  private fatalMessage: string | undefined;
 
   constructor(readonly spec: ChildSpec, private readonly log: Logger, private readonly backoff: BackoffPolicy = DEFAULT_BACKOFF) {
     super();
@@ -61,6 +64,7 @@ export class SupervisedChild extends EventEmitter<{ change: []; message: [unknow
       child.kill('SIGKILL');
     }, this.spec.readyTimeoutMs ?? 30_000);
     child.on('message', (message) => {
+      if (isIpcMessage(message) && message.type === 'fatal') return void (this.fatalMessage = message.message);
       if (isIpcMessage(message) && message.type !== 'ready') return void this.emit('message', message);
       if (!isIpcMessage(message) || message.type !== 'ready' || this.state !== 'starting') return;
       void this.confirmReady(child, message).then((ok) => { if (ok) clearTimeout(readyTimer); });
@@ -147,6 +151,13 @@ export class SupervisedChild extends EventEmitter<{ change: []; message: [unknow
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.retired || this.state === 'stopping' || this.state === 'stopped') {
       this.setState('stopped');
+      return;
+    }
+    if (code === LISTEN_FAILED_EXIT_CODE && this.restarts === 0) {
+      // Its first start failed to bind: a restart cannot fix that, so the start ends here.
+      this.retired = true;
+      this.setState('stopped');
+      this.emit('fatal', this.fatalMessage ?? `${this.spec.name} could not open its listener`);
       return;
     }
     const plan = planRestart({ failures: this.failures, becameReady: this.becameReady, uptimeMs: Date.now() - this.startedAt }, this.backoff);

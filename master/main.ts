@@ -47,6 +47,15 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     if (isIpcMessage(message) && message.type === 'pool-restart') void pool.rollingRestart();
   });
 
+  // A listener that cannot bind ends the start (nginx's way), with the address and the reason.
+  const onFatal = (message: string) => {
+    log.error({ reason: message }, 'cannot start');
+    process.stderr.write(`portico: ${message}\n`);
+    void shutdown('start failed', 1);
+  };
+  proxy.on('fatal', onFatal);
+  pool.onFatal = onFatal;
+
   log.info({ config: config.file, backends: config.pool.processes, cores: availableParallelism() }, 'starting');
   void pool.resize(config.pool.processes);
   proxy.start();
@@ -76,7 +85,7 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
   };
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     watcher.stop();
@@ -85,7 +94,7 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     await proxy.stop();
     await Promise.all(pool.backends.map((b) => b.stop()));
     log.info('stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -17,6 +17,8 @@ const DRAIN_GRACE_MS = 250;
 export class BackendPool {
   readonly backends: SupervisedChild[] = [];
   private restarting = false;
+  /** Called when a backend's first start cannot bind its port (its message says which and why). */
+  onFatal: (message: string) => void = () => {};
 
   constructor(private readonly pool: PoolConfig, private readonly log: Logger, private readonly onChange: () => void) {}
 
@@ -75,6 +77,7 @@ export class BackendPool {
       readyTimeoutMs: 30_000,
     }, this.log);
     child.on('change', this.onChange);
+    child.on('fatal', (message) => this.onFatal(message));
     return child;
   }
 }

@@ -16,6 +16,7 @@ import type { Certificate } from '../lib/certificates.js';
 import { ensureDevCertificate } from './tls/dev-cert.js';
 import { onConnect } from './client-error.js';
 import { createTlsListener, type TlsListener, type TlsServer } from './tls/listener.js';
+import { listenErrorOf } from '../lib/listen-error.js';
 
 /** A client listener: plain HTTP, or the TLS one (HTTP/2 with HTTP/1.1, or HTTP/1.1 alone). */
 type ClientServer = Server | TlsServer;
@@ -74,7 +75,7 @@ export class Listeners {
 
     const httpMoved = !previous || JSON.stringify(previous.listen.http) !== JSON.stringify(next.listen.http);
     let http = this.http;
-    if (httpMoved) http = await this.open(createServer(options, this.httpHandler()), next.listen.http);
+    if (httpMoved) http = await this.open(createServer(options, this.httpHandler()), next.listen.http, 'listen.http');
 
     let tls = this.tls;
     try {
@@ -83,7 +84,7 @@ export class Listeners {
         const httpsMoved = !previous?.tls || !tls || JSON.stringify(previous.listen.https) !== JSON.stringify(next.listen.https) || previous.tls.http2 !== next.tls.http2;
         if (httpsMoved) {
           tls = createTlsListener(pairs, this.httpsHandler(), this.deps.log, options, this.deps.onTlsReload, next.tls.http2);
-          await this.open(tls.server, next.listen.https).catch((err: Error) => { tls!.close(); throw err; });
+          await this.open(tls.server, next.listen.https, 'listen.https').catch((err: Error) => { tls!.close(); throw err; });
         } else if (JSON.stringify(previous?.tls) !== JSON.stringify(next.tls)) {
           tls!.setCertificates(pairs);
         }
@@ -131,7 +132,8 @@ export class Listeners {
     res.writeHead(308, { Location: `https://${host}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`, 'Content-Length': 0 }).end();
   }
 
-  private async open<S extends ClientServer>(server: S, address: ListenAddress): Promise<S> {
+  /** Listens on `address`; a bind failure throws a ListenError naming the address and `key`. */
+  private async open<S extends ClientServer>(server: S, address: ListenAddress, key: string): Promise<S> {
     server.on('clientError', this.deps.rejectMalformed);
     server.on('connect', onConnect(this.deps.countRejected));
     server.on('upgrade', this.deps.upgrade);
@@ -146,7 +148,7 @@ export class Listeners {
       });
     }).catch((err: Error) => {
       this.drainers.delete(server);
-      throw err;
+      throw listenErrorOf(err, key, address.host, address.port);
     });
     if (front) this.fronts.set(server, front);
     return server;

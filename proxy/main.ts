@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type PorticoConfig } from '../lib/config/load.js';
 import { watchConfigFile } from '../lib/config/watch.js';
 import { isIpcMessage, type SupervisedProcess } from '../lib/ipc.js';
+import { exitOnListenError, ListenError, listenErrorOf } from '../lib/listen-error.js';
 import { drainAndExit, onShutdownSignal } from '../lib/drain.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { DnsDiscovery } from './dns-discovery.js';
@@ -62,7 +63,6 @@ export async function runProxy(configFile: string): Promise<void> {
     log,
     config: () => config,
   });
-  await listeners.apply(config);
   const admin = createAdminServer({
     registry: metrics.registry,
     ready: () => !draining,
@@ -89,7 +89,16 @@ export async function runProxy(configFile: string): Promise<void> {
     },
   });
 
-  await listen(admin, config.listen.admin.port, config.listen.admin.host);
+  try {
+    await listeners.apply(config);
+    await listen(admin, config.listen.admin.port, config.listen.admin.host).catch((err: unknown) => {
+      throw listenErrorOf(err, 'listen.admin', config.listen.admin.host, config.listen.admin.port);
+    });
+  } catch (err) {
+    if (!(err instanceof ListenError)) throw err;
+    // A restart cannot free the port: say so once and end the start (the master stops the rest).
+    return exitOnListenError(err, log);
+  }
   const httpAddress = listeners.address(listeners.http)!;
   const adminAddress = admin.address() as AddressInfo;
   log.info({ http: httpAddress, https: listeners.httpsPort, admin: adminAddress, config: config.file }, 'proxy listening');

@@ -1,8 +1,16 @@
 /** The `portico` command line and the native build script, as users run them. */
 import { spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, ROOT, writeConfig } from './helpers.js';
+import { CLI, isAlive, portico, ROOT, writeConfig } from './helpers.js';
+
+/** Holds a loopback port, as another program would. */
+async function takePort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, server };
+}
 
 function run(args: string[], env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
@@ -40,6 +48,46 @@ describe('portico CLI', () => {
     expect(stderr).toMatch(message);
     expect(stderr).toMatch(/Usage:/);
   });
+});
+
+describe('start-up with a listener\'s port taken', () => {
+  // nginx exits at once naming the address; a restart loop would only repeat EADDRINUSE (issue 18).
+  it.each([['http'], ['admin']])('exits non-zero within 5 s naming the %s address, and leaves no process behind', async (which) => {
+    const { port, server } = await takePort();
+    try {
+      const listen = { http: '127.0.0.1:0', https: '127.0.0.1:0', admin: '127.0.0.1:0', [which]: `127.0.0.1:${port}` };
+      const file = writeConfig(`
+listen: { http: "${listen.http}", admin: "${listen.admin}" }
+pool: { processes: 1, base_port: 0 }
+routes: [ { path: /, upstream: inference } ]
+`);
+      const started = performance.now();
+      const master = portico(['--config', file]);
+      const backend = master.waitForLog((l) => l.component === 'backend').catch(() => undefined);
+      const { code } = await master.exited;
+      expect(performance.now() - started).toBeLessThan(5000);
+      expect(code).toBe(1);
+      expect(master.stderr).toContain(`portico: cannot listen on 127.0.0.1:${port} (listen.${which}): the address is already in use (EADDRINUSE)`);
+      expect(master.lines.filter((l) => /exited; restarting|crash loop/.test(String(l.msg)))).toEqual([]);
+      const pid = (await backend)?.pid;
+      if (pid !== undefined) expect(isAlive(pid)).toBe(false);
+    } finally {
+      server.close();
+    }
+  }, 20_000);
+
+  it('`portico proxy` alone says the same on stderr and exits non-zero', async () => {
+    const { port, server } = await takePort();
+    try {
+      const file = writeConfig(`listen: { http: "127.0.0.1:${port}", admin: "127.0.0.1:0" }\npool: { processes: 0 }\nroutes: [ { path: /, upstream: inference } ]\n`);
+      const proxy = portico(['proxy', '--config', file]);
+      const { code } = await proxy.exited;
+      expect(code).not.toBe(0);
+      expect(proxy.stderr).toContain(`cannot listen on 127.0.0.1:${port} (listen.http)`);
+    } finally {
+      server.close();
+    }
+  }, 20_000);
 });
 
 describe('native build script', () => {
