@@ -6,12 +6,13 @@
  * (docs/decisions.md, `npm run bench:hot-path`).
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import { finished, type Readable } from 'node:stream';
+import { Client, Pool } from 'undici';
 import { stripHopByHop } from './hop-by-hop.js';
 import type { UpstreamTls } from '../lib/config/load.js';
 import type { RequestBody } from './request-body.js';
 import { connectOptions, tlsIdentity } from './upstream-tls.js';
+import { onReusedConnection, trackReusedConnections } from './reused-connection.js';
 
 /** A response on its way: headers read (hop-by-hop ones removed), body still streaming. */
 export interface UpstreamResponse {
@@ -32,7 +33,14 @@ export interface OutgoingRequest {
 
 export type AttemptOutcome =
   | UpstreamResponse
-  | { kind: 'error'; code: string; message: string; connected: boolean; timedOut: boolean }
+  | {
+    kind: 'error'; code: string; message: string; connected: boolean; timedOut: boolean;
+    /**
+     * The connection was a reused keep-alive one and broke before any response came:
+     * most likely the server closed it as idle while the request was on its way.
+     */
+    staleConnection: boolean;
+  }
   | { kind: 'client-gone' };
 
 export interface AttemptOptions {
@@ -42,13 +50,32 @@ export interface AttemptOptions {
   responseTimeoutMs: number;
   /** For https:// servers: CA, SNI name, client certificate, verification. */
   tls?: UpstreamTls;
+  /** Send on a new connection of its own, not a pooled one (the resend after a stale keep-alive connection). */
+  freshConnection?: boolean;
 }
 
 /** Errors raised before the request could reach the server. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+/** How a connection closed under a request shows: the peer's FIN or RST, or a write into a closed socket. */
+const CONNECTION_LOST = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * Idle upstream connections close after this long, unless the server advertises a
+ * shorter `Keep-Alive: timeout` (then that, less KEEP_ALIVE_MARGIN_MS). Servers that
+ * advertise nothing (nginx, gunicorn) close theirs after 2 s (gunicorn) to 75 s (nginx):
+ * a short idle time makes the race with their close rarer; the resend on a fresh
+ * connection covers the rest.
+ */
+const KEEP_ALIVE_IDLE_MS = 4000;
+/** Closed this long before the server's advertised timeout (undici's default, 2 s, would never reuse a connection of a 1 s server). */
+const KEEP_ALIVE_MARGIN_MS = 500;
 
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
+
+  constructor() {
+    trackReusedConnections();
+  }
 
   /**
    * Sends `req` to `target` (an origin) with `body` (see request-body.ts): a
@@ -58,8 +85,9 @@ export class Forwarder {
    */
   async send(req: OutgoingRequest, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: AbortSignal, body: RequestBody): Promise<AttemptOutcome> {
     const started = performance.now();
+    const fresh = options.freshConnection ? this.freshClient(target, options) : undefined;
     try {
-      const response = await this.pool(target, options).request({
+      const response = await (fresh ?? this.pool(target, options)).request({
         method: req.method as 'GET',
         path: req.path,
         headers: requestHeaders(req.headers, extraHeaders, body.kind === 'buffered'),
@@ -69,18 +97,26 @@ export class Forwarder {
         bodyTimeout: options.responseTimeoutMs,
       });
       const headersMs = performance.now() - started;
+      if (fresh) finished(response.body, () => void fresh.close());
       const retryAfter = response.headers['retry-after'];
       return {
         kind: 'response', status: response.statusCode, headers: stripHopByHop(response.headers as IncomingHttpHeaders),
         body: response.body, headersMs, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
       };
     } catch (err) {
+      if (fresh) void fresh.destroy();
       if (clientGone.aborted) return { kind: 'client-gone' };
       const e = err as Error & { code?: string };
       const code = e.code === 'UND_ERR_CONNECT_TIMEOUT' ? 'ECONNTIMEOUT' : (e.code ?? 'EUNKNOWN');
       const timedOut = e.code === 'UND_ERR_HEADERS_TIMEOUT';
-      return { kind: 'error', code: timedOut ? 'ETIMEDOUT' : code, message: e.message, connected: !NOT_CONNECTED.has(e.code ?? ''), timedOut };
+      const staleConnection = !timedOut && CONNECTION_LOST.has(e.code ?? '') && onReusedConnection(err);
+      return { kind: 'error', code: timedOut ? 'ETIMEDOUT' : code, message: e.message, connected: !NOT_CONNECTED.has(e.code ?? ''), timedOut, staleConnection };
     }
+  }
+
+  /** A one-request connection, closed when its response has been read. */
+  private freshClient(origin: string, options: AttemptOptions): Client {
+    return new Client(origin, { connect: { timeout: options.connectTimeoutMs, ...connectOptions(options.tls) }, pipelining: 1 });
   }
 
   close(): void {
@@ -93,7 +129,10 @@ export class Forwarder {
     const key = `${origin} ${options.connectTimeoutMs} ${tlsIdentity(options.tls)}`;
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new Pool(origin, { connect: { timeout: options.connectTimeoutMs, ...connectOptions(options.tls) }, pipelining: 1, keepAliveTimeout: 30_000 });
+      pool = new Pool(origin, {
+        connect: { timeout: options.connectTimeoutMs, ...connectOptions(options.tls) }, pipelining: 1,
+        keepAliveTimeout: KEEP_ALIVE_IDLE_MS, keepAliveTimeoutThreshold: KEEP_ALIVE_MARGIN_MS,
+      });
       this.pools.set(key, pool);
     }
     return pool;

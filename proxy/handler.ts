@@ -169,7 +169,15 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       }
       tried.add(server);
       x.server = server.url;
-      const outcome = await forwarder.send(outgoing, server.url, { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response, tls: upstream.config.tls }, upstreamHeadersOf(x), clientGone, body);
+      const options = { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response, tls: upstream.config.tls };
+      let outcome = await forwarder.send(outgoing, server.url, options, upstreamHeadersOf(x), clientGone, body);
+      if (outcome.kind === 'error' && outcome.staleConnection && mayResend(req, outcome, body)) {
+        // The server closed a keep-alive connection as the request went out on it: not the
+        // server's fault, so once more on a new connection to the same server, counted
+        // neither as a failure nor against the retry budget (HAProxy's http-reuse safe).
+        metrics.staleConnectionResends.inc({ upstream: x.upstream });
+        outcome = await forwarder.send(outgoing, server.url, { ...options, freshConnection: true }, upstreamHeadersOf(x), clientGone, body);
+      }
       if (outcome.kind === 'response') {
         noteResponse(upstream, server, outcome, x);
         finished(outcome.body, () => upstream.release(server));
@@ -199,7 +207,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
   function noteResponse(upstream: Upstream, server: ServerState, outcome: Extract<AttemptOutcome, { kind: 'response' }>, x: Exchange): void {
     metrics.upstreamDuration.observe({ upstream: x.upstream, server: server.url }, outcome.headersMs / 1000);
     if (outcome.status === 502 || outcome.status === 504) {
-      noteFailure(upstream, server, { kind: 'error', code: `HTTP_${outcome.status}`, message: '', connected: true, timedOut: false }, x);
+      noteFailure(upstream, server, { kind: 'error', code: `HTTP_${outcome.status}`, message: '', connected: true, timedOut: false, staleConnection: false }, x);
     } else if (outcome.status === 503 && outcome.retryAfter !== undefined) {
       const seconds = Number(outcome.retryAfter);
       server.recordBackpressure(Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined);
@@ -240,6 +248,15 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
 /** The forwarding headers and the request id, as every attempt sends them. */
 function upstreamHeadersOf(x: Exchange): Record<string, string> {
   return { ...x.view.upstreamHeaders, 'x-request-id': x.id };
+}
+
+/**
+ * Resend after a stale keep-alive connection only what is safe to send twice: an idempotent
+ * request, or one whose write failed (EPIPE: the bytes never left), with a body we can replay.
+ */
+function mayResend(req: IncomingMessage, outcome: Failure, body: RequestBody): boolean {
+  if (body.kind === 'streamed') return false;
+  return IDEMPOTENT.has(req.method ?? '') || outcome.code === 'EPIPE';
 }
 
 /** Retry only what cannot have been half-done: never after a timeout, and only with a body we can replay. */

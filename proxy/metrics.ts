@@ -14,6 +14,7 @@ export interface ProxyMetrics {
   upstreamDuration: FastHistogram<'upstream' | 'server'>;
   upstreamErrors: Counter<'upstream' | 'server' | 'reason'>;
   retries: Counter<'upstream'>;
+  staleConnectionResends: Counter<'upstream'>;
   retryBudgetExhausted: Counter<'upstream'>;
   shed: FastCounter<'upstream' | 'reason'>;
   queueWait: FastHistogram<'upstream'>;
@@ -122,6 +123,11 @@ export function createProxyMetrics(
     }),
     retries: new Counter({
       name: 'portico_upstream_retries_total', help: 'Requests retried on another server.',
+      labelNames: ['upstream'], registers,
+    }),
+    staleConnectionResends: new Counter({
+      name: 'portico_upstream_stale_connection_resends_total',
+      help: 'Requests sent once more on a new connection to the same server because the reused keep-alive connection was closed under them (not a failure, not a retry).',
       labelNames: ['upstream'], registers,
     }),
     retryBudgetExhausted: new Counter({
