@@ -220,13 +220,12 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
   function noteFailure(upstream: Upstream, server: ServerState, outcome: Failure, x: Exchange): void {
     const reason = outcome.timedOut ? 'timeout' : !outcome.connected && NOT_SENT.has(outcome.code) ? 'connect' : outcome.code.startsWith('HTTP_') ? 'status' : 'reset';
     metrics.upstreamErrors.inc({ upstream: x.upstream, server: server.url, reason });
-    const ejectedMs = server.recordFailure();
+    const ejectedMs = upstream.recordFailure(server, outcome.code);
     if (ejectedMs !== undefined) {
       metrics.ejections.inc({ upstream: x.upstream, server: server.url });
       log.warn({ upstream: x.upstream, server: server.url, ejectedMs }, 'server ejected after consecutive failures');
     }
     log.warn({ id: x.id, upstream: x.upstream, server: server.url, code: outcome.code, error: outcome.message }, 'upstream attempt failed');
-    upstream.dispatch();
   }
 
   function record(req: IncomingMessage, res: ServerResponse, x: Exchange, accessLog: boolean, written = false): void {

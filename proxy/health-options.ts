@@ -3,7 +3,7 @@ import type { UpstreamConfig } from '../lib/config/load.js';
 
 export interface HealthOptions {
   maxInflight: number | 'auto';
-  /** Cap assumed for `max_inflight: auto` until a server's /readyz says otherwise. */
+  /** Cap assumed for `max_inflight: auto` until a server's /readyz says otherwise; Infinity: uncapped. */
   defaultCap: number;
   /** Proxies sharing the servers: `auto` caps are divided between them. */
   replicas: number;
@@ -11,6 +11,7 @@ export interface HealthOptions {
   ejectMs: number;
   maxEjectMs: number;
   slowStartMs: number;
+  maxEjectedPercent: number;
 }
 
 export function healthOptions(config: UpstreamConfig, defaultCap: number, replicas = 1): HealthOptions {
@@ -22,5 +23,6 @@ export function healthOptions(config: UpstreamConfig, defaultCap: number, replic
     ejectMs: config.health.eject,
     maxEjectMs: config.health.max_eject,
     slowStartMs: config.health.slow_start,
+    maxEjectedPercent: config.health.max_ejected_percent,
   };
 }

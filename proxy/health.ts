@@ -11,7 +11,8 @@ export type CheckResult = 'success' | 'failure' | 'timeout';
 
 export interface HealthEvents {
   onCheck?(upstream: string, server: string, result: CheckResult): void;
-  onChange?(upstream: string, server: string, healthy: boolean): void;
+  /** The server changed state after rise/fall checks; `problem` says why the last check failed (when it went down). */
+  onChange?(upstream: string, server: string, healthy: boolean, problem: string | undefined): void;
 }
 
 interface Streak {
@@ -81,6 +82,7 @@ export class HealthChecker {
   private async check(server: ServerState): Promise<void> {
     const { path, timeout, rise, fall } = this.upstream.config.health;
     let result: CheckResult = 'failure';
+    let problem: string | undefined;
     try {
       const res = await fetchWithTls(server.url + path, this.upstream.config.tls, { signal: AbortSignal.timeout(timeout), headers: { 'user-agent': 'portico-health-check' } });
       const text = await res.text();
@@ -91,9 +93,12 @@ export class HealthChecker {
           server.reportedCap = cap;
           this.upstream.dispatch();
         }
+      } else {
+        problem = String(res.status);
       }
     } catch (err) {
       result = (err as Error).name === 'TimeoutError' ? 'timeout' : 'failure';
+      problem = result === 'timeout' ? `no answer within ${timeout} ms` : checkErrorOf(err);
     }
     if (this.stopped) return;
     this.events.onCheck?.(this.upstream.config.name, server.url, result);
@@ -106,6 +111,7 @@ export class HealthChecker {
     } else {
       streak.failures++;
       streak.successes = 0;
+      server.healthProblem = problem;
       if (server.healthy && streak.failures >= fall) this.setHealthy(server, false);
     }
   }
@@ -119,8 +125,20 @@ export class HealthChecker {
       server.markDown();
       this.upstream.dispatch(); // queued requests get 503 now if nothing else is up
     }
-    this.events.onChange?.(this.upstream.config.name, server.url, healthy);
+    this.events.onChange?.(this.upstream.config.name, server.url, healthy, healthy ? undefined : server.healthProblem);
   }
+}
+
+/** A failed check's error in words: "connection refused", "TLS: self-signed certificate", "ENOTFOUND: ...". */
+export function checkErrorOf(err: unknown): string {
+  // fetch wraps the socket's error: TypeError("fetch failed", { cause }).
+  const cause = ((err as { cause?: unknown }).cause ?? err) as Error & { code?: string };
+  const code = cause.code ?? '';
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection closed before an answer';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'connect timed out';
+  if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) return `TLS error: ${cause.message}`;
+  return code ? `${code}: ${cause.message}` : cause.message;
 }
 
 /** The `max_inflight: auto` cap a /readyz JSON body implies, if it reports its slots. */

@@ -163,7 +163,8 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
   const upstreams = new Map<string, Upstream>();
   const checkers = new Map<string, HealthChecker>();
   for (const [name, u] of config.upstreams) {
-    const defaultCap = name === config.pool.upstream ? autoCap(config.pool.slots, config.pool.queue) : 1;
+    // Only the pool's backends are known to take slots + 1 before they report it; other servers are uncapped unless they report slots.
+    const defaultCap = name === config.pool.upstream ? autoCap(config.pool.slots, config.pool.queue) : Number.POSITIVE_INFINITY;
     const existing = previous?.upstreams.get(name);
     if (existing) {
       existing.reconfigure(u, defaultCap);
@@ -175,7 +176,14 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
     }
     const onQueueWait = (ms: number) => metrics.queueWait.observe({ upstream: name }, ms / 1000);
     const upstream = new Upstream(u, supervised, defaultCap, { onQueueWait }, Date.now, Math.random, config.replicas);
-    const checker = new HealthChecker(upstream, { onCheck: (up, server, result) => metrics.healthChecks.inc({ upstream: up, server, result }) });
+    const checker = new HealthChecker(upstream, {
+      onCheck: (up, server, result) => metrics.healthChecks.inc({ upstream: up, server, result }),
+      // Once per change of state, not once per check.
+      onChange: (up, server, healthy, problem) => {
+        if (healthy) log.info({ upstream: up, server }, 'server passed its health checks: back in rotation');
+        else log.warn({ upstream: up, server, check: `GET ${upstream.config.health.path}`, problem }, `server failed its health checks: GET ${upstream.config.health.path}: ${problem ?? 'failed'}`);
+      },
+    });
     checker.start();
     upstreams.set(name, upstream);
     checkers.set(name, checker);

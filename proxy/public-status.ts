@@ -12,7 +12,8 @@ export interface PublicStatus {
     policy: string;
     queue: { depth: number; size: number };
     shed: number;
-    servers: Array<{ id: number; up: boolean; inflight: number; cap: number }>;
+    /** `cap` null: the server is uncapped. */
+    servers: Array<{ id: number; up: boolean; inflight: number; cap: number | null }>;
   }>;
 }
 

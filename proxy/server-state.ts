@@ -22,12 +22,18 @@ export class ServerState implements Candidate {
   localState: LocalState;
   /** Result of active health checks (after rise/fall). */
   healthy = true;
+  /** Why the last active check failed ("404", "timeout after 1000 ms", "connection refused"), shown while unhealthy. */
+  healthProblem: string | undefined;
+  /** The error of the last failed attempt ("ECONNRESET", "HTTP_502"), shown while ejected. */
+  lastFailure: string | undefined;
   /** The `max_inflight: auto` cap implied by the server's /readyz, when known. */
   reportedCap: number | undefined;
   consecutiveFailures = 0;
   /** Ejections in a row without a success in between: each doubles the next one. */
   ejections = 0;
   ejectedUntil = 0;
+  /** The length of the latest ejection. */
+  private ejectMs = 0;
   backpressureUntil = 0;
   private backpressureStreak = 0;
   /** When the server last came (back) up: slow start ramps from here. */
@@ -54,11 +60,16 @@ export class ServerState implements Candidate {
     return this.localState === 'ready' && this.healthy && now >= this.ejectedUntil && now >= this.backpressureUntil;
   }
 
-  /** The in-flight cap now: max_inflight (or the cap its /readyz implies), reduced during slow start. */
+  /**
+   * The in-flight cap now: max_inflight (or the cap its /readyz implies), reduced during slow
+   * start. Infinity for a server that never said what it can take (`auto`, not a Portico
+   * backend): such a server is uncapped, and slow start ramps only its weight.
+   */
   get cap(): number {
     const full = this.options.maxInflight === 'auto'
       ? Math.max(1, Math.floor((this.reportedCap ?? this.options.defaultCap) / this.options.replicas))
       : this.options.maxInflight;
+    if (full === Number.POSITIVE_INFINITY) return full;
     return Math.max(1, Math.floor(full * this.slowStartFactor()));
   }
 
@@ -78,14 +89,21 @@ export class ServerState implements Candidate {
     this.backpressureStreak = 0;
   }
 
-  /** A connect error, reset, timeout or 502/504. Returns the ejection length in ms when this failure ejects the server. */
-  recordFailure(): number | undefined {
+  /**
+   * A connect error, reset, timeout or 502/504. Returns the ejection length in ms when this
+   * failure ejects the server. `mayEject` is the upstream's word: false when ejecting this
+   * server would take out its last live one or more than max_ejected_percent; the count
+   * then stays at the threshold, so the next failure ejects once the upstream allows it.
+   */
+  recordFailure(code: string, mayEject: boolean): number | undefined {
+    this.lastFailure = code;
     this.consecutiveFailures++;
-    if (this.consecutiveFailures < this.options.failures) return undefined;
+    if (this.consecutiveFailures < this.options.failures || !mayEject) return undefined;
     const ms = Math.min(this.options.ejectMs * 2 ** this.ejections, this.options.maxEjectMs);
     this.ejections++;
     this.consecutiveFailures = 0;
     this.ejectedUntil = this.now() + ms;
+    this.ejectMs = ms;
     // Nothing announces the end of an ejection: the slow start simply begins when it ends.
     this.upSince = this.ejectedUntil;
     return ms;
@@ -97,6 +115,25 @@ export class ServerState implements Candidate {
     const ms = Math.min(BACKPRESSURE_BASE_MS * 2 ** this.backpressureStreak, ceiling);
     this.backpressureStreak++;
     this.backpressureUntil = this.now() + ms;
+  }
+
+  get ejected(): boolean {
+    return this.now() < this.ejectedUntil;
+  }
+
+  /**
+   * Why the server is not up, in words for a 503's detail, the log and /status;
+   * undefined when it is up. `healthPath`: what the active checks GET.
+   */
+  downReason(healthPath: string): string | undefined {
+    const now = this.now();
+    if (this.localState !== 'ready') return `server ${this.url} is ${this.localState} (a local backend, as the supervisor reports)`;
+    if (!this.healthy) return `server ${this.url} failed its health check GET ${healthPath}: ${this.healthProblem ?? 'failed'}`;
+    if (now < this.ejectedUntil) {
+      return `server ${this.url} is ejected for ${this.ejectMs} ms after ${this.options.failures} failed attempts in a row (last: ${this.lastFailure ?? 'unknown'})`;
+    }
+    if (now < this.backpressureUntil) return `server ${this.url} answered 503 with Retry-After (it is full) and is skipped briefly`;
+    return undefined;
   }
 
   /** Called when the server leaves rotation, so its return starts a slow start. */

@@ -26,7 +26,7 @@ export function tlsIdentity(tls: UpstreamTls | undefined): string {
 const agents = new Map<string, Agent>();
 
 /** A GET for health checks that honours `tls` for https:// servers (global fetch for plain HTTP). */
-export function fetchWithTls(url: string, tls: UpstreamTls | undefined, init: { signal: AbortSignal; headers: Record<string, string> }): Promise<{ ok: boolean; text(): Promise<string> }> {
+export function fetchWithTls(url: string, tls: UpstreamTls | undefined, init: { signal: AbortSignal; headers: Record<string, string> }): Promise<{ ok: boolean; status: number; text(): Promise<string> }> {
   if (!url.startsWith('https:') || !tls) return fetch(url, init);
   const id = tlsIdentity(tls);
   let agent = agents.get(id);

@@ -6,8 +6,10 @@ import { ShedError, Upstream, type ServerState } from './upstream.js';
 type Overrides = Record<string, unknown>;
 
 function configOf(overrides: Overrides = {}, urls = ['http://a', 'http://b']): UpstreamConfig {
+  const parsed = upstreamSchema.parse({ policy: 'round-robin', max_inflight: 1, queue: { size: 2, timeout: '200ms' }, ...overrides });
   return {
-    ...upstreamSchema.parse({ policy: 'round-robin', max_inflight: 1, queue: { size: 2, timeout: '200ms' }, ...overrides }),
+    ...parsed,
+    health: { ...parsed.health, path: parsed.health.path ?? '' },
     tls: undefined,
     name: 'u',
     servers: urls.map((url) => ({ url, weight: 1, local: false })),
@@ -134,7 +136,35 @@ describe('Upstream: caps and the central queue', () => {
     expect(upstream.stats().servers[0]).toMatchObject({ inflight: 3, cap: 3 });
   });
 
-  it('does not let a queued retry that excludes the only free server hold up the requests behind it', async () => {
+  it('leaves a server that reports nothing uncapped with max_inflight: auto, until its /readyz reports slots', async () => {
+    const upstream = new Upstream(configOf({ max_inflight: 'auto', queue: { size: 0, timeout: '1s' } }, ['http://a']), false);
+    const granted = await Promise.all(Array.from({ length: 50 }, () => upstream.acquire({})));
+    expect(granted.every((s) => s.url === 'http://a')).toBe(true);
+    expect(upstream.queueDepth()).toBe(0);
+    expect(upstream.stats().servers[0]).toMatchObject({ inflight: 50, cap: null });
+    upstream.servers[0]!.reportedCap = 2;
+    expect(upstream.stats().servers[0]!.cap).toBe(2);
+    await expect(shedReason(upstream.acquire({}))).resolves.toBe('queue_full'); // capped now, and the queue holds none
+  });
+
+  it('says in the 503 why every server is down', async () => {
+    const clock = fakeClock();
+    const upstream = new Upstream(configOf({ health: { path: '/readyz' } }, ['http://a', 'http://b']), false, 1, {}, clock.fn);
+    const [a, b] = upstream.servers as [ServerState, ServerState];
+    a.healthy = false;
+    a.healthProblem = '404';
+    b.healthy = false;
+    b.healthProblem = 'connection refused';
+    const err = await upstream.acquire({}).catch((e: ShedError) => e);
+    expect(err).toBeInstanceOf(ShedError);
+    expect((err as ShedError).message).toBe('no server of upstream "u" is up: server http://a failed its health check GET /readyz: 404; '
+      + 'server http://b failed its health check GET /readyz: connection refused');
+    b.healthProblem = 'no answer within 1000 ms';
+    expect(((await upstream.acquire({}).catch((e: ShedError) => e)) as ShedError).message).toContain('http://b failed its health check GET /readyz: no answer within 1000 ms');
+    expect(upstream.stats().servers[0]!.down).toBe('server http://a failed its health check GET /readyz: 404');
+  });
+
+    it('does not let a queued retry that excludes the only free server hold up the requests behind it', async () => {
     const upstream = new Upstream(configOf({ queue: { size: 5, timeout: '1s' } }), false);
     const a = await upstream.acquire({});
     const b = await upstream.acquire({});
@@ -165,23 +195,54 @@ describe('Upstream: passive health, back-pressure, slow start', () => {
     const clock = fakeClock();
     const upstream = new Upstream(configOf({ health: { failures: 2, eject: '1s', max_eject: '3s' } }), false, 1, {}, clock.fn);
     const a = upstream.servers[0]!;
-    expect(a.recordFailure()).toBeUndefined();
-    expect(a.recordFailure()).toBe(1000);
+    expect(upstream.recordFailure(a, 'ECONNRESET')).toBeUndefined();
+    expect(upstream.recordFailure(a, 'ECONNRESET')).toBe(1000);
     expect(a.up).toBe(false);
     clock.now += 1000;
     expect(a.up).toBe(true);
-    a.recordFailure();
-    expect(a.recordFailure()).toBe(2000);
+    upstream.recordFailure(a, 'ECONNRESET');
+    expect(upstream.recordFailure(a, 'ECONNRESET')).toBe(2000);
     clock.now += 2000;
-    a.recordFailure();
-    expect(a.recordFailure()).toBe(3000); // capped at max_eject
+    upstream.recordFailure(a, 'ECONNRESET');
+    expect(upstream.recordFailure(a, 'ECONNRESET')).toBe(3000); // capped at max_eject
     clock.now += 3000;
     a.recordSuccess(10);
-    a.recordFailure();
-    expect(a.recordFailure()).toBe(1000); // a success in between starts over
+    upstream.recordFailure(a, 'ECONNRESET');
+    expect(upstream.recordFailure(a, 'ECONNRESET')).toBe(1000); // a success in between starts over
   });
 
-  it('treats a 503 + Retry-After as back-pressure: a short skip, not an ejection', () => {
+  it('never ejects the last server that is up, however often it fails', () => {
+    const clock = fakeClock();
+    const upstream = new Upstream(configOf({ health: { failures: 3 } }, ['http://a']), false, 1, {}, clock.fn);
+    const a = upstream.servers[0]!;
+    for (let i = 0; i < 10; i++) expect(upstream.recordFailure(a, 'ECONNRESET')).toBeUndefined();
+    expect(a.up).toBe(true);
+    expect(upstream.stats().servers[0]).toMatchObject({ up: true, failures: 10, ejectedUntil: null });
+    // Nor the last one left up when the others are out for another reason.
+    const two = new Upstream(configOf({ health: { failures: 1 } }), false, 1, {}, clock.fn);
+    const [x, y] = two.servers as [ServerState, ServerState];
+    y.healthy = false;
+    expect(two.recordFailure(x, 'ECONNRESET')).toBeUndefined();
+    y.healthy = true;
+    expect(two.recordFailure(x, 'ECONNRESET')).toBe(1000); // allowed again once another is up
+  });
+
+  it('ejects at most max_ejected_percent of the servers at once', () => {
+    const clock = fakeClock();
+    const urls = ['http://a', 'http://b', 'http://c', 'http://d', 'http://e'];
+    const upstream = new Upstream(configOf({ health: { failures: 1 } }, urls), false, 1, {}, clock.fn);
+    const ejected = upstream.servers.map((s) => upstream.recordFailure(s, 'ECONNREFUSED'));
+    expect(ejected).toEqual([1000, 1000, undefined, undefined, undefined]); // floor(5 × 50 %) = 2
+    expect(upstream.servers.filter((s) => s.up)).toHaveLength(3);
+    clock.now += 1000;
+    expect(upstream.recordFailure(upstream.servers[2]!, 'ECONNREFUSED')).toBe(1000); // the first two are back
+    const none = new Upstream(configOf({ health: { failures: 1, max_ejected_percent: 0 } }, urls), false, 1, {}, clock.fn);
+    expect(none.servers.map((s) => none.recordFailure(s, 'ECONNREFUSED'))).toEqual(urls.map(() => undefined));
+    const all = new Upstream(configOf({ health: { failures: 1, max_ejected_percent: 100 } }, urls), false, 1, {}, clock.fn);
+    expect(all.servers.map((s) => all.recordFailure(s, 'ECONNREFUSED'))).toEqual([1000, 1000, 1000, 1000, undefined]); // never the last up
+  });
+
+    it('treats a 503 + Retry-After as back-pressure: a short skip, not an ejection', () => {
     const clock = fakeClock();
     const upstream = new Upstream(configOf(), false, 1, {}, clock.fn);
     const a = upstream.servers[0]!;
@@ -201,7 +262,7 @@ describe('Upstream: passive health, back-pressure, slow start', () => {
     const clock = fakeClock();
     const upstream = new Upstream(configOf({ max_inflight: 8, health: { failures: 1, eject: '1s', slow_start: '4s' } }), false, 1, {}, clock.fn);
     const a = upstream.servers[0]!;
-    a.recordFailure();
+    upstream.recordFailure(a, 'ECONNRESET');
     clock.now += 1000;
     expect(a.up).toBe(true);
     expect(a.cap).toBe(1);

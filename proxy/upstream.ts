@@ -50,7 +50,16 @@ export interface UpstreamStats {
   policy: string;
   queue: { depth: number; size: number; timeoutMs: number; order: 'adaptive' | 'fifo'; newestFirst: boolean };
   shed: Record<ShedReason, number>;
-  servers: Array<{ url: string; local: boolean; up: boolean; state: LocalState; healthy: boolean; inflight: number; cap: number; ejectedUntil: number | null }>;
+  servers: Array<{
+    url: string; local: boolean; up: boolean; state: LocalState; healthy: boolean; inflight: number;
+    /** null: uncapped (a server that never said what it can take, under `max_inflight: auto`). */
+    cap: number | null;
+    ejectedUntil: number | null;
+    /** Failed attempts in a row (passive health). */
+    failures: number;
+    /** Why the server is not up (failed check with its reason, ejection, back-pressure), when it is not. */
+    down?: string;
+  }>;
 }
 
 export interface UpstreamEvents {
@@ -71,12 +80,13 @@ export class Upstream {
 
   /**
    * `supervised`: local servers come from the master (setLocalServers), not from the config.
-   * `defaultCap`: the cap per server for `max_inflight: auto` until a server's /readyz says otherwise.
+   * `defaultCap`: the cap per server for `max_inflight: auto` until a server's /readyz says
+   * otherwise; Infinity (the default) leaves servers that report nothing uncapped.
    */
   constructor(
     public config: UpstreamConfig,
     private readonly supervised: boolean,
-    defaultCap = 1,
+    defaultCap = Number.POSITIVE_INFINITY,
     private readonly events: UpstreamEvents = {},
     private readonly now: () => number = Date.now,
     private readonly random: () => number = Math.random,
@@ -136,6 +146,34 @@ export class Upstream {
     const views = this.servers.map((server) => ({ server, url: server.url, weight: server.weight, inflight: server.inflight,
       latencyEwmaMs: server.latencyEwmaMs, available: server.up } satisfies Candidate & { server: ServerState }));
     return this.policy.pick(views, ctx)?.server;
+  }
+
+  /**
+   * Passive health: a failed attempt on `server` (connect error, reset, timeout, 502/504).
+   * Ejects it after `health.failures` in a row, unless that would take out the upstream's
+   * last live server or more than `health.max_ejected_percent` of its servers.
+   * Returns the ejection's length in ms when it ejected the server.
+   */
+  recordFailure(server: ServerState, code: string): number | undefined {
+    const ejectedMs = server.recordFailure(code, this.mayEject(server));
+    this.dispatch();
+    return ejectedMs;
+  }
+
+  /**
+   * Whether one more server may be ejected: never the last one up (nginx never marks a
+   * group's only server down: a lone origin that dropped a few connections must keep
+   * serving), never past max_ejected_percent at once (Envoy's outlier-detection guard).
+   */
+  private mayEject(server: ServerState): boolean {
+    let othersUp = 0;
+    let ejected = 0;
+    for (const s of this.servers) {
+      if (s.ejected) ejected++;
+      if (s !== server && s.up) othersUp++;
+    }
+    if (othersUp === 0) return false;
+    return ejected + 1 <= Math.floor((this.servers.length * this.config.health.max_ejected_percent) / 100);
   }
 
   /** Gives the slot back and hands freed capacity to the queue, oldest first. */
@@ -207,6 +245,13 @@ export class Upstream {
   reconfigure(config: UpstreamConfig, defaultCap: number): ServerState[] {
     const previous = this.config;
     this.config = config;
+    if (!config.health.path) {
+      // Active checks turned off: no check will ever bring a server back, so none stays out for one.
+      for (const server of this.servers) {
+        server.healthy = true;
+        server.healthProblem = undefined;
+      }
+    }
     this.shedErrors = {}; // their messages name the queue's size and timeout
     Object.assign(this.options, healthOptions(config, defaultCap, this.replicas));
     if (config.policy !== previous.policy || config.hash.balance_factor !== previous.hash.balance_factor) {
@@ -293,7 +338,8 @@ export class Upstream {
       shed: { ...this.shedCounts },
       servers: this.servers.map((s) => ({
         url: s.url, local: s.local, up: s.up, state: s.localState, healthy: s.healthy,
-        inflight: s.inflight, cap: s.cap, ejectedUntil: s.ejectedUntil > now ? s.ejectedUntil : null,
+        inflight: s.inflight, cap: Number.isFinite(s.cap) ? s.cap : null, ejectedUntil: s.ejectedUntil > now ? s.ejectedUntil : null,
+        failures: s.consecutiveFailures, down: s.downReason(this.config.health.path),
       })),
     };
   }
@@ -317,14 +363,35 @@ export class Upstream {
 
   private shed(reason: ShedReason): ShedError {
     this.shedCounts[reason]++;
+    if (reason === 'no_server') {
+      // Its message says why each server is down, which changes: remade when it does.
+      const message = this.shedMessage(reason);
+      const made = this.shedErrors.no_server;
+      return made?.message === message ? made : (this.shedErrors.no_server = new ShedError(reason, message));
+    }
     return this.shedErrors[reason] ??= new ShedError(reason, this.shedMessage(reason));
+  }
+
+  /** Why the servers are down, for the 503 (the first few; /status has them all). */
+  private downReasons(): string {
+    const reasons: string[] = [];
+    for (const server of this.servers) {
+      const why = server.downReason(this.config.health.path);
+      if (why) reasons.push(why);
+    }
+    if (reasons.length === 0) return this.servers.length === 0 ? 'it lists no servers' : '';
+    const shown = reasons.slice(0, 3).join('; ');
+    return reasons.length > 3 ? `${shown}; and ${reasons.length - 3} more (see /status)` : shown;
   }
 
   private shedMessage(reason: ShedReason): string {
     switch (reason) {
       case 'queue_full': return `upstream "${this.config.name}" is at capacity and its queue (${this.config.queue.size}) is full`;
       case 'queue_timeout': return `upstream "${this.config.name}" had no free server within the queue timeout (${this.config.queue.timeout} ms)`;
-      case 'no_server': return `no server of upstream "${this.config.name}" is up`;
+      case 'no_server': {
+        const why = this.downReasons();
+        return `no server of upstream "${this.config.name}" is up${why ? `: ${why}` : ''}`;
+      }
       case 'client_gone': return 'the client went away while the request was queued';
     }
   }

@@ -162,16 +162,18 @@ function renderUpstream(upstream) {
   for (const server of upstream.servers) {
     const li = document.createElement('li');
     li.className = `server ${server.up ? 'up' : 'down'}`;
-    li.innerHTML = `<div>Server ${server.id}: <span class="state">${server.up ? 'up' : 'down'}</span></div><div>${server.inflight} / ${server.cap} in flight</div>`;
+    // cap null: an uncapped server (not a Portico backend, no max_inflight): the meter shows nothing to fill.
+    const capped = typeof server.cap === 'number';
+    li.innerHTML = `<div>Server ${server.id}: <span class="state">${server.up ? 'up' : 'down'}</span></div><div>${server.inflight}${capped ? ` / ${server.cap}` : ' (uncapped)'} in flight</div>`;
     const meter = document.createElement('div');
     meter.className = 'meter';
     meter.setAttribute('role', 'meter');
     meter.setAttribute('aria-label', `Server ${server.id} in flight`);
     meter.setAttribute('aria-valuemin', '0');
-    meter.setAttribute('aria-valuemax', String(server.cap));
+    meter.setAttribute('aria-valuemax', String(capped ? server.cap : Math.max(1, server.inflight)));
     meter.setAttribute('aria-valuenow', String(server.inflight));
     const fill = document.createElement('span');
-    fill.style.width = `${Math.min(100, (server.inflight / Math.max(1, server.cap)) * 100)}%`;
+    fill.style.width = capped ? `${Math.min(100, (server.inflight / Math.max(1, server.cap)) * 100)}%` : '0%';
     meter.append(fill);
     li.append(meter);
     list.append(li);

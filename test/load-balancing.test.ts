@@ -155,7 +155,7 @@ describe('per-server cap and central queue', () => {
     let body = '{"status":"ready","slots":3,"queueSize":0}';
     const o = await origin('o', (req, res) => res.end(req.url === '/readyz' ? body : 'ok'));
     cleanups.push(() => new Promise((r) => o.server.close(r)));
-    const { admin } = await proxyFor([o.url], 'max_inflight: auto\n    health: { interval: "50ms" }');
+    const { admin } = await proxyFor([o.url], 'max_inflight: auto\n    health: { path: /readyz, interval: "50ms" }');
     await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.cap === 3, 3000, 'cap of 3');
     body = '{"status":"ready","slots":2,"queueSize":4}';
     await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.cap === 3, 3000, 'cap of 2 + 1');
@@ -268,7 +268,7 @@ describe('active health checks', () => {
     });
     const steady = await slowOrigin('steady', 0);
     cleanups.push(() => new Promise((r) => flaky.server.close(r)));
-    const { http, admin } = await proxyFor([flaky.url, steady.url], 'policy: round-robin\n    health: { interval: "50ms", rise: 2, fall: 2 }');
+    const { http, admin } = await proxyFor([flaky.url, steady.url], 'policy: round-robin\n    health: { path: /readyz, interval: "50ms", rise: 2, fall: 2 }');
     const serverOf = async () => (await statusOf(admin)).upstreams[0]!.servers[0]!;
     ready = false;
     await waitUntil(async () => !(await serverOf()).healthy, 3000, 'flaky marked down');

@@ -4,7 +4,7 @@
  */
 import { get, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deadUrl, getJson, origin, QUIET, startProxy } from './helpers.js';
+import { deadUrl, getJson, origin, QUIET, startProxy, waitUntil } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -124,21 +124,41 @@ describe('proxy faults', () => {
     }
   });
 
-  it('answers 502 problem+json when every server fails, and 503 + Retry-After while all are ejected', async () => {
+  it('answers 502 problem+json when every server fails, and never ejects the last server up', async () => {
     const { proc, http, admin } = await startProxy([await deadUrl(), await deadUrl()], 'policy: round-robin\n    health: { path: "", failures: 1 }');
     cleanups.push(() => proc.stop());
     const first = await getJson(`${http}/`);
     expect(first.status).toBe(502);
     expect(first.headers.get('content-type')).toBe('application/problem+json');
     expect(first.body.detail).toMatch(/every server of upstream "app" tried failed/);
+    // One of the two is ejected (half, the default max_ejected_percent); the other is the last up and stays in.
     const next = await getJson(`${http}/`);
-    expect(next.status).toBe(503);
-    expect(next.headers.get('retry-after')).toBe('1');
+    expect(next.status).toBe(502);
     const metrics = await (await fetch(`${admin}/metrics`)).text();
-    expect(metrics).toMatch(/^portico_upstream_errors_total\{upstream="app",server="[^"]+",reason="connect"\} 1$/m);
-    expect(metrics).toMatch(/^portico_upstream_ejections_total\{upstream="app",server="[^"]+"\} 1$/m);
-    expect(metrics).toMatch(/^portico_upstream_shed_total\{upstream="app",reason="no_server"\} 2$/m); // the first request's third try, and the second request
-    expect(metrics).toMatch(/^portico_upstream_server_up\{upstream="app",server="[^"]+"\} 0$/m);
+    expect(metrics).toMatch(/^portico_upstream_errors_total\{upstream="app",server="[^"]+",reason="connect"\} [12]$/m);
+    expect(metrics.match(/^portico_upstream_ejections_total\{upstream="app",server="[^"]+"\} 1$/gm)).toHaveLength(1);
+    expect(metrics.match(/^portico_upstream_server_up\{upstream="app",server="[^"]+"\} 1$/gm)).toHaveLength(1);
+  });
+
+  it('answers 503 + Retry-After when active checks find every server down, saying which check failed and why', async () => {
+    const missing = await origin('missing', (req, res) => res.writeHead(req.url === '/healthz' ? 404 : 200).end('{}'));
+    closeLater(missing.server);
+    const dead = await deadUrl();
+    const { proc, http, admin } = await startProxy([missing.url, dead], 'health: { path: /healthz, interval: 50ms, fall: 1 }');
+    cleanups.push(() => proc.stop());
+    await waitUntil(async () => (await getJson(`${http}/`)).status === 503, 3000, 'both servers marked down');
+    const shed = await getJson(`${http}/`);
+    expect(shed.status).toBe(503);
+    expect(shed.headers.get('retry-after')).toBe('1');
+    expect(shed.body.detail).toContain(`no server of upstream "app" is up: server ${missing.url} failed its health check GET /healthz: 404; server ${dead} failed its health check GET /healthz: connection refused`);
+    const status = await getJson(`${admin}/status`);
+    expect(status.body.upstreams[0].servers.map((s: { down: string }) => s.down)).toEqual([
+      `server ${missing.url} failed its health check GET /healthz: 404`,
+      `server ${dead} failed its health check GET /healthz: connection refused`,
+    ]);
+    // Logged once per change of state, not once per check.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(proc.lines.filter((l) => l.msg === `server failed its health checks: GET /healthz: 404`)).toHaveLength(1);
   });
 
   it('does not retry a POST whose connection was reset after it was sent', async () => {

@@ -41,7 +41,11 @@ export interface UpstreamTls {
   rejectUnauthorized: boolean;
 }
 
-export type UpstreamConfig = Omit<ParsedConfig['upstreams'][string], 'servers' | 'tls'> & {
+type ParsedUpstream = ParsedConfig['upstreams'][string];
+
+export type UpstreamConfig = Omit<ParsedUpstream, 'servers' | 'tls' | 'health'> & {
+  /** `path` resolved: the pool's upstream checks /readyz unless told otherwise, others nothing ("" = no active checks). */
+  health: ParsedUpstream['health'] & { path: string };
   tls: UpstreamTls | undefined;
   name: string;
   servers: UpstreamServer[];
@@ -165,9 +169,10 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
   for (const [name, u] of Object.entries(parsed.upstreams)) {
     const listed = u.servers.flatMap((s) => (s.url !== undefined ? [{ url: s.url, weight: s.weight, local: false }] : []));
     const dns = u.servers.flatMap((s) => (s.dns !== undefined ? [{ name: s.dns, port: s.port!, weight: s.weight }] : []));
-    upstreams.set(name, { ...u, tls: resolveUpstreamTls(u.tls, dir, file, `upstreams.${name}.tls`), name, servers: listed, dns });
+    const health = { ...u.health, path: u.health.path ?? defaultHealthPath(name, pool.upstream) };
+    upstreams.set(name, { ...u, health, tls: resolveUpstreamTls(u.tls, dir, file, `upstreams.${name}.tls`), name, servers: listed, dns });
   }
-  const poolUpstream = upstreams.get(pool.upstream) ?? { ...upstreamSchema.parse({}), tls: undefined, name: pool.upstream, servers: [], dns: [] };
+  const poolUpstream = upstreams.get(pool.upstream) ?? defaultPoolUpstream(pool.upstream);
   const listed = new Set(poolUpstream.servers.map((s) => s.url));
   for (const url of pool.servers) {
     if (listed.has(url)) {
@@ -186,6 +191,17 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     return { ...route, static: staticDir };
   });
   return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, dns: parsed.dns, adminToken: parsed.admin_token ?? readAdminToken(parsed.admin_token_file, dir, file), publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
+}
+
+/** Active checks are on by default only where the servers are known to answer them: Portico backends. */
+function defaultHealthPath(upstream: string, poolUpstream: string): string {
+  return upstream === poolUpstream ? '/readyz' : '';
+}
+
+/** The pool's upstream when the file does not list it: the schema's defaults. */
+function defaultPoolUpstream(name: string): UpstreamConfig {
+  const parsed = upstreamSchema.parse({});
+  return { ...parsed, health: { ...parsed.health, path: defaultHealthPath(name, name) }, tls: undefined, name, servers: [], dns: [] };
 }
 
 function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsConfig | undefined {

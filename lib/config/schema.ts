@@ -111,7 +111,12 @@ export const upstreamSchema = z.strictObject({
     })
     .prefault({}),
   servers: z.array(serverSchema).default([]),
-  /** Requests in flight per server: "auto" is the backend's compute slots (from its /readyz) plus one it can hold queued. */
+  /**
+   * Requests in flight per server. "auto": a server that says what it can take is capped by it
+   * (a Portico backend's /readyz reports its compute slots: the cap is those plus one it can hold
+   * queued; the local pool's backends start at pool.slots + 1); any other server is uncapped, as in
+   * nginx and HAProxy. A number caps every server of the upstream.
+   */
   max_inflight: z.union([z.literal('auto'), z.int().min(1).max(100_000)]).default('auto'),
   queue: z
     .strictObject({
@@ -134,14 +139,24 @@ export const upstreamSchema = z.strictObject({
       /** First ejection; each further one in a row doubles, up to max_eject. */
       eject: duration.default(1000),
       max_eject: duration.default(30_000),
-      /** Active checks: GET this path; "" turns them off. */
-      path: z.string().regex(/^(\/.*)?$/, 'a health-check path starts with "/" (or "" for none)').default('/readyz'),
+      /**
+       * Active checks: GET this path; "" turns them off. Default: "/readyz" for the pool's
+       * upstream (Portico backends answer it), none for any other upstream (opt-in, as in
+       * nginx, HAProxy, Caddy and Traefik: an origin without the path would look down).
+       */
+      path: z.string().regex(/^(\/.*)?$/, 'a health-check path starts with "/" (or "" for none)').optional(),
       interval: duration.default(1000),
       timeout: duration.default(1000),
       rise: z.int().min(1).max(100).default(2),
       fall: z.int().min(1).max(100).default(2),
       /** A returning server's cap and weight ramp up over this long. */
       slow_start: duration.default(3000),
+      /**
+       * Passive ejection never takes out more than this share of the upstream's servers at
+       * once, nor its last server that is up (Envoy's max_ejection_percent; nginx never marks
+       * a group's only server down).
+       */
+      max_ejected_percent: z.int().min(0).max(100).default(50),
     })
     .prefault({}),
   retries: z
