@@ -140,7 +140,16 @@ export async function startAnchor(kind: AnchorKind, backends: string[], options:
 }
 
 /** A trivial nginx origin (every request answered "ok" from the config), unpinned, for the pass-through comparison. */
-export async function startNginxOrigin(): Promise<{ url: string; stop(): Promise<void> }> {
+export function startNginxOrigin(): Promise<{ url: string; dir: string; stop(): Promise<void> }> {
+  return startNginxServer(`location / { default_type text/plain; return 200 "ok"; }`);
+}
+
+/**
+ * nginx from Debian as an origin, with `server` as the body of its server block
+ * (locations and settings) and `http` as extra settings of its http block; files
+ * it should serve go in the returned `dir`, readable by its worker.
+ */
+export async function startNginxServer(server: string | ((dir: string) => string), http = ''): Promise<{ url: string; dir: string; stop(): Promise<void> }> {
   const dir = workDir('origin');
   const port = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), `worker_processes 2;
@@ -149,9 +158,10 @@ error_log ${dir}/error.log error;
 events { worker_connections 4096; }
 http {
   access_log off;
-  server { listen 127.0.0.1:${port} backlog=4096; location / { default_type text/plain; return 200 "ok"; } }
+  ${http}
+  server { listen 127.0.0.1:${port} backlog=4096; ${typeof server === 'function' ? server(dir) : server} }
 }
 `);
   const { stop } = await launch('the nginx origin', ['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], dir, port);
-  return { url: `http://127.0.0.1:${port}`, stop };
+  return { url: `http://127.0.0.1:${port}`, dir, stop };
 }
