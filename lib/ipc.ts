@@ -1,5 +1,14 @@
 /** Messages between the master and its children over Node's IPC channel. */
-import type { LocalServer } from '../proxy/upstream.js';
+
+/** What the supervisor says of a local backend. */
+export type LocalState = 'starting' | 'ready' | 'down' | 'draining';
+
+/** A local backend as the master announces it to the proxy. */
+export interface LocalServer {
+  url: string;
+  state: LocalState;
+  pid?: number;
+}
 
 export interface SupervisedProcess {
   name: string;

@@ -7,7 +7,7 @@
 import type { PoolConfig } from '../lib/config/load.js';
 import type { Logger } from '../lib/log.js';
 import { CLI_SCRIPT } from '../lib/paths.js';
-import type { LocalServer } from '../proxy/upstream.js';
+import type { LocalServer } from '../lib/ipc.js';
 import { SupervisedChild } from './child.js';
 
 const PROBE_INTERVAL_MS = 50;

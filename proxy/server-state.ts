@@ -7,8 +7,7 @@
 import type { HealthOptions } from './health-options.js';
 import type { Candidate } from './policies/policy.js';
 
-/** What the supervisor says of a local backend. */
-export type LocalState = 'starting' | 'ready' | 'down' | 'draining';
+import type { LocalState } from '../lib/ipc.js';
 
 /** EWMA smoothing of response latency: weight of the newest sample. */
 const EWMA_ALPHA = 0.3;

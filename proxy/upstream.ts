@@ -12,9 +12,11 @@ import { healthOptions, type HealthOptions } from './health-options.js';
 import { createPolicy } from './policies/index.js';
 import type { Candidate, PickContext, Policy } from './policies/policy.js';
 import { RetryBudget } from './retry-budget.js';
-import { type LocalState, ServerState } from './server-state.js';
+import type { LocalServer, LocalState } from '../lib/ipc.js';
+import { ServerState } from './server-state.js';
 
-export { type LocalState, ServerState } from './server-state.js';
+export { ServerState } from './server-state.js';
+export type { LocalServer, LocalState } from '../lib/ipc.js';
 
 export type ShedReason = 'queue_full' | 'queue_timeout' | 'no_server' | 'client_gone';
 
@@ -31,11 +33,6 @@ export class ShedError extends Error {
   }
 }
 
-export interface LocalServer {
-  url: string;
-  state: LocalState;
-  pid?: number;
-}
 
 interface Waiter {
   ctx: PickContext;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from './paths.js';
+import { PROJECT_ROOT } from '../lib/paths.js';
 import { docsMetricsText } from './metrics-doc-sources.js';
 
 describe('docs/metrics.md', () => {

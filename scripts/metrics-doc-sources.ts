@@ -1,8 +1,8 @@
-/** The registries docs/metrics.md documents: the proxy's (with the supervisor's) and a backend's. */
+/** The registries docs/metrics.md documents: the proxy's (with the supervisor's) and a backend's (npm run docs:metrics). */
 import { createBackendMetrics } from '../backend/metrics.js';
 import { Slots } from '../backend/slots.js';
+import { metricsDoc } from '../lib/metrics-doc.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
-import { metricsDoc } from './metrics-doc.js';
 
 export function docsMetricsText(): Promise<string> {
   return metricsDoc([
