@@ -187,12 +187,18 @@ export function createProxyMetrics(
   return perRequest ? metrics : withoutPerRequestMetrics(metrics);
 }
 
+/** The series counted on every request: what `metrics: false` turns off. */
+const PER_REQUEST: ReadonlySet<keyof ProxyMetrics> = new Set(['requests', 'requestDuration', 'upstreamDuration', 'shed', 'queueWait', 'cacheRequests']);
+
 /**
- * `metrics: false`: the per-request counters and histograms become no-ops (the
- * scrape-time gauges stay), so that `npm run bench:hot-path` can price them.
+ * `metrics: false`: the per-request counters and histograms become no-ops, so
+ * that `npm run bench:hot-path` can price them. Everything else stays: the
+ * scrape-time gauges and the counters of rare events (reloads, ejections,
+ * health checks), which cost nothing per request and which alerts read
+ * (portico_config_last_reload_success would otherwise sit at 0 and fire).
  */
 function withoutPerRequestMetrics(metrics: ProxyMetrics): ProxyMetrics {
   const noop = { inc() {}, dec() {}, set() {}, observe() {} };
-  const entries = Object.entries(metrics).map(([key, value]) => [key, key === 'registry' ? value : noop]);
+  const entries = Object.entries(metrics).map(([key, value]) => [key, PER_REQUEST.has(key as keyof ProxyMetrics) ? noop : value]);
   return Object.fromEntries(entries) as ProxyMetrics;
 }
