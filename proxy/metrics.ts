@@ -4,7 +4,7 @@ import { FastCounter, FastHistogram } from '../lib/fast-metrics.js';
 import { createRegistry, DURATION_BUCKETS } from '../lib/metrics.js';
 import type { Certificate } from '../lib/certificates.js';
 import type { SupervisedProcess } from '../lib/ipc.js';
-import type { ServerState, Upstream } from './upstream.js';
+import type { ServerState, Upstream } from './balancer/upstream.js';
 
 
 export interface ProxyMetrics {

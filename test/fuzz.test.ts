@@ -11,8 +11,8 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../lib/config/load.js';
 import { parseCacheControl } from '../proxy/cache/directives.js';
-import { clientView, TrustedProxies } from '../proxy/forwarded.js';
-import { parseRange } from '../proxy/range.js';
+import { clientView, TrustedProxies } from '../proxy/request/forwarded.js';
+import { parseRange } from '../proxy/request/range.js';
 import { runProxy, writeConfig, type RunningProxy } from './helpers.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 0);

@@ -32,7 +32,7 @@ export interface DnsServers {
 }
 
 /** An upstream as configured: policy, caps, queue, health, retries, timeouts, and its servers. */
-/** An upstream's TLS settings with the files read (see proxy/upstream-tls.ts). */
+/** An upstream's TLS settings with the files read (see proxy/forward/upstream-tls.ts). */
 export interface UpstreamTls {
   ca?: string;
   cert?: string;

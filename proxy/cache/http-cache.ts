@@ -7,11 +7,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { finished } from 'node:stream';
-import type { UpstreamResponse } from '../forward.js';
-import { deliver, type FetchUpstream } from '../fetched.js';
-import { parseRange } from '../range.js';
-import type { RequestBody } from '../request-body.js';
-import { sendProblem } from '../respond.js';
+import type { UpstreamResponse } from '../forward/forward.js';
+import { deliver, type FetchUpstream } from '../forward/fetched.js';
+import { parseRange } from '../request/range.js';
+import type { RequestBody } from '../forward/request-body.js';
+import { sendProblem } from '../request/respond.js';
 import { clientHasCurrentCopy, mergeNotModified, notModifiedHeaders, notModifiedSelects, validatorsOf } from './conditional.js';
 import { parseCacheControl, type Directives } from './directives.js';
 import { currentAge, first, freshnessLifetime, initialAge, judge, notStorableReason, staleIfErrorAllowed } from './freshness.js';

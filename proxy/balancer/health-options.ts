@@ -1,5 +1,5 @@
 /** The parts of an upstream's config that server state and health checks read, in milliseconds. */
-import type { UpstreamConfig } from '../lib/config/load.js';
+import type { UpstreamConfig } from '../../lib/config/load.js';
 
 export interface HealthOptions {
   maxInflight: number | 'auto';

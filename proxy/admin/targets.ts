@@ -4,8 +4,8 @@
  * Prometheus follows backends as the YAML or the pool changes, with no edit
  * of its own config. https://prometheus.io/docs/prometheus/latest/http_sd/
  */
-import type { SupervisedProcess } from '../lib/ipc.js';
-import type { Upstream } from './upstream.js';
+import type { SupervisedProcess } from '../../lib/ipc.js';
+import type { Upstream } from '../balancer/upstream.js';
 
 export interface TargetGroup {
   targets: string[];

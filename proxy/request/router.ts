@@ -6,7 +6,7 @@
  * blocks, a host that matches but has no route for the path is not handed to
  * the default routes: it gets 404.
  */
-import type { RouteConfig } from '../lib/config/load.js';
+import type { RouteConfig } from '../../lib/config/load.js';
 
 export class Router {
   private readonly exact = new Map<string, RouteConfig[]>();

@@ -1,7 +1,7 @@
 /** What an upstream exchange produced, and how it reaches the client. */
 import type { ServerResponse } from 'node:http';
 import { pipeToClient, type OutgoingRequest, type UpstreamResponse } from './forward.js';
-import { sendProblem } from './respond.js';
+import { sendProblem } from '../request/respond.js';
 
 export type Fetched =
   /** A response whose body is streaming; whoever takes it must read or destroy the body. */

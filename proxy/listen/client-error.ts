@@ -8,7 +8,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { problem, PROBLEM_CONTENT_TYPE } from '../lib/problem.js';
+import { problem, PROBLEM_CONTENT_TYPE } from '../../lib/problem.js';
 
 export function rejectionOf(code: string | undefined): { status: number; reason: string; detail: string } {
   switch (code) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RouteConfig } from '../lib/config/load.js';
+import type { RouteConfig } from '../../lib/config/load.js';
 import { Router } from './router.js';
 
 const none = { set: {}, add: {}, remove: [] };

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Agent, fetch as undiciFetch } from 'undici';
-import type { UpstreamTls } from '../lib/config/load.js';
+import type { UpstreamTls } from '../../lib/config/load.js';
 
 /** undici `connect` options for `tls` (empty for plain HTTP or the defaults). */
 export function connectOptions(tls: UpstreamTls | undefined): Record<string, unknown> {

@@ -7,7 +7,7 @@
 import type { HealthOptions } from './health-options.js';
 import type { Candidate } from './policies/policy.js';
 
-import type { LocalState } from '../lib/ipc.js';
+import type { LocalState } from '../../lib/ipc.js';
 
 /** EWMA smoothing of response latency: weight of the newest sample. */
 const EWMA_ALPHA = 0.3;

@@ -9,8 +9,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { mergeExpositions } from './metrics-all.js';
-import { parsePurgeBody, purgeMatchOfTarget, type PurgeMatch } from './cache/purge.js';
-import { sendProblem } from './respond.js';
+import { parsePurgeBody, purgeMatchOfTarget, type PurgeMatch } from '../cache/purge.js';
+import { sendProblem } from '../request/respond.js';
 
 export interface AdminSources {
   registry: Registry;

@@ -7,16 +7,16 @@
  * Oldest first, except under overload (`queue.order: adaptive`): see `newestFirst`.
  * The policy only chooses among available servers (STYLE.md, undici's pool-base).
  */
-import type { UpstreamConfig } from '../lib/config/load.js';
+import type { UpstreamConfig } from '../../lib/config/load.js';
 import { healthOptions, type HealthOptions } from './health-options.js';
 import { createPolicy } from './policies/index.js';
 import type { Candidate, PickContext, Policy } from './policies/policy.js';
 import { RetryBudget } from './retry-budget.js';
-import type { LocalServer, LocalState } from '../lib/ipc.js';
+import type { LocalServer, LocalState } from '../../lib/ipc.js';
 import { ServerState } from './server-state.js';
 
 export { ServerState } from './server-state.js';
-export type { LocalServer, LocalState } from '../lib/ipc.js';
+export type { LocalServer, LocalState } from '../../lib/ipc.js';
 
 export type ShedReason = 'queue_full' | 'queue_timeout' | 'no_server' | 'client_gone';
 

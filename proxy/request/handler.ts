@@ -5,24 +5,24 @@
  * the budget allows → record.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '../lib/log.js';
+import type { Logger } from '../../lib/log.js';
 import { finished } from 'node:stream';
-import type { AttemptOutcome, Forwarder, OutgoingRequest } from './forward.js';
-import type { CacheStatus, HttpCache } from './cache/http-cache.js';
-import { deliver, type Fetched, type FetchUpstream } from './fetched.js';
+import type { AttemptOutcome, Forwarder, OutgoingRequest } from '../forward/forward.js';
+import type { CacheStatus, HttpCache } from '../cache/http-cache.js';
+import { deliver, type Fetched, type FetchUpstream } from '../forward/fetched.js';
 import { clientView, type ClientView, type TrustedProxies } from './forwarded.js';
-import { hashKeyOf } from './hash-key.js';
-import type { ProxyMetrics } from './metrics.js';
-import { proxiedAddressOf } from './proxy-protocol.js';
-import { publicStatus } from './public-status.js';
-import { declaredTooLarge, readBody, type RequestBody } from './request-body.js';
+import { hashKeyOf } from '../balancer/hash-key.js';
+import type { ProxyMetrics } from '../metrics.js';
+import { proxiedAddressOf } from '../listen/proxy-protocol.js';
+import { publicStatus } from '../admin/public-status.js';
+import { declaredTooLarge, readBody, type RequestBody } from '../forward/request-body.js';
 import { sendProblem } from './respond.js';
 import type { ClientLimits } from './client-limits.js';
 import type { Router } from './router.js';
 import { compressResponse } from './compress.js';
 import { applyRouteToRequest, editResponseHeaders } from './route-edits.js';
 import { serveStatic } from './static.js';
-import { ShedError, type ServerState, type Upstream } from './upstream.js';
+import { ShedError, type ServerState, type Upstream } from '../balancer/upstream.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const KNOWN_METHODS = new Set([...IDEMPOTENT, 'POST', 'PATCH', 'CONNECT']);

@@ -7,16 +7,16 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
-import type { PorticoConfig } from '../lib/config/load.js';
-import type { ListenAddress } from '../lib/config/schema.js';
+import type { PorticoConfig } from '../../lib/config/load.js';
+import type { ListenAddress } from '../../lib/config/schema.js';
 import { proxyProtocolFront } from './proxy-protocol.js';
-import { type Drainer, trackConnections } from '../lib/drain.js';
-import type { Logger } from '../lib/log.js';
-import type { Certificate } from '../lib/certificates.js';
-import { ensureDevCertificate } from './tls/dev-cert.js';
+import { type Drainer, trackConnections } from '../../lib/drain.js';
+import type { Logger } from '../../lib/log.js';
+import type { Certificate } from '../../lib/certificates.js';
+import { ensureDevCertificate } from './dev-cert.js';
 import { onConnect } from './client-error.js';
-import { createTlsListener, type TlsListener, type TlsServer } from './tls/listener.js';
-import { listenErrorOf } from '../lib/listen-error.js';
+import { createTlsListener, type TlsListener, type TlsServer } from './tls-listener.js';
+import { listenErrorOf } from '../../lib/listen-error.js';
 
 /** A client listener: plain HTTP, or the TLS one (HTTP/2 with HTTP/1.1, or HTTP/1.1 alone). */
 type ClientServer = Server | TlsServer;

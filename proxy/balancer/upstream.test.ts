@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { UpstreamConfig } from '../lib/config/load.js';
-import { upstreamSchema } from '../lib/config/schema.js';
+import type { UpstreamConfig } from '../../lib/config/load.js';
+import { upstreamSchema } from '../../lib/config/schema.js';
 import { ShedError, Upstream, type ServerState } from './upstream.js';
 
 type Overrides = Record<string, unknown>;

@@ -5,7 +5,7 @@
  * (set, add, remove), on every response of the route, the proxy's own included.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { RouteConfig } from '../lib/config/load.js';
+import type { RouteConfig } from '../../lib/config/load.js';
 
 export type HeaderEdits = RouteConfig['request_headers'];
 

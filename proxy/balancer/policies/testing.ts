@@ -14,7 +14,7 @@ export function fake(url: string, overrides: Partial<FakeServer> = {}): FakeServ
 }
 
 /** A seeded PRNG, so statistical tests give the same answer every run. */
-export { seededRandom as seeded } from '../../lib/seeded-random.js';
+export { seededRandom as seeded } from '../../../lib/seeded-random.js';
 
 export function countPicks(pick: () => FakeServer | undefined, n: number): Record<string, number> {
   const counts: Record<string, number> = {};

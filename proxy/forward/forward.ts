@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { finished, type Readable } from 'node:stream';
 import { Client, Pool } from 'undici';
 import { stripHopByHop } from './hop-by-hop.js';
-import type { UpstreamTls } from '../lib/config/load.js';
+import type { UpstreamTls } from '../../lib/config/load.js';
 import type { RequestBody } from './request-body.js';
 import { connectOptions, tlsIdentity } from './upstream-tls.js';
 import { onReusedConnection, trackReusedConnections } from './reused-connection.js';

@@ -1,5 +1,5 @@
 /** Policies by their stable config name (`upstreams.<name>.policy`). */
-import type { PolicyName } from '../../lib/config/schema.js';
+import type { PolicyName } from '../../../lib/config/schema.js';
 import { ConsistentHash } from './hash.js';
 import { LeastOutstanding } from './least-outstanding.js';
 import { PowerOfTwoChoices } from './p2c.js';

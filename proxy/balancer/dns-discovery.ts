@@ -6,8 +6,8 @@
  * hiccup must not empty an upstream.
  */
 import { Resolver } from 'node:dns/promises';
-import type { DnsServers, PorticoConfig } from '../lib/config/load.js';
-import type { Logger } from '../lib/log.js';
+import type { DnsServers, PorticoConfig } from '../../lib/config/load.js';
+import type { Logger } from '../../lib/log.js';
 import { dnsKey, type Upstream } from './upstream.js';
 
 export class DnsDiscovery {

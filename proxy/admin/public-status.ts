@@ -4,7 +4,7 @@
  * could help an attacker (no addresses, pids, paths or config). Turned off
  * with `public_status: ""`.
  */
-import type { Upstream } from './upstream.js';
+import type { Upstream } from '../balancer/upstream.js';
 
 export interface PublicStatus {
   upstreams: Array<{

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import compression from 'compression';
-import type { RouteConfig } from '../lib/config/load.js';
+import type { RouteConfig } from '../../lib/config/load.js';
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 

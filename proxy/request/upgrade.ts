@@ -7,14 +7,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { createProxyServer } from 'http-proxy-3';
-import { problem, PROBLEM_CONTENT_TYPE } from '../lib/problem.js';
-import type { Logger } from '../lib/log.js';
+import { problem, PROBLEM_CONTENT_TYPE } from '../../lib/problem.js';
+import type { Logger } from '../../lib/log.js';
 import { clientView } from './forwarded.js';
 import type { HandlerState } from './handler.js';
-import { hashKeyOf } from './hash-key.js';
-import { proxiedAddressOf } from './proxy-protocol.js';
+import { hashKeyOf } from '../balancer/hash-key.js';
+import { proxiedAddressOf } from '../listen/proxy-protocol.js';
 import { applyRouteToRequest } from './route-edits.js';
-import type { ProxyMetrics } from './metrics.js';
+import type { ProxyMetrics } from '../metrics.js';
 
 export function createUpgradeHandler(getState: () => HandlerState, metrics: ProxyMetrics, log: Logger, idleTimeoutMs: () => number) {
   return function upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {

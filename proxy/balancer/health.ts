@@ -4,7 +4,7 @@
  * (HAProxy's check/rise/fall). A /readyz body's `slots` and `queueSize` set the
  * server's cap for `max_inflight: auto` (see autoCap).
  */
-import { fetchWithTls } from './upstream-tls.js';
+import { fetchWithTls } from '../forward/upstream-tls.js';
 import type { ServerState, Upstream } from './upstream.js';
 
 export type CheckResult = 'success' | 'failure' | 'timeout';

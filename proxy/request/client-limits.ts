@@ -7,7 +7,7 @@
  * starts again with a full one, which only errs on the side of serving.
  */
 import { LRUCache } from 'lru-cache';
-import type { RouteConfig } from '../lib/config/load.js';
+import type { RouteConfig } from '../../lib/config/load.js';
 
 /** Buckets kept at most (about 100 bytes each). */
 const MAX_BUCKETS = 100_000;
