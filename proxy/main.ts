@@ -26,7 +26,7 @@ import { ClientLimits } from './request/client-limits.js';
 import { createProxyMetrics, type CacheGauges, type ProxyMetrics } from './metrics.js';
 import { Router } from './request/router.js';
 import { Listeners } from './listen/listeners.js';
-import { Upstream, type LocalServer } from './balancer/upstream.js';
+import { Upstream, type LocalServer, type UpstreamEvents } from './balancer/upstream.js';
 
 const DRAIN_TIMEOUT_MS = 30_000;
 
@@ -174,8 +174,7 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
       checkers.set(name, checker);
       continue;
     }
-    const onQueueWait = (ms: number) => metrics.queueWait.observe({ upstream: name }, ms / 1000);
-    const upstream = new Upstream(u, supervised, defaultCap, { onQueueWait }, Date.now, Math.random, config.replicas);
+    const upstream = new Upstream(u, { supervised, defaultCap, replicas: config.replicas, events: upstreamEvents(name, metrics, log) });
     const checker = new HealthChecker(upstream, {
       onCheck: (up, server, result) => metrics.healthChecks.inc({ upstream: up, server, result }),
       // Once per change of state, not once per check.
@@ -205,6 +204,20 @@ function buildState(config: PorticoConfig, supervised: boolean, metrics: ProxyMe
     trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers, publicStatus: config.publicStatus,
     cache: cacheFor(config, metrics, log, previous?.cache),
     limits: previous?.limits ?? new ClientLimits(),
+  };
+}
+
+/** The upstream's events as metrics and log lines. */
+function upstreamEvents(upstream: string, metrics: ProxyMetrics, log: Logger): UpstreamEvents {
+  return {
+    onQueueWait: (ms) => metrics.queueWait.observe({ upstream }, ms / 1000),
+    onResponse: (server, ms) => metrics.upstreamDuration.observe({ upstream, server: server.url }, ms / 1000),
+    onFailure: (server, reason) => metrics.upstreamErrors.inc({ upstream, server: server.url, reason }),
+    onEjected: (server, ejectedMs) => {
+      metrics.ejections.inc({ upstream, server: server.url });
+      log.warn({ upstream, server: server.url, ejectedMs }, 'server ejected after consecutive failures');
+    },
+    onBackpressure: (server) => metrics.backpressure.inc({ upstream, server: server.url }),
   };
 }
 

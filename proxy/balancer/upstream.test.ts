@@ -17,6 +17,13 @@ function configOf(overrides: Overrides = {}, urls = ['http://a', 'http://b']): U
   };
 }
 
+/** One failed attempt (a reset) on `server`, through the upstream; the ejection's length in ms when it ejected the server. */
+function fail(upstream: Upstream, server: ServerState, clock: { now: number }): number | undefined {
+  const before = server.ejectedUntil;
+  upstream.recordAttempt(server, { kind: 'error', code: 'ECONNRESET', sent: true, timedOut: false });
+  return server.ejectedUntil !== before ? server.ejectedUntil - clock.now : undefined;
+}
+
 function fakeClock(start = 1_000_000) {
   const clock = { now: start, fn: () => clock.now };
   return clock;
@@ -26,7 +33,7 @@ const shedReason = (p: Promise<unknown>) => p.then(() => 'granted', (e: ShedErro
 
 describe('Upstream: caps and the central queue', () => {
   it('gives each server up to its cap, then queues, then sheds when the queue is full', async () => {
-    const upstream = new Upstream(configOf(), false);
+    const upstream = new Upstream(configOf());
     const a = await upstream.acquire({});
     const b = await upstream.acquire({});
     expect([a.url, b.url].sort()).toEqual(['http://a', 'http://b']);
@@ -43,7 +50,7 @@ describe('Upstream: caps and the central queue', () => {
 
   it('serves the newest first while more wait than the servers can serve within the timeout, and the oldest again below that', async () => {
     // One server, cap 1, 100 ms per request, 200 ms timeout: two can be served in time.
-    const upstream = new Upstream(configOf({ queue: { size: 10, timeout: '200ms' } }, ['http://a']), false);
+    const upstream = new Upstream(configOf({ queue: { size: 10, timeout: '200ms' } }, ['http://a']));
     const server = upstream.servers[0]!;
     server.recordSuccess(100);
     let held = await upstream.acquire({});
@@ -62,7 +69,7 @@ describe('Upstream: caps and the central queue', () => {
   });
 
   it('with queue.order fifo, serves the oldest first even under overload', async () => {
-    const upstream = new Upstream(configOf({ queue: { size: 10, timeout: '200ms', order: 'fifo' } }, ['http://a']), false);
+    const upstream = new Upstream(configOf({ queue: { size: 10, timeout: '200ms', order: 'fifo' } }, ['http://a']));
     upstream.servers[0]!.recordSuccess(100);
     const held = await upstream.acquire({});
     const waiters = [0, 1, 2].map(() => upstream.acquire({}));
@@ -76,7 +83,7 @@ describe('Upstream: caps and the central queue', () => {
 
   it('sheds a request that waited past the queue timeout, and reports the wait of one that got through', async () => {
     const waits: number[] = [];
-    const upstream = new Upstream(configOf({ queue: { size: 5, timeout: '50ms' } }, ['http://a']), false, 1, { onQueueWait: (ms) => waits.push(ms) });
+    const upstream = new Upstream(configOf({ queue: { size: 5, timeout: '50ms' } }, ['http://a']), { defaultCap: 1, events: { onQueueWait: (ms) => waits.push(ms) } });
     const held = await upstream.acquire({});
     const started = Date.now();
     await expect(shedReason(upstream.acquire({}))).resolves.toBe('queue_timeout');
@@ -89,13 +96,13 @@ describe('Upstream: caps and the central queue', () => {
   });
 
   it('with queue size 0, sheds at once when every server is full', async () => {
-    const upstream = new Upstream(configOf({ queue: { size: 0 } }, ['http://a']), false);
+    const upstream = new Upstream(configOf({ queue: { size: 0 } }, ['http://a']));
     await upstream.acquire({});
     await expect(shedReason(upstream.acquire({}))).resolves.toBe('queue_full');
   });
 
   it('drops a queued request whose client went away, and never gives it a server', async () => {
-    const upstream = new Upstream(configOf({}, ['http://a']), false);
+    const upstream = new Upstream(configOf({}, ['http://a']));
     const held = await upstream.acquire({});
     const gone = new AbortController();
     const abandoned = upstream.acquire({}, gone.signal);
@@ -110,7 +117,7 @@ describe('Upstream: caps and the central queue', () => {
   });
 
   it('answers 503 at once when no server is up, and empties the queue when the last one goes down', async () => {
-    const upstream = new Upstream(configOf({}, ['http://a']), false);
+    const upstream = new Upstream(configOf({}, ['http://a']));
     const held = await upstream.acquire({});
     const queued = upstream.acquire({});
     held.healthy = false;
@@ -120,16 +127,16 @@ describe('Upstream: caps and the central queue', () => {
   });
 
   it('divides an auto cap between the proxies sharing the servers (replicas), never below 1', () => {
-    const upstream = new Upstream(configOf({ max_inflight: 'auto' }, ['http://a']), false, 4, {}, Date.now, Math.random, 2);
+    const upstream = new Upstream(configOf({ max_inflight: 'auto' }, ['http://a']), { defaultCap: 4, replicas: 2 });
     expect(upstream.stats().servers[0]!.cap).toBe(2);
     upstream.servers[0]!.reportedCap = 3;
     expect(upstream.stats().servers[0]!.cap).toBe(1);
-    const fixed = new Upstream(configOf({ max_inflight: 5 }, ['http://a']), false, 4, {}, Date.now, Math.random, 2);
+    const fixed = new Upstream(configOf({ max_inflight: 5 }, ['http://a']), { defaultCap: 4, replicas: 2 });
     expect(fixed.stats().servers[0]!.cap).toBe(5); // an explicit cap is the operator's own
   });
 
   it('takes the cap from the server\'s /readyz with max_inflight: auto', async () => {
-    const upstream = new Upstream(configOf({ max_inflight: 'auto' }, ['http://a']), false, 1);
+    const upstream = new Upstream(configOf({ max_inflight: 'auto' }, ['http://a']), { defaultCap: 1 });
     upstream.servers[0]!.reportedCap = 3;
     const granted = await Promise.all([upstream.acquire({}), upstream.acquire({}), upstream.acquire({})]);
     expect(granted.every((s) => s.url === 'http://a')).toBe(true);
@@ -137,7 +144,7 @@ describe('Upstream: caps and the central queue', () => {
   });
 
   it('leaves a server that reports nothing uncapped with max_inflight: auto, until its /readyz reports slots', async () => {
-    const upstream = new Upstream(configOf({ max_inflight: 'auto', queue: { size: 0, timeout: '1s' } }, ['http://a']), false);
+    const upstream = new Upstream(configOf({ max_inflight: 'auto', queue: { size: 0, timeout: '1s' } }, ['http://a']));
     const granted = await Promise.all(Array.from({ length: 50 }, () => upstream.acquire({})));
     expect(granted.every((s) => s.url === 'http://a')).toBe(true);
     expect(upstream.queueDepth()).toBe(0);
@@ -149,7 +156,7 @@ describe('Upstream: caps and the central queue', () => {
 
   it('says in the 503 why every server is down', async () => {
     const clock = fakeClock();
-    const upstream = new Upstream(configOf({ health: { path: '/readyz' } }, ['http://a', 'http://b']), false, 1, {}, clock.fn);
+    const upstream = new Upstream(configOf({ health: { path: '/readyz' } }, ['http://a', 'http://b']), { defaultCap: 1, now: clock.fn });
     const [a, b] = upstream.servers as [ServerState, ServerState];
     a.healthy = false;
     a.healthProblem = '404';
@@ -165,7 +172,7 @@ describe('Upstream: caps and the central queue', () => {
   });
 
     it('does not let a queued retry that excludes the only free server hold up the requests behind it', async () => {
-    const upstream = new Upstream(configOf({ queue: { size: 5, timeout: '1s' } }), false);
+    const upstream = new Upstream(configOf({ queue: { size: 5, timeout: '1s' } }));
     const a = await upstream.acquire({});
     const b = await upstream.acquire({});
     const retry = upstream.acquire({}, undefined, new Set([a])); // may only go to b
@@ -177,7 +184,7 @@ describe('Upstream: caps and the central queue', () => {
   });
 
   it('on a retry, never hands back a server the request already tried', async () => {
-    const upstream = new Upstream(configOf({ max_inflight: 5 }), false);
+    const upstream = new Upstream(configOf({ max_inflight: 5 }));
     const first = await upstream.acquire({});
     upstream.release(first);
     for (let i = 0; i < 5; i++) {
@@ -193,58 +200,77 @@ describe('Upstream: caps and the central queue', () => {
 describe('Upstream: passive health, back-pressure, slow start', () => {
   it('ejects a server after `failures` consecutive failures, for a time that doubles, and takes it back after', () => {
     const clock = fakeClock();
-    const upstream = new Upstream(configOf({ health: { failures: 2, eject: '1s', max_eject: '3s' } }), false, 1, {}, clock.fn);
+    const upstream = new Upstream(configOf({ health: { failures: 2, eject: '1s', max_eject: '3s' } }), { defaultCap: 1, now: clock.fn });
     const a = upstream.servers[0]!;
-    expect(upstream.recordFailure(a, 'ECONNRESET')).toBeUndefined();
-    expect(upstream.recordFailure(a, 'ECONNRESET')).toBe(1000);
+    expect(fail(upstream, a, clock)).toBeUndefined();
+    expect(fail(upstream, a, clock)).toBe(1000);
     expect(a.up).toBe(false);
     clock.now += 1000;
     expect(a.up).toBe(true);
-    upstream.recordFailure(a, 'ECONNRESET');
-    expect(upstream.recordFailure(a, 'ECONNRESET')).toBe(2000);
+    fail(upstream, a, clock);
+    expect(fail(upstream, a, clock)).toBe(2000);
     clock.now += 2000;
-    upstream.recordFailure(a, 'ECONNRESET');
-    expect(upstream.recordFailure(a, 'ECONNRESET')).toBe(3000); // capped at max_eject
+    fail(upstream, a, clock);
+    expect(fail(upstream, a, clock)).toBe(3000); // capped at max_eject
     clock.now += 3000;
     a.recordSuccess(10);
-    upstream.recordFailure(a, 'ECONNRESET');
-    expect(upstream.recordFailure(a, 'ECONNRESET')).toBe(1000); // a success in between starts over
+    fail(upstream, a, clock);
+    expect(fail(upstream, a, clock)).toBe(1000); // a success in between starts over
   });
 
   it('never ejects the last server that is up, however often it fails', () => {
     const clock = fakeClock();
-    const upstream = new Upstream(configOf({ health: { failures: 3 } }, ['http://a']), false, 1, {}, clock.fn);
+    const upstream = new Upstream(configOf({ health: { failures: 3 } }, ['http://a']), { defaultCap: 1, now: clock.fn });
     const a = upstream.servers[0]!;
-    for (let i = 0; i < 10; i++) expect(upstream.recordFailure(a, 'ECONNRESET')).toBeUndefined();
+    for (let i = 0; i < 10; i++) expect(fail(upstream, a, clock)).toBeUndefined();
     expect(a.up).toBe(true);
     expect(upstream.stats().servers[0]).toMatchObject({ up: true, failures: 10, ejectedUntil: null });
     // Nor the last one left up when the others are out for another reason.
-    const two = new Upstream(configOf({ health: { failures: 1 } }), false, 1, {}, clock.fn);
+    const two = new Upstream(configOf({ health: { failures: 1 } }), { defaultCap: 1, now: clock.fn });
     const [x, y] = two.servers as [ServerState, ServerState];
     y.healthy = false;
-    expect(two.recordFailure(x, 'ECONNRESET')).toBeUndefined();
+    expect(fail(two, x, clock)).toBeUndefined();
     y.healthy = true;
-    expect(two.recordFailure(x, 'ECONNRESET')).toBe(1000); // allowed again once another is up
+    expect(fail(two, x, clock)).toBe(1000); // allowed again once another is up
   });
 
   it('ejects at most max_ejected_percent of the servers at once', () => {
     const clock = fakeClock();
     const urls = ['http://a', 'http://b', 'http://c', 'http://d', 'http://e'];
-    const upstream = new Upstream(configOf({ health: { failures: 1 } }, urls), false, 1, {}, clock.fn);
-    const ejected = upstream.servers.map((s) => upstream.recordFailure(s, 'ECONNREFUSED'));
+    const upstream = new Upstream(configOf({ health: { failures: 1 } }, urls), { defaultCap: 1, now: clock.fn });
+    const ejected = upstream.servers.map((s) => fail(upstream, s, clock));
     expect(ejected).toEqual([1000, 1000, undefined, undefined, undefined]); // floor(5 × 50 %) = 2
     expect(upstream.servers.filter((s) => s.up)).toHaveLength(3);
     clock.now += 1000;
-    expect(upstream.recordFailure(upstream.servers[2]!, 'ECONNREFUSED')).toBe(1000); // the first two are back
-    const none = new Upstream(configOf({ health: { failures: 1, max_ejected_percent: 0 } }, urls), false, 1, {}, clock.fn);
-    expect(none.servers.map((s) => none.recordFailure(s, 'ECONNREFUSED'))).toEqual(urls.map(() => undefined));
-    const all = new Upstream(configOf({ health: { failures: 1, max_ejected_percent: 100 } }, urls), false, 1, {}, clock.fn);
-    expect(all.servers.map((s) => all.recordFailure(s, 'ECONNREFUSED'))).toEqual([1000, 1000, 1000, 1000, undefined]); // never the last up
+    expect(fail(upstream, upstream.servers[2]!, clock)).toBe(1000); // the first two are back
+    const none = new Upstream(configOf({ health: { failures: 1, max_ejected_percent: 0 } }, urls), { defaultCap: 1, now: clock.fn });
+    expect(none.servers.map((s) => fail(none, s, clock))).toEqual(urls.map(() => undefined));
+    const all = new Upstream(configOf({ health: { failures: 1, max_ejected_percent: 100 } }, urls), { defaultCap: 1, now: clock.fn });
+    expect(all.servers.map((s) => fail(all, s, clock))).toEqual([1000, 1000, 1000, 1000, undefined]); // never the last up
   });
 
-    it('treats a 503 + Retry-After as back-pressure: a short skip, not an ejection', () => {
+    it('records an attempt: 502/504 and errors are failures, 503 + Retry-After back-pressure, anything else success, each told to the events', () => {
     const clock = fakeClock();
-    const upstream = new Upstream(configOf(), false, 1, {}, clock.fn);
+    const told: string[] = [];
+    const upstream = new Upstream(configOf({ health: { failures: 100 } }), { now: clock.fn, events: {
+      onResponse: (s, ms) => told.push(`response ${ms}`), onFailure: (s, reason) => told.push(`failure ${reason}`), onBackpressure: () => told.push('backpressure'),
+    } });
+    const a = upstream.servers[0]!;
+    upstream.recordAttempt(a, { kind: 'response', status: 200, retryAfter: undefined, headersMs: 10 });
+    upstream.recordAttempt(a, { kind: 'response', status: 504, retryAfter: undefined, headersMs: 20 });
+    upstream.recordAttempt(a, { kind: 'response', status: 503, retryAfter: '1', headersMs: 5 });
+    upstream.recordAttempt(a, { kind: 'response', status: 503, retryAfter: undefined, headersMs: 5 }); // no Retry-After: an ordinary answer
+    upstream.recordAttempt(a, { kind: 'error', code: 'ECONNREFUSED', sent: false, timedOut: false });
+    upstream.recordAttempt(a, { kind: 'error', code: 'ECONNRESET', sent: true, timedOut: false });
+    upstream.recordAttempt(a, { kind: 'error', code: 'ETIMEDOUT', sent: true, timedOut: true });
+    expect(told).toEqual(['response 10', 'response 20', 'failure status', 'response 5', 'backpressure', 'response 5', 'failure connect', 'failure reset', 'failure timeout']);
+    expect(a.consecutiveFailures).toBe(3);
+    expect(a.lastFailure).toBe('ETIMEDOUT');
+  });
+
+  it('treats a 503 + Retry-After as back-pressure: a short skip, not an ejection', () => {
+    const clock = fakeClock();
+    const upstream = new Upstream(configOf(), { defaultCap: 1, now: clock.fn });
     const a = upstream.servers[0]!;
     a.recordBackpressure(1);
     expect(a.up).toBe(false);
@@ -260,9 +286,9 @@ describe('Upstream: passive health, back-pressure, slow start', () => {
 
   it('starts a slow start when an ejection ends', () => {
     const clock = fakeClock();
-    const upstream = new Upstream(configOf({ max_inflight: 8, health: { failures: 1, eject: '1s', slow_start: '4s' } }), false, 1, {}, clock.fn);
+    const upstream = new Upstream(configOf({ max_inflight: 8, health: { failures: 1, eject: '1s', slow_start: '4s' } }), { defaultCap: 1, now: clock.fn });
     const a = upstream.servers[0]!;
-    upstream.recordFailure(a, 'ECONNRESET');
+    fail(upstream, a, clock);
     clock.now += 1000;
     expect(a.up).toBe(true);
     expect(a.cap).toBe(1);
@@ -274,7 +300,7 @@ describe('Upstream: passive health, back-pressure, slow start', () => {
 
   it('ramps a returning server\'s cap and weight up over slow_start', () => {
     const clock = fakeClock();
-    const upstream = new Upstream(configOf({ max_inflight: 8, health: { slow_start: '4s' } }), false, 1, {}, clock.fn);
+    const upstream = new Upstream(configOf({ max_inflight: 8, health: { slow_start: '4s' } }), { defaultCap: 1, now: clock.fn });
     const a = upstream.servers[0]!;
     expect(a.cap).toBe(8); // no slow start at first start
     a.markDown();
@@ -296,14 +322,14 @@ describe('Upstream: local servers from the master', () => {
   });
 
   it('under a master, takes local servers only from its announcements, and only the ready ones', async () => {
-    const upstream = new Upstream(local(), true);
+    const upstream = new Upstream(local(), { supervised: true });
     expect(upstream.servers.map((s) => s.url)).toEqual(['http://r']);
     upstream.setLocalServers([{ url: 'http://a', state: 'ready' }, { url: 'http://b', state: 'starting' }]);
     expect(upstream.stats().servers.map((s) => [s.url, s.up])).toEqual([['http://r', true], ['http://a', true], ['http://b', false]]);
   });
 
   it('keeps a server\'s in-flight count across announcements, drops servers no longer listed, and serves the queue when one gets ready', async () => {
-    const upstream = new Upstream(local({ queue: { size: 5, timeout: '1s' } }), true);
+    const upstream = new Upstream(local({ queue: { size: 5, timeout: '1s' } }), { supervised: true });
     upstream.setLocalServers([{ url: 'http://a', state: 'ready' }]);
     const held = [await upstream.acquire({}), await upstream.acquire({})]; // r and a, both at their cap of 1
     upstream.setLocalServers([{ url: 'http://a', state: 'draining' }, { url: 'http://c', state: 'starting' }]);
@@ -318,6 +344,6 @@ describe('Upstream: local servers from the master', () => {
   });
 
   it('without a master, treats the configured local servers as up', () => {
-    expect(new Upstream(local(), false).stats().servers.map((s) => s.up)).toEqual([true, true]);
+    expect(new Upstream(local()).stats().servers.map((s) => s.up)).toEqual([true, true]);
   });
 });

@@ -8,31 +8,23 @@
  * The policy only chooses among available servers (STYLE.md, undici's pool-base).
  */
 import type { UpstreamConfig } from '../../lib/config/load.js';
+import type { LocalServer, LocalState } from '../../lib/ipc.js';
 import { healthOptions, type HealthOptions } from './health-options.js';
 import { createPolicy } from './policies/index.js';
 import type { Candidate, PickContext, Policy } from './policies/policy.js';
 import { RetryBudget } from './retry-budget.js';
-import type { LocalServer, LocalState } from '../../lib/ipc.js';
-import { ServerState } from './server-state.js';
+import { ServerList } from './server-list.js';
+import type { ServerState } from './server-state.js';
+import { ShedError, type ShedReason, Shedding } from './shedding.js';
 
 export { ServerState } from './server-state.js';
 export type { LocalServer, LocalState } from '../../lib/ipc.js';
+export { ShedError, type ShedReason } from './shedding.js';
 
-export type ShedReason = 'queue_full' | 'queue_timeout' | 'no_server' | 'client_gone';
-
-/** Why a request got no server: the proxy answers 503 + Retry-After (or nothing, if the client left). */
 /** The tag of the servers one `{dns, port}` entry finds. */
 export function dnsKey(entry: { name: string; port: number }): string {
   return `dns:${entry.name}:${entry.port}`;
 }
-
-export class ShedError extends Error {
-  constructor(readonly reason: ShedReason, message: string) {
-    super(message);
-    this.name = 'ShedError';
-  }
-}
-
 
 interface Waiter {
   ctx: PickContext;
@@ -41,6 +33,17 @@ interface Waiter {
   grant(server: ServerState): void;
   refuse(err: ShedError): void;
 }
+
+/**
+ * How one attempt on a server ended, as the forwarder saw it: response headers
+ * (any status), or an error, with whether the request may have reached the server.
+ */
+export type AttemptResult =
+  | { kind: 'response'; status: number; retryAfter: string | undefined; headersMs: number }
+  | { kind: 'error'; code: string; sent: boolean; timedOut: boolean };
+
+/** Why an attempt counted as a failure: the `reason` label of portico_upstream_errors_total. */
+export type FailureReason = 'connect' | 'reset' | 'timeout' | 'status';
 
 export interface UpstreamStats {
   name: string;
@@ -59,43 +62,64 @@ export interface UpstreamStats {
   }>;
 }
 
+/** What the upstream tells the proxy's metrics and log; every one optional. */
 export interface UpstreamEvents {
   /** A request waited `ms` in the queue before it got a server. */
   onQueueWait?(ms: number): void;
+  /** A server sent response headers after `ms`. */
+  onResponse?(server: ServerState, ms: number): void;
+  /** An attempt failed (connect error, reset, timeout, 502/504). */
+  onFailure?(server: ServerState, reason: FailureReason): void;
+  /** That failure ejected the server for `ms`. */
+  onEjected?(server: ServerState, ms: number): void;
+  /** The server answered 503 + Retry-After: back-pressure, never a failure. */
+  onBackpressure?(server: ServerState): void;
+}
+
+export interface UpstreamOptions {
+  /** Local servers come from the master (setLocalServers), not from the config. */
+  supervised?: boolean;
+  /** The cap per server for `max_inflight: auto` until its /readyz says otherwise; Infinity (the default) leaves servers that report nothing uncapped. */
+  defaultCap?: number;
+  /** Proxies sharing these servers (`replicas`): `auto` caps are divided between them. */
+  replicas?: number;
+  events?: UpstreamEvents;
+  /** The clock and randomness, injected by tests. */
+  now?: () => number;
+  random?: () => number;
 }
 
 export class Upstream {
-  servers: ServerState[];
   retryBudget: RetryBudget;
   private policy: Policy;
   private readonly options: HealthOptions;
+  private readonly list: ServerList;
   private readonly queue: Waiter[] = [];
-  private readonly shedCounts: Record<ShedReason, number> = { queue_full: 0, queue_timeout: 0, no_server: 0, client_gone: 0 };
-  /** One error per reason, made once: under overload ~1000 sheds a second each paid for a stack trace (1.7 % of the proxy's CPU, profiled). */
-  private shedErrors: Partial<Record<ShedReason, ShedError>> = {};
+  private readonly shedding = new Shedding((reason) => this.shedMessage(reason));
   private tick?: NodeJS.Timeout;
+  private readonly supervised: boolean;
+  private readonly replicas: number;
+  private readonly events: UpstreamEvents;
+  private readonly now: () => number;
+  private readonly random: () => number;
 
-  /**
-   * `supervised`: local servers come from the master (setLocalServers), not from the config.
-   * `defaultCap`: the cap per server for `max_inflight: auto` until a server's /readyz says
-   * otherwise; Infinity (the default) leaves servers that report nothing uncapped.
-   */
-  constructor(
-    public config: UpstreamConfig,
-    private readonly supervised: boolean,
-    defaultCap = Number.POSITIVE_INFINITY,
-    private readonly events: UpstreamEvents = {},
-    private readonly now: () => number = Date.now,
-    private readonly random: () => number = Math.random,
-    /** Proxies sharing these servers (`replicas`): `auto` caps are divided between them. */
-    private readonly replicas = 1,
-  ) {
-    this.options = healthOptions(config, defaultCap, replicas);
-    this.servers = config.servers
-      .filter((s) => !(s.local && supervised))
-      .map((s) => new ServerState(s.url, s.weight, s.local, this.options, now));
-    this.policy = createPolicy(config.policy, { balanceFactor: config.hash.balance_factor }, random);
-    this.retryBudget = new RetryBudget(config.retries.budget, config.retries.min_per_second, now);
+  /** @example new Upstream(config, { supervised: true, defaultCap: 2, events: { onQueueWait } }) */
+  constructor(public config: UpstreamConfig, options: UpstreamOptions = {}) {
+    this.supervised = options.supervised ?? false;
+    this.replicas = options.replicas ?? 1;
+    this.events = options.events ?? {};
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.options = healthOptions(config, options.defaultCap ?? Number.POSITIVE_INFINITY, this.replicas);
+    this.list = new ServerList(this.options, this.now);
+    this.list.setConfigured(this.configuredServers(config), false);
+    this.policy = createPolicy(config.policy, { balanceFactor: config.hash.balance_factor }, this.random);
+    this.retryBudget = new RetryBudget(config.retries.budget, config.retries.min_per_second, this.now);
+  }
+
+  /** Every server: configured, discovered by DNS, local. */
+  get servers(): ServerState[] {
+    return this.list.all;
   }
 
   /**
@@ -140,21 +164,37 @@ export class Upstream {
    * the policy, ignoring the in-flight cap, which is for requests that compute.
    */
   pickForUpgrade(ctx: PickContext): ServerState | undefined {
-    const views = this.servers.map((server) => ({ server, url: server.url, weight: server.weight, inflight: server.inflight,
-      latencyEwmaMs: server.latencyEwmaMs, available: server.up } satisfies Candidate & { server: ServerState }));
-    return this.policy.pick(views, ctx)?.server;
+    return this.pickAmong(ctx, (server) => server.up);
   }
 
   /**
-   * Passive health: a failed attempt on `server` (connect error, reset, timeout, 502/504).
-   * Ejects it after `health.failures` in a row, unless that would take out the upstream's
-   * last live server or more than `health.max_ejected_percent` of its servers.
-   * Returns the ejection's length in ms when it ejected the server.
+   * Records how an attempt on `server` ended; the one call the request path
+   * makes after each attempt (before `release`). A 502 or 504 from the server,
+   * a connect error, a reset or a timeout is a failure: after
+   * `health.failures` in a row the server is ejected, unless that would take
+   * out the last server up or more than `health.max_ejected_percent`. A 503
+   * with Retry-After is back-pressure: the server is skipped briefly. Anything
+   * else is a success and feeds the latency average.
    */
-  recordFailure(server: ServerState, code: string): number | undefined {
+  recordAttempt(server: ServerState, result: AttemptResult): void {
+    if (result.kind === 'response') {
+      this.events.onResponse?.(server, result.headersMs);
+      if (result.status === 502 || result.status === 504) return this.recordFailure(server, `HTTP_${result.status}`, 'status');
+      if (result.status === 503 && result.retryAfter !== undefined) {
+        const seconds = Number(result.retryAfter);
+        server.recordBackpressure(Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined);
+        return this.events.onBackpressure?.(server);
+      }
+      return server.recordSuccess(result.headersMs);
+    }
+    this.recordFailure(server, result.code, result.timedOut ? 'timeout' : result.sent ? 'reset' : 'connect');
+  }
+
+  private recordFailure(server: ServerState, code: string, reason: FailureReason): void {
+    this.events.onFailure?.(server, reason);
     const ejectedMs = server.recordFailure(code, this.mayEject(server));
+    if (ejectedMs !== undefined) this.events.onEjected?.(server, ejectedMs);
     this.dispatch();
-    return ejectedMs;
   }
 
   /**
@@ -249,7 +289,7 @@ export class Upstream {
         server.healthProblem = undefined;
       }
     }
-    this.shedErrors = {}; // their messages name the queue's size and timeout
+    this.shedding.reword();
     Object.assign(this.options, healthOptions(config, defaultCap, this.replicas));
     if (config.policy !== previous.policy || config.hash.balance_factor !== previous.hash.balance_factor) {
       this.policy = createPolicy(config.policy, { balanceFactor: config.hash.balance_factor }, this.random);
@@ -257,22 +297,8 @@ export class Upstream {
     if (config.retries.budget !== previous.retries.budget || config.retries.min_per_second !== previous.retries.min_per_second) {
       this.retryBudget = new RetryBudget(config.retries.budget, config.retries.min_per_second, this.now);
     }
-    const existing = new Map(this.servers.filter((s) => (!s.local || !this.supervised) && !s.discoveredBy).map((s) => [s.url, s]));
-    const added: ServerState[] = [];
-    const listed = config.servers.filter((s) => !(s.local && this.supervised)).map((s) => {
-      const server = existing.get(s.url);
-      if (server) {
-        server.configuredWeight = s.weight;
-        return server;
-      }
-      const fresh = new ServerState(s.url, s.weight, s.local, this.options, this.now);
-      if (config.health.path) fresh.healthy = false; // traffic after its first passing check
-      added.push(fresh);
-      return fresh;
-    });
-    const dnsKeys = new Set(config.dns.map(dnsKey));
-    const discovered = this.servers.filter((s) => s.discoveredBy !== undefined && dnsKeys.has(s.discoveredBy));
-    this.servers = [...listed, ...discovered, ...this.servers.filter((s) => s.local && this.supervised)];
+    const added = this.list.setConfigured(this.configuredServers(config), config.health.path !== '');
+    this.list.keepDiscovered(new Set(config.dns.map(dnsKey)));
     this.dispatch();
     return added;
   }
@@ -283,36 +309,14 @@ export class Upstream {
    * checks are on), gone ones drain. Returns whether any server was added.
    */
   setDiscoveredServers(key: string, urls: string[], weight: number): boolean {
-    const existing = new Map(this.servers.filter((s) => s.discoveredBy === key).map((s) => [s.url, s]));
-    let added = false;
-    const found = urls.map((url) => {
-      const known = existing.get(url);
-      if (known) return known;
-      const fresh = new ServerState(url, weight, false, this.options, this.now);
-      fresh.discoveredBy = key;
-      if (this.config.health.path) fresh.healthy = false;
-      added = true;
-      return fresh;
-    });
-    const others = this.servers.filter((s) => s.discoveredBy !== key);
-    const firstLocal = others.findIndex((s) => s.local && this.supervised);
-    this.servers = firstLocal < 0 ? [...others, ...found] : [...others.slice(0, firstLocal), ...found, ...others.slice(firstLocal)];
+    const added = this.list.setDiscovered(key, urls, weight, this.config.health.path !== '');
     this.dispatch();
-    return added;
+    return added.length > 0;
   }
 
   /** Replaces the local backends with the master's list, keeping the state of those that stay. */
   setLocalServers(list: LocalServer[]): void {
-    const existing = new Map(this.servers.filter((s) => s.local).map((s) => [s.url, s]));
-    const local = list.map(({ url, state, pid }) => {
-      const server = existing.get(url) ?? new ServerState(url, 1, true, this.options, this.now, state);
-      server.pid = pid;
-      if (server.localState !== 'ready' && state === 'ready') server.markUp();
-      if (state !== 'ready') server.markDown();
-      server.localState = state;
-      return server;
-    });
-    this.servers = [...this.servers.filter((s) => !s.local), ...local];
+    this.list.setLocal(list);
     this.dispatch();
   }
 
@@ -323,7 +327,7 @@ export class Upstream {
   /** Stops the queue's timer and refuses whoever still waits (the upstream is being replaced or closed). */
   close(): void {
     clearTimeout(this.tick);
-    for (const waiter of this.queue.splice(0)) waiter.refuse(this.shed('no_server'));
+    for (const waiter of this.queue.splice(0)) waiter.refuse(this.shedding.shed('no_server'));
   }
 
   stats(): UpstreamStats {
@@ -332,7 +336,7 @@ export class Upstream {
       name: this.config.name,
       policy: this.config.policy,
       queue: { depth: this.queue.length, size: this.config.queue.size, timeoutMs: this.config.queue.timeout, order: this.config.queue.order, newestFirst: this.newestFirst() },
-      shed: { ...this.shedCounts },
+      shed: { ...this.shedding.counts },
       servers: this.servers.map((s) => ({
         url: s.url, local: s.local, up: s.up, state: s.localState, healthy: s.healthy,
         inflight: s.inflight, cap: Number.isFinite(s.cap) ? s.cap : null, ejectedUntil: s.ejectedUntil > now ? s.ejectedUntil : null,
@@ -343,10 +347,20 @@ export class Upstream {
 
   private pick(ctx: PickContext, exclude: ReadonlySet<ServerState>): ServerState | undefined {
     if (exclude.size === 0) return this.policy.pick(this.servers, ctx);
-    // A retry: hide the servers already tried behind unavailable views.
+    // A retry: the servers already tried are shown as unavailable.
+    return this.pickAmong(ctx, (server) => server.available && !exclude.has(server));
+  }
+
+  /** The policy's pick among views of the servers whose availability `available` decides. */
+  private pickAmong(ctx: PickContext, available: (server: ServerState) => boolean): ServerState | undefined {
     const views = this.servers.map((server) => ({ server, url: server.url, weight: server.weight, inflight: server.inflight,
-      latencyEwmaMs: server.latencyEwmaMs, available: server.available && !exclude.has(server) } satisfies Candidate & { server: ServerState }));
+      latencyEwmaMs: server.latencyEwmaMs, available: available(server) } satisfies Candidate & { server: ServerState }));
     return this.policy.pick(views, ctx)?.server;
+  }
+
+  /** The config's servers this upstream holds itself (under a master, local ones come from it). */
+  private configuredServers(config: UpstreamConfig): UpstreamConfig['servers'] {
+    return config.servers.filter((s) => !(s.local && this.supervised));
   }
 
   private take(server: ServerState): ServerState {
@@ -359,14 +373,7 @@ export class Upstream {
   }
 
   private shed(reason: ShedReason): ShedError {
-    this.shedCounts[reason]++;
-    if (reason === 'no_server') {
-      // Its message says why each server is down, which changes: remade when it does.
-      const message = this.shedMessage(reason);
-      const made = this.shedErrors.no_server;
-      return made?.message === message ? made : (this.shedErrors.no_server = new ShedError(reason, message));
-    }
-    return this.shedErrors[reason] ??= new ShedError(reason, this.shedMessage(reason));
+    return this.shedding.shed(reason);
   }
 
   /** Why the servers are down, for the 503 (the first few; /status has them all). */

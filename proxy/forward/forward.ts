@@ -34,7 +34,9 @@ export interface OutgoingRequest {
 export type AttemptOutcome =
   | UpstreamResponse
   | {
-    kind: 'error'; code: string; message: string; connected: boolean; timedOut: boolean;
+    kind: 'error'; code: string; message: string; timedOut: boolean;
+    /** The request may have reached the server (false: the connection was never made, so any method may go elsewhere). */
+    sent: boolean;
     /**
      * The connection was a reused keep-alive one and broke before any response came:
      * most likely the server closed it as idle while the request was on its way.
@@ -110,7 +112,7 @@ export class Forwarder {
       const code = e.code === 'UND_ERR_CONNECT_TIMEOUT' ? 'ECONNTIMEOUT' : (e.code ?? 'EUNKNOWN');
       const timedOut = e.code === 'UND_ERR_HEADERS_TIMEOUT';
       const staleConnection = !timedOut && CONNECTION_LOST.has(e.code ?? '') && onReusedConnection(err);
-      return { kind: 'error', code: timedOut ? 'ETIMEDOUT' : code, message: e.message, connected: !NOT_CONNECTED.has(e.code ?? ''), timedOut, staleConnection };
+      return { kind: 'error', code: timedOut ? 'ETIMEDOUT' : code, message: e.message, sent: !NOT_CONNECTED.has(e.code ?? ''), timedOut, staleConnection };
     }
   }
 

@@ -26,8 +26,6 @@ import { ShedError, type ServerState, type Upstream } from '../balancer/upstream
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const KNOWN_METHODS = new Set([...IDEMPOTENT, 'POST', 'PATCH', 'CONNECT']);
-/** Connect-time failures: the request never reached the server, so any method may go elsewhere. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ECONNTIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 export interface HandlerState {
   router: Router;
@@ -179,7 +177,7 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
         outcome = await forwarder.send(outgoing, server.url, { ...options, freshConnection: true }, upstreamHeadersOf(x), clientGone, body);
       }
       if (outcome.kind === 'response') {
-        noteResponse(upstream, server, outcome, x);
+        upstream.recordAttempt(server, outcome);
         finished(outcome.body, () => upstream.release(server));
         return { kind: 'response', response: outcome };
       }
@@ -190,7 +188,8 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
         metrics.rejected.inc({ reason: 'body_too_large' });
         return { kind: 'problem', status: 413, detail: `the request body is larger than this route's limit`, close: true };
       }
-      noteFailure(upstream, server, outcome, x);
+      upstream.recordAttempt(server, outcome);
+      log.warn({ id: x.id, upstream: x.upstream, server: server.url, code: outcome.code, error: outcome.message }, 'upstream attempt failed');
       if (outcome.timedOut) return { kind: 'problem', status: 504, detail: `upstream server did not answer within ${timeouts.response} ms` };
       if (!mayRetry(req, outcome, body) || attempt >= retries.attempts) {
         return { kind: 'problem', status: 502, detail: `upstream server failed (${outcome.code})` };
@@ -201,31 +200,6 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       }
       metrics.retries.inc({ upstream: x.upstream });
     }
-  }
-
-  /** 502/504 from the server count as failures; its own 503 + Retry-After is back-pressure, never a failure. */
-  function noteResponse(upstream: Upstream, server: ServerState, outcome: Extract<AttemptOutcome, { kind: 'response' }>, x: Exchange): void {
-    metrics.upstreamDuration.observe({ upstream: x.upstream, server: server.url }, outcome.headersMs / 1000);
-    if (outcome.status === 502 || outcome.status === 504) {
-      noteFailure(upstream, server, { kind: 'error', code: `HTTP_${outcome.status}`, message: '', connected: true, timedOut: false, staleConnection: false }, x);
-    } else if (outcome.status === 503 && outcome.retryAfter !== undefined) {
-      const seconds = Number(outcome.retryAfter);
-      server.recordBackpressure(Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined);
-      metrics.backpressure.inc({ upstream: x.upstream, server: server.url });
-    } else {
-      server.recordSuccess(outcome.headersMs);
-    }
-  }
-
-  function noteFailure(upstream: Upstream, server: ServerState, outcome: Failure, x: Exchange): void {
-    const reason = outcome.timedOut ? 'timeout' : !outcome.connected && NOT_SENT.has(outcome.code) ? 'connect' : outcome.code.startsWith('HTTP_') ? 'status' : 'reset';
-    metrics.upstreamErrors.inc({ upstream: x.upstream, server: server.url, reason });
-    const ejectedMs = upstream.recordFailure(server, outcome.code);
-    if (ejectedMs !== undefined) {
-      metrics.ejections.inc({ upstream: x.upstream, server: server.url });
-      log.warn({ upstream: x.upstream, server: server.url, ejectedMs }, 'server ejected after consecutive failures');
-    }
-    log.warn({ id: x.id, upstream: x.upstream, server: server.url, code: outcome.code, error: outcome.message }, 'upstream attempt failed');
   }
 
   function record(req: IncomingMessage, res: ServerResponse, x: Exchange, accessLog: boolean, written = false): void {
@@ -261,6 +235,5 @@ function mayResend(req: IncomingMessage, outcome: Failure, body: RequestBody): b
 /** Retry only what cannot have been half-done: never after a timeout, and only with a body we can replay. */
 function mayRetry(req: IncomingMessage, outcome: Failure, body: RequestBody): boolean {
   if (outcome.timedOut || body.kind === 'streamed') return false;
-  const neverSent = !outcome.connected && NOT_SENT.has(outcome.code);
-  return neverSent || IDEMPOTENT.has(req.method ?? '');
+  return !outcome.sent || IDEMPOTENT.has(req.method ?? '');
 }
