@@ -23,6 +23,12 @@ export interface ChildSpec {
   readyTimeoutMs?: number;
   /** How long a child may drain after SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
+  /**
+   * Whether a start that fails to bind its listener (exit 78) ends the whole
+   * start rather than being retried: true while the system starts up, false
+   * for children started later (a pool grown by a reload, a rolling restart).
+   */
+  failFastOnListenError?: () => boolean;
 }
 
 export class SupervisedChild extends EventEmitter<{ change: []; message: [unknown]; fatal: [string] }> {
@@ -74,7 +80,9 @@ export class SupervisedChild extends EventEmitter<{ change: []; message: [unknow
       clearTimeout(readyTimer);
       this.probing?.abort();
       if (this.process === child) this.process = undefined;
-      this.onExit(code, signal);
+      // Its `fatal` message may still be on its way: 'exit' can come before the last 'message'; 'close' cannot.
+      if (code === LISTEN_FAILED_EXIT_CODE) child.once('close', () => this.onExit(code, signal));
+      else this.onExit(code, signal);
     });
   }
 
@@ -153,8 +161,8 @@ export class SupervisedChild extends EventEmitter<{ change: []; message: [unknow
       this.setState('stopped');
       return;
     }
-    if (code === LISTEN_FAILED_EXIT_CODE && this.restarts === 0) {
-      // Its first start failed to bind: a restart cannot fix that, so the start ends here.
+    if (code === LISTEN_FAILED_EXIT_CODE && this.spec.failFastOnListenError?.()) {
+      // It failed to bind while the system starts: a restart cannot fix that, so the start ends here.
       this.retired = true;
       this.setState('stopped');
       this.emit('fatal', this.fatalMessage ?? `${this.spec.name} could not open its listener`);

@@ -19,11 +19,17 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
   // SIGHUP's default action ends the process: take it over before starting anything.
   let onHangup = () => log.info('SIGHUP before start-up finished: ignored');
   process.on('SIGHUP', () => onHangup());
+  // Until every first child is ready, a listener that cannot bind ends the start (nginx's way);
+  // after it, a child that cannot bind (a pool grown by a reload) is retried with backoff.
+  let watcher: ReturnType<typeof watchConfigFile> | undefined;
+  let startingUp = true;
+  const failFastOnListenError = () => startingUp;
   const proxy = new SupervisedChild({
     name: 'proxy',
     script: CLI_SCRIPT,
     args: ['proxy', '--config', config.file],
     stopTimeoutMs: 35_000,
+    failFastOnListenError,
   }, log);
   const announce = () => {
     const message: PoolMessage = {
@@ -33,8 +39,26 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     };
     proxy.send(message);
   };
-  const pool = new BackendPool(config.pool, log, announce);
+  const pool = new BackendPool(config.pool, log, announce, failFastOnListenError);
   proxy.on('change', announce);
+  const noteStarted = () => {
+    if (startingUp && proxy.state === 'ready' && pool.backends.every((b) => b.state === 'ready')) startingUp = false;
+  };
+  proxy.on('change', noteStarted);
+  pool.onChange = () => { announce(); noteStarted(); };
+
+  let stopping = false;
+  const shutdown = async (signal: string, exitCode = 0) => {
+    if (stopping) return;
+    stopping = true;
+    watcher?.stop();
+    log.info({ signal }, 'stopping: draining the proxy, then the backends');
+    for (const child of [proxy, ...pool.backends]) child.retire();
+    await proxy.stop();
+    await Promise.all(pool.backends.map((b) => b.stop()));
+    log.info('stopped');
+    process.exit(exitCode);
+  };
 
   let announcedUrls = false;
   proxy.on('change', () => {
@@ -49,6 +73,7 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
 
   // A listener that cannot bind ends the start (nginx's way), with the address and the reason.
   const onFatal = (message: string) => {
+    if (stopping) return; // one line, even when the proxy and a backend both fail
     log.error({ reason: message }, 'cannot start');
     process.stderr.write(`portico: ${message}\n`);
     void shutdown('start failed', 1);
@@ -76,7 +101,7 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
       void pool.resize(next.pool.processes);
     }
   };
-  const watcher = watchConfigFile(config.file, () => followPool('file change'));
+  watcher = watchConfigFile(config.file, () => followPool('file change'));
   onHangup = () => {
     log.info('SIGHUP: reloading the config');
     proxy.signal('SIGHUP');
@@ -84,18 +109,6 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     followPool('SIGHUP');
   };
 
-  let stopping = false;
-  const shutdown = async (signal: string, exitCode = 0) => {
-    if (stopping) return;
-    stopping = true;
-    watcher.stop();
-    log.info({ signal }, 'stopping: draining the proxy, then the backends');
-    for (const child of [proxy, ...pool.backends]) child.retire();
-    await proxy.stop();
-    await Promise.all(pool.backends.map((b) => b.stop()));
-    log.info('stopped');
-    process.exit(exitCode);
-  };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }

@@ -20,7 +20,11 @@ export class BackendPool {
   /** Called when a backend's first start cannot bind its port (its message says which and why). */
   onFatal: (message: string) => void = () => {};
 
-  constructor(private readonly pool: PoolConfig, private readonly log: Logger, private readonly onChange: () => void) {}
+  /**
+   * `onChange`: a backend changed state. `failFastOnListenError`: whether a backend
+   * that cannot bind its port ends the start (while the system starts) or is retried.
+   */
+  constructor(private readonly pool: PoolConfig, private readonly log: Logger, public onChange: () => void, private readonly failFastOnListenError: () => boolean = () => false) {}
 
   /** Starts or stops backends until there are `processes` of them (the newest go first). */
   async resize(processes: number): Promise<void> {
@@ -75,8 +79,9 @@ export class BackendPool {
       env: { UV_THREADPOOL_SIZE: String(Math.max(4, slots + 2)) },
       probe: (ready, signal) => waitForReadyz(`http://${urlHost}:${ready.port}/readyz`, signal),
       readyTimeoutMs: 30_000,
+      failFastOnListenError: this.failFastOnListenError,
     }, this.log);
-    child.on('change', this.onChange);
+    child.on('change', () => this.onChange());
     child.on('fatal', (message) => this.onFatal(message));
     return child;
   }

@@ -1,9 +1,27 @@
 /** The `portico` command line and the native build script, as users run them. */
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, isAlive, portico, ROOT, writeConfig } from './helpers.js';
+
+/** A free loopback port `base` and, held by us, base + 1. */
+async function adjacentPorts(): Promise<{ base: number; server: Server }> {
+  for (;;) {
+    const held = await takePort();
+    const probe = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      probe.once('error', () => resolve(false));
+      probe.listen(held.port - 1, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      await new Promise((resolve) => probe.close(resolve));
+      return { base: held.port - 1, server: held.server };
+    }
+    held.server.close();
+  }
+}
 
 /** Holds a loopback port, as another program would. */
 async function takePort(): Promise<{ port: number; server: Server }> {
@@ -75,6 +93,24 @@ routes: [ { path: /, upstream: inference } ]
       server.close();
     }
   }, 20_000);
+
+  it('after start-up, a backend added by a reload whose port is taken is retried, and the running system keeps serving', async () => {
+    // Two adjacent ports: the first backend gets base, the one added later base + 1, which we hold.
+    const { base, server } = await adjacentPorts();
+    const yaml = (processes: number) => `listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }\npool: { processes: ${processes}, base_port: ${base} }\nroutes: [ { path: /, upstream: inference } ]\n`;
+    const file = writeConfig(yaml(1));
+    const master = portico(['--config', file]);
+    try {
+      const ready = await master.waitForLog((l) => l.msg === 'portico ready') as unknown as { http: number };
+      writeFileSync(file, yaml(2));
+      await master.waitForLog((l) => l.component === 'master' && /exited; restarting|crash loop/.test(String(l.msg)) && l.child === 'backend-2', 15_000);
+      expect(master.child.exitCode).toBe(null);
+      expect((await fetch(`http://127.0.0.1:${ready.http}/api/foo?val=10`)).status).toBe(200);
+    } finally {
+      server.close();
+      await master.stop();
+    }
+  }, 30_000);
 
   it('`portico proxy` alone says the same on stderr and exits non-zero', async () => {
     const { port, server } = await takePort();

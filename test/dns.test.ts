@@ -73,7 +73,7 @@ dns: { resolver: "127.0.0.1:${(dns.address() as AddressInfo).port}", min_interva
 upstreams:
   app:
     policy: round-robin
-    health: { interval: 500ms }
+    health: { path: /readyz, interval: 500ms }
     servers: [ { dns: ${NAME}, port: ${port}, resolve: true } ]
 routes: [ { path: /, upstream: app } ]
 `));

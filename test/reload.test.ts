@@ -37,7 +37,7 @@ pool: { processes: 0 }
 ${extra}
 upstreams:
   app:
-    health: { interval: 1s, rise: 2 }
+    health: { path: /readyz, interval: 1s, rise: 2 }
     servers: [ ${servers.map((s) => `"${s}"`).join(', ')} ]
 routes:
   - { path: /, upstream: app }

@@ -35,6 +35,28 @@ describe('loadConfig', () => {
     expect(config.routes.map((r) => r.name)).toEqual(['api', 'static']);
   });
 
+  it('checks the pool\'s upstream at /readyz by default, and no other upstream unless health.path is set', () => {
+    const config = parseConfig(`
+pool: { processes: 1 }
+upstreams:
+  inference: { servers: [ "http://10.0.0.7:4001" ] }
+  origin: { servers: [ "http://10.0.0.8:80" ] }
+  checked: { servers: [ "http://10.0.0.9:80" ], health: { path: /healthz } }
+routes:
+  - { path: /api/, upstream: inference }
+  - { path: /o/, upstream: origin }
+  - { path: /c/, upstream: checked }
+  - { path: /, static: www }
+`, file);
+    expect(config.upstreams.get('inference')!.health.path).toBe('/readyz');
+    expect(config.upstreams.get('origin')!.health.path).toBe('');
+    expect(config.upstreams.get('checked')!.health.path).toBe('/healthz');
+    expect(parseConfig(minimal, file).upstreams.get('inference')!.health.path).toBe('/readyz'); // not in the file at all
+    const renamed = parseConfig('pool: { upstream: compute }\nupstreams: { inference: { servers: [ "http://10.0.0.7:4001" ] } }\nroutes: [ { path: /, upstream: compute } ]\n', file);
+    expect(renamed.upstreams.get('compute')!.health.path).toBe('/readyz');
+    expect(renamed.upstreams.get('inference')!.health.path).toBe('');
+  });
+
   it('fills the pool upstream with local backends from base_port, and resolves paths against the file', () => {
     const config = parseConfig(minimal, file);
     expect(config.pool.servers).toEqual(['http://127.0.0.1:4001', 'http://127.0.0.1:4002']);

@@ -14,6 +14,17 @@ const EWMA_ALPHA = 0.3;
 /** A server's first back-pressure backoff; doubles per consecutive 503, up to its Retry-After. */
 const BACKPRESSURE_BASE_MS = 50;
 
+/**
+ * A check's problem as a client may read it: statuses, timeouts and "connection refused"
+ * as they are; of an error with a message (TLS, DNS), only its kind or code.
+ * @example publicProblem('ENOTFOUND: getaddrinfo ENOTFOUND db.internal') // "ENOTFOUND"
+ */
+export function publicProblem(problem: string): string {
+  if (problem.startsWith('TLS error')) return 'TLS error';
+  const code = /^([A-Z][A-Z0-9_]+): /.exec(problem);
+  return code ? code[1]! : problem;
+}
+
 export class ServerState implements Candidate {
   inflight = 0;
   latencyEwmaMs = 0;
@@ -92,7 +103,7 @@ export class ServerState implements Candidate {
    * A connect error, reset, timeout or 502/504. Returns the ejection length in ms when this
    * failure ejects the server. `mayEject` is the upstream's word: false when ejecting this
    * server would take out its last live one or more than max_ejected_percent; the count
-   * then stays at the threshold, so the next failure ejects once the upstream allows it.
+   * then goes on past the threshold, so the next failure ejects once the upstream allows it.
    */
   recordFailure(code: string, mayEject: boolean): number | undefined {
     this.lastFailure = code;
@@ -121,17 +132,22 @@ export class ServerState implements Candidate {
   }
 
   /**
-   * Why the server is not up, in words for a 503's detail, the log and /status;
-   * undefined when it is up. `healthPath`: what the active checks GET.
+   * Why the server is not up, in words for /status and the log; undefined when it is up.
+   * `healthPath`: what the active checks GET. `name`: how to name the server; the 503
+   * a client gets names it by its place in the upstream ("server 2") and leaves out
+   * error texts, which may carry internal addresses and names (see publicProblem).
    */
-  downReason(healthPath: string): string | undefined {
+  downReason(healthPath: string, name = `server ${this.url}`, publicText = false): string | undefined {
     const now = this.now();
-    if (this.localState !== 'ready') return `server ${this.url} is ${this.localState} (a local backend, as the supervisor reports)`;
-    if (!this.healthy) return `server ${this.url} failed its health check GET ${healthPath}: ${this.healthProblem ?? 'failed'}`;
-    if (now < this.ejectedUntil) {
-      return `server ${this.url} is ejected for ${this.ejectMs} ms after ${this.options.failures} failed attempts in a row (last: ${this.lastFailure ?? 'unknown'})`;
+    if (this.localState !== 'ready') return `${name} is ${this.localState} (a local backend, as the supervisor reports)`;
+    if (!this.healthy) {
+      const problem = this.healthProblem ?? 'failed';
+      return `${name} failed its health check GET ${healthPath}: ${publicText ? publicProblem(problem) : problem}`;
     }
-    if (now < this.backpressureUntil) return `server ${this.url} answered 503 with Retry-After (it is full) and is skipped briefly`;
+    if (now < this.ejectedUntil) {
+      return `${name} is ejected for ${this.ejectMs} ms after ${this.options.failures} failed attempts in a row (last: ${this.lastFailure ?? 'unknown'})`;
+    }
+    if (now < this.backpressureUntil) return `${name} answered 503 with Retry-After (it is full) and is skipped briefly`;
     return undefined;
   }
 

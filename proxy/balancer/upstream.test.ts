@@ -164,14 +164,20 @@ describe('Upstream: caps and the central queue', () => {
     b.healthProblem = 'connection refused';
     const err = await upstream.acquire({}).catch((e: ShedError) => e);
     expect(err).toBeInstanceOf(ShedError);
-    expect((err as ShedError).message).toBe('no server of upstream "u" is up: server http://a failed its health check GET /readyz: 404; '
-      + 'server http://b failed its health check GET /readyz: connection refused');
-    b.healthProblem = 'no answer within 1000 ms';
-    expect(((await upstream.acquire({}).catch((e: ShedError) => e)) as ShedError).message).toContain('http://b failed its health check GET /readyz: no answer within 1000 ms');
-    expect(upstream.stats().servers[0]!.down).toBe('server http://a failed its health check GET /readyz: 404');
+    // The client's 503 names servers by their place, not their addresses.
+    expect((err as ShedError).message).toBe('no server of upstream "u" is up: server 1 failed its health check GET /readyz: 404; '
+      + 'server 2 failed its health check GET /readyz: connection refused');
+    b.healthProblem = 'TLS error: Hostname/IP does not match certificate\'s altnames: Host: b.internal';
+    expect(((await upstream.acquire({}).catch((e: ShedError) => e)) as ShedError).message).toContain('server 2 failed its health check GET /readyz: TLS error');
+    expect(((await upstream.acquire({}).catch((e: ShedError) => e)) as ShedError).message).not.toContain('internal');
+    // /status (admin) and the log have the addresses and the whole text.
+    expect(upstream.stats().servers.map((s) => s.down)).toEqual([
+      'server http://a failed its health check GET /readyz: 404',
+      'server http://b failed its health check GET /readyz: TLS error: Hostname/IP does not match certificate\'s altnames: Host: b.internal',
+    ]);
   });
 
-    it('does not let a queued retry that excludes the only free server hold up the requests behind it', async () => {
+  it('does not let a queued retry that excludes the only free server hold up the requests behind it', async () => {
     const upstream = new Upstream(configOf({ queue: { size: 5, timeout: '1s' } }));
     const a = await upstream.acquire({});
     const b = await upstream.acquire({});
@@ -245,11 +251,14 @@ describe('Upstream: passive health, back-pressure, slow start', () => {
     expect(fail(upstream, upstream.servers[2]!, clock)).toBe(1000); // the first two are back
     const none = new Upstream(configOf({ health: { failures: 1, max_ejected_percent: 0 } }, urls), { defaultCap: 1, now: clock.fn });
     expect(none.servers.map((s) => fail(none, s, clock))).toEqual(urls.map(() => undefined));
+    // Any percentage above 0 allows one, as Envoy does (10 % of 5 would be none).
+    const tenth = new Upstream(configOf({ health: { failures: 1, max_ejected_percent: 10 } }, urls), { defaultCap: 1, now: clock.fn });
+    expect(tenth.servers.map((s) => fail(tenth, s, clock))).toEqual([1000, undefined, undefined, undefined, undefined]);
     const all = new Upstream(configOf({ health: { failures: 1, max_ejected_percent: 100 } }, urls), { defaultCap: 1, now: clock.fn });
     expect(all.servers.map((s) => fail(all, s, clock))).toEqual([1000, 1000, 1000, 1000, undefined]); // never the last up
   });
 
-    it('records an attempt: 502/504 and errors are failures, 503 + Retry-After back-pressure, anything else success, each told to the events', () => {
+  it('records an attempt: 502/504 and errors are failures, 503 + Retry-After back-pressure, anything else success, each told to the events', () => {
     const clock = fakeClock();
     const told: string[] = [];
     const upstream = new Upstream(configOf({ health: { failures: 100 } }), { now: clock.fn, events: {

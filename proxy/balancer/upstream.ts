@@ -210,7 +210,10 @@ export class Upstream {
       if (s !== server && s.up) othersUp++;
     }
     if (othersUp === 0) return false;
-    return ejected + 1 <= Math.floor((this.servers.length * this.config.health.max_ejected_percent) / 100);
+    const percent = this.config.health.max_ejected_percent;
+    // As Envoy: any percentage above 0 allows at least one (10 % of 5 servers would otherwise allow none).
+    const most = percent === 0 ? 0 : Math.max(1, Math.floor((this.servers.length * percent) / 100));
+    return ejected + 1 <= most;
   }
 
   /** Gives the slot back and hands freed capacity to the queue, oldest first. */
@@ -376,11 +379,14 @@ export class Upstream {
     return this.shedding.shed(reason);
   }
 
-  /** Why the servers are down, for the 503 (the first few; /status has them all). */
+  /**
+   * Why the servers are down, for the 503 a client gets (the first few; /status and the
+   * log have them all, with addresses): servers are named by their place in the upstream.
+   */
   private downReasons(): string {
     const reasons: string[] = [];
-    for (const server of this.servers) {
-      const why = server.downReason(this.config.health.path);
+    for (const [i, server] of this.servers.entries()) {
+      const why = server.downReason(this.config.health.path, `server ${i + 1}`, true);
       if (why) reasons.push(why);
     }
     if (reasons.length === 0) return this.servers.length === 0 ? 'it lists no servers' : '';

@@ -74,6 +74,8 @@ const KEEP_ALIVE_MARGIN_MS = 500;
 
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
+  /** The one-request connections of resends after a stale keep-alive connection, until their responses are read. */
+  private readonly freshClients = new Set<Client>();
 
   constructor() {
     trackReusedConnections();
@@ -87,8 +89,9 @@ export class Forwarder {
    */
   async send(req: OutgoingRequest, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: AbortSignal, body: RequestBody): Promise<AttemptOutcome> {
     const started = performance.now();
-    const fresh = options.freshConnection ? this.freshClient(target, options) : undefined;
+    let fresh: Client | undefined;
     try {
+      if (options.freshConnection) fresh = this.freshClient(target, options);
       const response = await (fresh ?? this.pool(target, options)).request({
         method: req.method as 'GET',
         path: req.path,
@@ -99,14 +102,17 @@ export class Forwarder {
         bodyTimeout: options.responseTimeoutMs,
       });
       const headersMs = performance.now() - started;
-      if (fresh) finished(response.body, () => void fresh.close());
+      if (fresh) {
+        const client = fresh;
+        finished(response.body, () => this.closeFresh(client));
+      }
       const retryAfter = response.headers['retry-after'];
       return {
         kind: 'response', status: response.statusCode, headers: stripHopByHop(response.headers as IncomingHttpHeaders),
         body: response.body, headersMs, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
       };
     } catch (err) {
-      if (fresh) void fresh.destroy();
+      if (fresh) this.closeFresh(fresh, true);
       if (clientGone.aborted) return { kind: 'client-gone' };
       const e = err as Error & { code?: string };
       const code = e.code === 'UND_ERR_CONNECT_TIMEOUT' ? 'ECONNTIMEOUT' : (e.code ?? 'EUNKNOWN');
@@ -116,17 +122,29 @@ export class Forwarder {
     }
   }
 
-  /** A one-request connection, closed when its response has been read. */
+  /** A one-request connection, closed when its response has been read (or by close()). */
   private freshClient(origin: string, options: AttemptOptions): Client {
-    return new Client(origin, { connect: { timeout: options.connectTimeoutMs, ...connectOptions(options.tls) }, pipelining: 1 });
+    const client = new Client(origin, { connect: { timeout: options.connectTimeoutMs, ...connectOptions(options.tls) }, pipelining: 1 });
+    this.freshClients.add(client);
+    return client;
+  }
+
+  private closeFresh(client: Client, destroy = false): void {
+    this.freshClients.delete(client);
+    void (destroy ? client.destroy() : client.close()).catch(() => {});
   }
 
   close(): void {
     for (const pool of this.pools.values()) void pool.close();
     this.pools.clear();
+    for (const client of [...this.freshClients]) this.closeFresh(client);
   }
 
-  /** One keep-alive pool per server origin (and TLS settings); the upstream's caps bound how many connections it opens. */
+  /**
+   * One keep-alive pool per server origin (and TLS settings). A capped server gets at most
+   * its cap of connections; an uncapped one (not a Portico backend) as many as requests are
+   * in flight to it, as nginx opens them without `keepalive` limits.
+   */
   private pool(origin: string, options: AttemptOptions): Pool {
     const key = `${origin} ${options.connectTimeoutMs} ${tlsIdentity(options.tls)}`;
     let pool = this.pools.get(key);

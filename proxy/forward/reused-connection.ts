@@ -1,19 +1,30 @@
 /**
- * Tells whether a failed upstream request went out on a reused keep-alive
- * connection. Such a failure is most often the race every keep-alive proxy has:
- * the server closed the connection as idle while the request was on its way.
- * Node's http.Agent exposes this as `req.reusedSocket`; undici does not, so the
+ * Tells whether a failed upstream request met the race every keep-alive proxy
+ * has: the server closed a reused connection as idle while the request was on
+ * its way, so the connection broke right after the request went out. Node's
+ * http.Agent exposes the first half as `req.reusedSocket`; undici does not, so
  * requests are counted per socket from undici's diagnostics channels (published
- * only while someone subscribes, and then once per request: a counter and a flag).
+ * only while someone subscribes, and then once per request: a counter, a flag
+ * and a time). A connection that breaks later (a server that crashed while
+ * computing) is a failure of the server, not this race.
  */
 import { subscribe } from 'node:diagnostics_channel';
 
 const REQUESTS_SENT = Symbol('portico.requestsSent');
 const REUSED = Symbol('portico.reusedConnection');
+const SENT_AT = Symbol('portico.sentAt');
+
+/**
+ * The race shows within a round trip of sending: the peer's FIN or RST was already on
+ * its way. A second covers any network a proxy speaks HTTP/1.1 over, and excludes a
+ * server that died while computing an answer.
+ */
+const RACE_WINDOW_MS = 1000;
 
 interface Tagged {
   [REQUESTS_SENT]?: number;
   [REUSED]?: boolean;
+  [SENT_AT]?: number;
 }
 
 let subscribed = false;
@@ -27,14 +38,16 @@ export function trackReusedConnections(): void {
     const sent = socket[REQUESTS_SENT] ?? 0;
     socket[REQUESTS_SENT] = sent + 1;
     request[REUSED] = sent > 0;
+    if (sent > 0) request[SENT_AT] = performance.now();
   });
   subscribe('undici:request:error', (message) => {
     const { request, error } = message as { request: Tagged; error: unknown };
-    if (request[REUSED] && typeof error === 'object' && error !== null) (error as Tagged)[REUSED] = true;
+    if (!request[REUSED] || typeof error !== 'object' || error === null) return;
+    if (performance.now() - request[SENT_AT]! <= RACE_WINDOW_MS) (error as Tagged)[REUSED] = true;
   });
 }
 
-/** Whether `err` (from undici) failed a request sent on a connection that had carried an earlier one. */
+/** Whether `err` (from undici) broke a request within moments of sending it on a connection that had carried an earlier one. */
 export function onReusedConnection(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as Tagged)[REUSED] === true;
 }

@@ -169,12 +169,14 @@ export function createHandler(getState: () => HandlerState, forwarder: Forwarder
       x.server = server.url;
       const options = { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response, tls: upstream.config.tls };
       let outcome = await forwarder.send(outgoing, server.url, options, upstreamHeadersOf(x), clientGone, body);
-      if (outcome.kind === 'error' && outcome.staleConnection && mayResend(req, outcome, body)) {
+      if (outcome.kind === 'error' && outcome.staleConnection && mayResend(req, body)) {
         // The server closed a keep-alive connection as the request went out on it: not the
         // server's fault, so once more on a new connection to the same server, counted
         // neither as a failure nor against the retry budget (HAProxy's http-reuse safe).
         metrics.staleConnectionResends.inc({ upstream: x.upstream });
-        outcome = await forwarder.send(outgoing, server.url, { ...options, freshConnection: true }, upstreamHeadersOf(x), clientGone, body);
+        const again = await forwarder.send(outgoing, server.url, { ...options, freshConnection: true }, upstreamHeadersOf(x), clientGone, body);
+        // The first attempt was sent: a refused resend must not make it look never sent.
+        outcome = again.kind === 'error' ? { ...again, sent: true } : again;
       }
       if (outcome.kind === 'response') {
         upstream.recordAttempt(server, outcome);
@@ -224,12 +226,12 @@ function upstreamHeadersOf(x: Exchange): Record<string, string> {
 }
 
 /**
- * Resend after a stale keep-alive connection only what is safe to send twice: an idempotent
- * request, or one whose write failed (EPIPE: the bytes never left), with a body we can replay.
+ * Resend after a stale keep-alive connection only what is safe to send twice: an
+ * idempotent request with a body we can replay. A POST may have reached the server
+ * before the connection broke (even a failed write can follow a partial one).
  */
-function mayResend(req: IncomingMessage, outcome: Failure, body: RequestBody): boolean {
-  if (body.kind === 'streamed') return false;
-  return IDEMPOTENT.has(req.method ?? '') || outcome.code === 'EPIPE';
+function mayResend(req: IncomingMessage, body: RequestBody): boolean {
+  return body.kind !== 'streamed' && IDEMPOTENT.has(req.method ?? '');
 }
 
 /** Retry only what cannot have been half-done: never after a timeout, and only with a body we can replay. */
