@@ -17,6 +17,7 @@ import { ensureDevCertificate } from './dev-cert.js';
 import { onConnect } from './client-error.js';
 import { createTlsListener, type TlsListener, type TlsServer } from './tls-listener.js';
 import { listenErrorOf } from '../../lib/listen-error.js';
+import { EditedResponse } from '../request/edited-response.js';
 
 /** A client listener: plain HTTP, or the TLS one (HTTP/2 with HTTP/1.1, or HTTP/1.1 alone). */
 type ClientServer = Server | TlsServer;
@@ -75,7 +76,7 @@ export class Listeners {
 
     const httpMoved = !previous || JSON.stringify(previous.listen.http) !== JSON.stringify(next.listen.http);
     let http = this.http;
-    if (httpMoved) http = await this.open(createServer(options, this.httpHandler()), next.listen.http, 'listen.http');
+    if (httpMoved) http = await this.open(createServer({ ...options, ServerResponse: EditedResponse }, this.httpHandler()), next.listen.http, 'listen.http');
 
     let tls = this.tls;
     try {

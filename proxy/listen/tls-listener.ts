@@ -8,6 +8,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type Server as HttpsServer, type ServerOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import { EditedHttp2Response, EditedResponse } from '../request/edited-response.js';
 import { dirname } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { type Certificate, nameMatches, readCertificate } from '../../lib/certificates.js';
@@ -55,11 +56,13 @@ export function createTlsListener(
   const server: TlsServer = http2
     ? createSecureServer({
       ...tls, allowHTTP1: true, ALPNProtocols: ['h2', 'http/1.1'],
+      // Responses that carry a route's header edits (request/edited-response.ts).
+      Http1ServerResponse: EditedResponse, Http2ServerResponse: EditedHttp2Response,
       // The HTTP/2 counterparts of the client limits: header fields (plus the 4 pseudo-headers) and their size.
       maxHeaderListPairs: (httpOptions.maxHeadersCount ?? 100) + 4,
       settings: { maxHeaderListSize: httpOptions.maxHeaderSize ?? 16 * 1024 },
     }, handler as never)
-    : createServer({ ...httpOptions, ...tls, ALPNProtocols: ['http/1.1'] }, handler);
+    : createServer({ ...httpOptions, ...tls, ALPNProtocols: ['http/1.1'], ServerResponse: EditedResponse }, handler);
   // HTTP/1.1 over the HTTP/2 server uses node:http's own timeouts and limits, set as properties.
   // HTTP/2 sessions close after this long without a frame: idle time plus the longest a request may take.
   if (http2) Object.assign(server, httpOptions, { timeout: (httpOptions.keepAliveTimeout ?? 0) + (httpOptions.requestTimeout ?? 0) });

@@ -9,25 +9,21 @@ import type { Socket } from 'node:net';
 import { createProxyServer } from 'http-proxy-3';
 import { problem, PROBLEM_CONTENT_TYPE } from '../../lib/problem.js';
 import type { Logger } from '../../lib/log.js';
-import { clientView } from './forwarded.js';
+import { clientOf } from './exchange.js';
 import type { HandlerState } from './handler.js';
 import { hashKeyOf } from '../balancer/hash-key.js';
-import { proxiedAddressOf } from '../listen/proxy-protocol.js';
-import { applyRouteToRequest } from './route-edits.js';
 import type { ProxyMetrics } from '../metrics.js';
 
 export function createUpgradeHandler(getState: () => HandlerState, metrics: ProxyMetrics, log: Logger, idleTimeoutMs: () => number) {
   return function upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const { router, upstreams, trustedProxies } = getState();
+    const { router, chains, upstreams, trustedProxies } = getState();
     // Only WebSockets are tunnelled. An h2c (or any other) upgrade passed to a backend would open a raw
     // channel to it past every rule of the proxy: the "h2c smuggling" attack.
     if (!/^\s*websocket\s*$/i.test(req.headers.upgrade ?? '')) {
       metrics.rejected.inc({ reason: 'upgrade' });
       return refuse(socket, 400, `only WebSocket upgrades are proxied, not "${(req.headers.upgrade ?? '').slice(0, 40)}"; send the request without Upgrade (HTTP/2 is offered on the TLS listener)`);
     }
-    const conn = req.socket as typeof req.socket & { encrypted?: boolean };
-    const peer = proxiedAddressOf(conn)?.address ?? conn.remoteAddress ?? '';
-    const view = clientView(req.headers, { remoteAddress: peer, localPort: conn.localPort ?? 0, encrypted: conn.encrypted === true }, trustedProxies);
+    const view = clientOf(req, trustedProxies);
     const route = router.match((req.url ?? '/').split('?', 1)[0]!, req.headers.host);
     const upstream = route?.upstream !== undefined ? upstreams.get(route.upstream) : undefined;
     if (!route || !upstream) return refuse(socket, 404, 'no upstream route matches this upgrade request');
@@ -37,7 +33,7 @@ export function createUpgradeHandler(getState: () => HandlerState, metrics: Prox
       metrics.upgrades.inc({ ...labels, result: 'no_server' });
       return refuse(socket, 503, `no server of upstream "${upstream.config.name}" is up`, { 'Retry-After': '1' });
     }
-    applyRouteToRequest(req, route);
+    chains.get(route)!.prepareUpgrade(req); // the route's target rewrite and request header edits, as for its requests
     Object.assign(req.headers, view.upstreamHeaders, { 'x-request-id': view.requestId });
     socket.setTimeout(idleTimeoutMs(), () => socket.destroy());
     let open = false;

@@ -1,0 +1,105 @@
+/**
+ * An upstream exchange with its retries, read top to bottom: take a server of
+ * the upstream (at once, or after the queue) → send → after a stale keep-alive
+ * connection, once more on a fresh one → record the attempt with the balancer →
+ * on failure, try another server when that is safe and the budget allows.
+ */
+import { finished } from 'node:stream';
+import type { Logger } from '../../lib/log.js';
+import { hashKeyOf } from '../balancer/hash-key.js';
+import { ShedError, type ServerState, type Upstream } from '../balancer/upstream.js';
+import type { Fetched } from '../forward/fetched.js';
+import type { AttemptOutcome, Forwarder, OutgoingRequest } from '../forward/forward.js';
+import type { RequestBody } from '../forward/request-body.js';
+import type { ProxyMetrics } from '../metrics.js';
+import type { Exchange } from './exchange.js';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+type Failure = Extract<AttemptOutcome, { kind: 'error' }>;
+
+export type FetchWithRetries = (x: Exchange, outgoing: OutgoingRequest, upstream: Upstream, body: RequestBody, clientGone: AbortSignal) => Promise<Fetched>;
+
+export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log: Logger): FetchWithRetries {
+  /**
+   * Sends `outgoing` to a server of `upstream`, retrying as above. A response's
+   * server is released when its body has been read.
+   */
+  return async function fetchWithRetries(x, outgoing, upstream, body, clientGone) {
+    const { retries, timeouts } = upstream.config;
+    const method = x.req.method ?? 'GET';
+    const ctx = { hashKey: hashKeyOf(x.req, x.client, upstream.config.hash.key) };
+    const tried = new Set<ServerState>();
+    upstream.retryBudget.recordRequest();
+
+    for (let attempt = 0; ; attempt++) {
+      let server: ServerState;
+      try {
+        server = await upstream.acquire(ctx, clientGone, tried);
+      } catch (err) {
+        if (!(err instanceof ShedError)) throw err;
+        metrics.shed.inc({ upstream: x.upstream, reason: err.reason });
+        if (err.reason === 'client_gone') return { kind: 'gone' }; // nobody to answer; free the connection
+        if (tried.size > 0) return { kind: 'problem', status: 502, detail: `every server of upstream "${x.upstream}" tried failed this request` };
+        return { kind: 'problem', status: 503, detail: `${err.message}; retry after 1 s`, headers: { 'Retry-After': '1' } };
+      }
+      tried.add(server);
+      x.server = server.url;
+      const options = { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response, tls: upstream.config.tls };
+      const headers = upstreamHeadersOf(x);
+      let outcome = await forwarder.send(outgoing, server.url, options, headers, clientGone, body);
+      if (outcome.kind === 'error' && outcome.staleConnection && mayResend(method, body)) {
+        // The server closed a keep-alive connection as the request went out on it: not the
+        // server's fault, so once more on a new connection to the same server, counted
+        // neither as a failure nor against the retry budget (HAProxy's http-reuse safe).
+        metrics.staleConnectionResends.inc({ upstream: x.upstream });
+        const again = await forwarder.send(outgoing, server.url, { ...options, freshConnection: true }, headers, clientGone, body);
+        // The first attempt was sent: a refused resend must not make it look never sent.
+        outcome = again.kind === 'error' ? { ...again, sent: true } : again;
+      }
+      if (outcome.kind === 'response') {
+        upstream.recordAttempt(server, outcome);
+        finished(outcome.body, () => upstream.release(server));
+        return { kind: 'response', response: outcome };
+      }
+      upstream.release(server);
+      if (outcome.kind === 'client-gone') return { kind: 'gone' };
+
+      if (body.kind === 'streamed' && body.tooLarge()) {
+        metrics.rejected.inc({ reason: 'body_too_large' });
+        return { kind: 'problem', status: 413, detail: `the request body is larger than this route's limit`, close: true };
+      }
+      upstream.recordAttempt(server, outcome);
+      log.warn({ id: x.id, upstream: x.upstream, server: server.url, code: outcome.code, error: outcome.message }, 'upstream attempt failed');
+      if (outcome.timedOut) return { kind: 'problem', status: 504, detail: `upstream server did not answer within ${timeouts.response} ms` };
+      if (!mayRetry(method, outcome, body) || attempt >= retries.attempts) {
+        return { kind: 'problem', status: 502, detail: `upstream server failed (${outcome.code})` };
+      }
+      if (!upstream.retryBudget.tryRetry()) {
+        metrics.retryBudgetExhausted.inc({ upstream: x.upstream });
+        return { kind: 'problem', status: 502, detail: `upstream server failed (${outcome.code}); the retry budget of upstream "${x.upstream}" is spent` };
+      }
+      metrics.retries.inc({ upstream: x.upstream });
+    }
+  };
+}
+
+/** The forwarding headers and the request id, as every attempt sends them. */
+function upstreamHeadersOf(x: Exchange): Record<string, string> {
+  return { ...x.view.upstreamHeaders, 'x-request-id': x.id };
+}
+
+/**
+ * Resend after a stale keep-alive connection only what is safe to send twice: an
+ * idempotent request with a body we can replay. A POST may have reached the server
+ * before the connection broke (even a failed write can follow a partial one).
+ */
+function mayResend(method: string, body: RequestBody): boolean {
+  return body.kind !== 'streamed' && IDEMPOTENT.has(method);
+}
+
+/** Retry only what cannot have been half-done: never after a timeout, and only with a body we can replay. */
+function mayRetry(method: string, outcome: Failure, body: RequestBody): boolean {
+  if (outcome.timedOut || body.kind === 'streamed') return false;
+  return !outcome.sent || IDEMPOTENT.has(method);
+}

@@ -1,0 +1,51 @@
+/**
+ * One request on its way through the proxy: who the client is (after trusted
+ * proxies and the PROXY protocol), its request id, the route, upstream and
+ * server that took it, and what the cache did; the access log and the request
+ * metrics read it when the response ends.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CacheStatus } from '../cache/http-cache.js';
+import { proxiedAddressOf } from '../listen/proxy-protocol.js';
+import { clientView, type ClientView, type TrustedProxies } from './forwarded.js';
+import type { EditableResponse } from './edited-response.js';
+
+export interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse & EditableResponse;
+  id: string;
+  /** The real client's address, after trusted-proxy resolution. */
+  client: string;
+  /** Who the client is, and the forwarding headers for the upstream (built when first needed). */
+  view: ClientView;
+  /** The request target as the client sent it (before a route rewrote it), for the access log. */
+  target: string;
+  /** The target's path, without the query. */
+  pathname: string;
+  started: number;
+  /** The client socket's bytesWritten when the request began: the response's size is the growth. */
+  bytesBefore: number;
+  route: string;
+  upstream: string;
+  server: string;
+  /** What the route's cache did (X-Cache), when it has one. */
+  cache?: CacheStatus;
+}
+
+/** Who is asking: the client view of `req` on its connection, as the request path and WebSocket upgrades both need it. */
+export function clientOf(req: IncomingMessage, trusted: TrustedProxies): ClientView {
+  const socket = req.socket as typeof req.socket & { encrypted?: boolean };
+  // Behind an L4 balancer speaking the PROXY protocol, the client is who its header names.
+  const peer = proxiedAddressOf(socket)?.address ?? socket.remoteAddress ?? '';
+  return clientView(req.headers, { remoteAddress: peer, localPort: socket.localPort ?? 0, encrypted: socket.encrypted === true }, trusted);
+}
+
+export function startExchange(req: IncomingMessage, res: ServerResponse, trusted: TrustedProxies): Exchange {
+  const view = clientOf(req, trusted);
+  const target = req.url ?? '/';
+  const query = target.indexOf('?');
+  return {
+    req, res, id: view.requestId, client: view.client, view, target, pathname: query < 0 ? target : target.slice(0, query),
+    started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '',
+  };
+}

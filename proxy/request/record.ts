@@ -1,0 +1,31 @@
+/** The end of an exchange: its request metrics and its access-log line, made in this one place. */
+import type { Logger } from '../../lib/log.js';
+import type { ProxyMetrics } from '../metrics.js';
+import type { Exchange } from './exchange.js';
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'POST', 'PATCH', 'CONNECT']);
+
+export type Recorder = (x: Exchange, accessLog: boolean, written?: boolean) => void;
+
+/**
+ * `written`: the response was written whole into the socket's buffer (a fresh
+ * cache hit), so it is recorded at once instead of on 'close'. A response that
+ * did not finish (the client left, a backend died mid-body) is counted as code 0.
+ */
+export function createRecorder(metrics: ProxyMetrics, log: Logger): Recorder {
+  return function record(x, accessLog, written = false) {
+    const { req, res } = x;
+    const seconds = (performance.now() - x.started) / 1000;
+    const method = KNOWN_METHODS.has(req.method ?? '') ? req.method! : 'OTHER';
+    const completed = written || res.writableFinished;
+    const code = completed ? String(res.statusCode) : '0';
+    metrics.requests.inc({ route: x.route, upstream: x.upstream, server: x.server, code, method });
+    metrics.requestDuration.observe({ route: x.route, upstream: x.upstream }, seconds);
+    if (!accessLog) return;
+    log.info({
+      id: x.id, client: x.client, method: req.method, path: x.target, status: res.statusCode,
+      bytes: req.socket.bytesWritten - x.bytesBefore, duration: Math.round(seconds * 1e6) / 1e6,
+      route: x.route, upstream: x.upstream || undefined, server: x.server || undefined, cache: x.cache, completed,
+    }, 'request');
+  };
+}
