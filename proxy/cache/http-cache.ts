@@ -9,21 +9,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { finished } from 'node:stream';
 import type { UpstreamResponse } from '../forward/forward.js';
 import { deliver, type FetchUpstream } from '../forward/fetched.js';
-import { parseRange } from '../request/range.js';
 import type { RequestBody } from '../forward/request-body.js';
 import { sendProblem } from '../request/respond.js';
-import { clientHasCurrentCopy, mergeNotModified, notModifiedHeaders, notModifiedSelects, validatorsOf } from './conditional.js';
+import { validatorsOf } from './conditional.js';
 import { parseCacheControl, type Directives } from './directives.js';
-import { currentAge, first, freshnessLifetime, initialAge, judge, notStorableReason, staleIfErrorAllowed } from './freshness.js';
-import { postKey, primaryKey, secondaryKey, varyFields } from './keys.js';
-import { rawHeaders, ResponseStore, variantSize, type StoreLimits, type Variant } from './store.js';
+import { currentAge, first, judge, staleIfErrorAllowed } from './freshness.js';
+import { postKey, primaryKey } from './keys.js';
+import { ERROR_STATUSES, sortOriginAnswer } from './origin-answer.js';
+import { storedAnswer } from './stored-answer.js';
+import { ResponseStore, type StoreLimits, type Variant } from './store.js';
+import { makeVariant, refreshVariant } from './variant.js';
 
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE' | 'REVALIDATED' | 'BYPASS';
 
 /** Methods that never change state (RFC 9110 §9.2.1): everything else invalidates. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
-/** Answers that let stale-if-error serve a stored response (RFC 5861 §4). */
-const ERROR_STATUSES = new Set([500, 502, 503, 504]);
 /** The client's validators: dropped when we fetch to store, and evaluated by us against what we store. */
 const CLIENT_CONDITIONALS = ['if-none-match', 'if-modified-since'];
 
@@ -84,11 +84,11 @@ export class HttpCache {
     const l: Lookup = { req, key, host, target, requestCc: parseCacheControl(req.headers['cache-control']) };
     const onlyIfCached = l.requestCc.values.has('only-if-cached');
     let stored = this.store.get(key, req.headers);
-    let verdict = stored && this.judge(stored, l);
+    let verdict = stored && this.freshnessOf(stored, l);
     if ((!stored || verdict === 'validate') && !onlyIfCached && this.locks.has(key)) {
       await this.waitFor(key);
       stored = this.store.get(key, req.headers);
-      verdict = stored && this.judge(stored, l);
+      verdict = stored && this.freshnessOf(stored, l);
       if (verdict === 'fresh') this.events.onCoalesced();
     }
     if (stored && verdict === 'fresh') return this.serve(c, stored, 'HIT');
@@ -132,7 +132,8 @@ export class HttpCache {
     return this.store.purge(match);
   }
 
-  private judge(stored: Variant, l: Lookup) {
+  /** Whether `stored` may answer the lookup now: fresh, stale but allowed, or to be validated (freshness.ts). */
+  private freshnessOf(stored: Variant, l: Lookup) {
     const pragma = first(l.req.headers.pragma) ?? '';
     return judge(stored, l.requestCc, /(^|,)\s*no-cache\s*(,|$)/i.test(pragma), this.now());
   }
@@ -152,27 +153,9 @@ export class HttpCache {
       deliver(fetched, res, { 'x-cache': 'MISS' });
       return 'MISS';
     }
-    const r = fetched.response;
-    if (stored && r.status === 304 && notModifiedSelects(stored, r.headers)) {
-      r.body.resume();
-      const updated = this.refreshed(stored, r.headers, requestTime, responseTime);
-      this.store.replace(l.key, stored, updated);
-      unlock();
-      return this.serve(c, updated, 'REVALIDATED');
-    }
-    if (stored && ERROR_STATUSES.has(r.status) && staleIfErrorAllowed(stored, l.requestCc, responseTime)) {
-      r.body.resume();
-      unlock();
-      return this.serve(c, stored, 'STALE');
-    }
-    const reason = this.whyNotStore(c, l, r, responseTime);
-    if (reason !== undefined) {
-      if (stored && r.status < 400) this.store.remove(l.key, stored); // a newer representation replaced it
-      unlock();
-      deliver(fetched, res, { 'x-cache': 'MISS' });
-      return 'MISS';
-    }
-    this.keepCopy(l, r, requestTime, responseTime, unlock);
+    const answer = this.settle(l, stored, fetched.response, requestTime, responseTime, unlock, false);
+    if (answer.kind === 'refresh') return this.serve(c, answer.updated, 'REVALIDATED');
+    if (answer.kind === 'stale') return this.serve(c, stored!, 'STALE');
     deliver(fetched, res, { 'x-cache': 'MISS' });
     return 'MISS';
   }
@@ -185,36 +168,46 @@ export class HttpCache {
     const method = c.req.method === 'HEAD' ? 'GET' : c.req.method!;
     c.background({ method, path: l.target, headers: this.outgoingHeaders(c.req, l, stored) }).then((fetched) => {
       if (fetched.kind !== 'response') return unlock();
-      const r = fetched.response;
-      const responseTime = this.now();
-      if (r.status === 304 && notModifiedSelects(stored, r.headers)) {
-        r.body.resume();
-        this.store.replace(l.key, stored, this.refreshed(stored, r.headers, requestTime, responseTime));
-        return unlock();
-      }
-      if (ERROR_STATUSES.has(r.status) || this.whyNotStore(c, l, r, responseTime) !== undefined) {
-        r.body.resume();
-        if (r.status < 400) this.store.remove(l.key, stored);
-        return unlock();
-      }
-      this.keepCopy(l, r, requestTime, responseTime, unlock);
-      r.body.resume();
+      this.settle(l, stored, fetched.response, requestTime, this.now(), unlock, true);
+      fetched.response.body.resume(); // nobody reads it but the store
     }, (err: Error) => {
       unlock();
       this.events.onBackgroundError(err);
     });
   }
 
-  /** Whether a response may be stored for this request, as a reason when not. */
-  private whyNotStore(c: CacheRequest, l: Lookup, r: UpstreamResponse, responseTime: number): string | undefined {
-    const declared = Number(first(r.headers['content-length']));
-    if (declared > this.options.maxObjectBytes) return 'larger than max_object_bytes';
-    const reason = notStorableReason({ status: r.status, headers: r.headers, requestCc: l.requestCc, authorized: c.req.headers.authorization !== undefined }, responseTime);
-    if (reason !== undefined) return reason;
-    // A POST's response is reused only when its origin said for how long (RFC 9110 §9.3.3).
-    const cc = parseCacheControl(r.headers['cache-control']);
-    if (c.req.method === 'POST' && !cc.values.has('max-age') && !cc.values.has('s-maxage') && r.headers.expires === undefined) return 'POST without explicit freshness';
-    return undefined;
+  /**
+   * What the origin's answer does to the store, the same for a client's fetch and a
+   * background revalidation (origin-answer.ts): refresh the stored response, keep it
+   * (stale-if-error), drop it (a newer one was not storable), or store the new one as it
+   * streams. A body that is not stored is drained here unless the caller delivers it.
+   */
+  private settle(l: Lookup, stored: Variant | undefined, r: UpstreamResponse, requestTime: number, responseTime: number, unlock: () => void, background: boolean):
+    { kind: 'refresh'; updated: Variant } | { kind: 'stale' } | { kind: 'pass' } | { kind: 'store' } {
+    const answer = sortOriginAnswer({
+      stored, status: r.status, headers: r.headers, requestMethod: l.req.method ?? 'GET', requestCc: l.requestCc,
+      authorized: l.req.headers.authorization !== undefined, maxObjectBytes: this.options.maxObjectBytes, responseTime, background,
+    });
+    switch (answer.kind) {
+      case 'refresh': {
+        r.body.resume();
+        const updated = refreshVariant(stored!, r.headers, requestTime, responseTime);
+        this.store.replace(l.key, stored!, updated);
+        unlock();
+        return { kind: 'refresh', updated };
+      }
+      case 'stale':
+        r.body.resume();
+        unlock();
+        return answer;
+      case 'pass':
+        if (answer.dropStored) this.store.remove(l.key, stored!);
+        unlock();
+        return answer;
+      case 'store':
+        this.keepCopy(l, r, requestTime, responseTime, unlock);
+        return answer;
+    }
   }
 
   /** Collects the body as it streams past; stores it when it arrived whole and within the object limit. */
@@ -235,32 +228,10 @@ export class HttpCache {
       if (!err && !tooLarge && (declared === undefined || Number(declared) === bytes)) {
         const headers = { ...r.headers };
         headers.date ??= new Date(responseTime).toUTCString();
-        this.store.put(l.key, l.host.toLowerCase(), l.target, this.variant(l.req, r.status, headers, Buffer.concat(chunks), requestTime, responseTime));
+        this.store.put(l.key, l.host.toLowerCase(), l.target, makeVariant(l.req.headers, r.status, headers, Buffer.concat(chunks), requestTime, responseTime));
       }
       unlock();
     });
-  }
-
-  /** `stored` updated by a 304 (RFC 9111 §3.2, §4.3.4): new headers, new clocks, same body. */
-  private refreshed(stored: Variant, update: Record<string, string | string[]>, requestTime: number, responseTime: number): Variant {
-    const headers = mergeNotModified(stored.headers, update);
-    if (update.date === undefined) headers.date = new Date(responseTime).toUTCString();
-    const cc = parseCacheControl(headers['cache-control']);
-    const timing = { headers, requestTime, responseTime };
-    return {
-      ...stored, ...timing, cc, initialAge: initialAge(timing), raw: rawHeaders(headers),
-      lifetime: freshnessLifetime(stored.status, headers, responseTime, cc), size: variantSize(headers, stored.body),
-    };
-  }
-
-  private variant(req: IncomingMessage, status: number, headers: Record<string, string | string[]>, body: Buffer, requestTime: number, responseTime: number): Variant {
-    const cc = parseCacheControl(headers['cache-control']);
-    const vary = varyFields(headers.vary);
-    return {
-      status, headers, body, requestTime, responseTime, cc, lifetime: freshnessLifetime(status, headers, responseTime, cc),
-      initialAge: initialAge({ headers, requestTime, responseTime }), raw: rawHeaders(headers),
-      vary, secondary: secondaryKey(vary, req.headers), size: variantSize(headers, body),
-    };
   }
 
   private outgoingHeaders(req: IncomingMessage, l: Lookup, stored: Variant | undefined): IncomingMessage['headers'] {
@@ -269,34 +240,11 @@ export class HttpCache {
     return { ...headers, ...(stored && validatorsOf(stored)) };
   }
 
-  /** Writes a stored response: 304 when the client's validators match, a range when asked, headers only for HEAD. */
+  /** Writes a stored response as storedAnswer (stored-answer.ts) words it. */
   private serve(c: CacheRequest, stored: Variant, status: CacheStatus): CacheStatus {
-    const { req, res } = c;
-    const method = req.method ?? 'GET';
-    const extra = { age: String(Math.floor(currentAge(stored, this.now()))), 'x-cache': status };
-    if ((method === 'GET' || method === 'HEAD') && clientHasCurrentCopy(req.headers, stored)) {
-      res.writeHead(304, { ...notModifiedHeaders(stored), ...extra }).end();
-      return status;
-    }
-    let code = stored.status;
-    let body = stored.body;
-    const headers: Record<string, string | string[]> = { ...stored.headers, ...extra };
-    if (method === 'GET' && code === 200 && req.headers.range !== undefined && ifRangeHolds(first(req.headers['if-range']), stored)) {
-      const range = parseRange(req.headers.range, body.length);
-      if (range.kind === 'partial') {
-        code = 206;
-        headers['content-range'] = `bytes ${range.start}-${range.end}/${body.length}`;
-        body = body.subarray(range.start, range.end + 1);
-      } else if (range.kind === 'unsatisfiable') {
-        code = 416;
-        headers['content-range'] = `bytes */${body.length}`;
-        body = Buffer.alloc(0);
-      }
-    }
-    if (code === 204 || code === 304) delete headers['content-length'];
-    else headers['content-length'] = String(body.length);
-    res.writeHead(code, headers);
-    res.end(method === 'HEAD' ? undefined : body);
+    const answer = storedAnswer(c.req.method ?? 'GET', c.req.headers, stored, status, this.now());
+    c.res.writeHead(answer.status, answer.headers);
+    c.res.end(answer.body);
     return status;
   }
 
@@ -341,11 +289,4 @@ export class HttpCache {
     await Promise.race([this.locks.get(key), new Promise<void>((resolve) => { timer = setTimeout(resolve, this.options.lockTimeoutMs); })]);
     clearTimeout(timer);
   }
-}
-
-/** If-Range (RFC 9110 §13.1.5): a strong entity tag or the exact Last-Modified; otherwise the whole body. */
-function ifRangeHolds(ifRange: string | undefined, stored: Variant): boolean {
-  if (ifRange === undefined) return true;
-  if (ifRange.startsWith('"')) return ifRange === first(stored.headers.etag);
-  return !ifRange.startsWith('W/') && ifRange === first(stored.headers['last-modified']);
 }
