@@ -100,11 +100,10 @@ describe('servers found by DNS', () => {
     expect(await names(6)).toEqual(new Set(['a']));
   });
 
-  it('adds an address that appears, within 2 s', async () => {
+  it('adds an address that appears, at its next lookup', async () => {
     records = ['127.0.0.2', '127.0.0.3'];
-    const t0 = Date.now();
-    await waitUntil(async () => (await names(4)).has('b'), 5000, 'the new address to serve');
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // Looked up again within max(TTL, min_interval) plus two passing checks: well inside 10 s even on a loaded machine.
+    await waitUntil(async () => (await names(4)).has('b'), 10_000, 'the new address to serve');
   });
 
   it('keeps the last answer when the DNS server stops answering', async () => {
