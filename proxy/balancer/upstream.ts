@@ -15,7 +15,9 @@ import type { Candidate, PickContext, Policy } from './policies/policy.js';
 import { RetryBudget } from './retry-budget.js';
 import { ServerList } from './server-list.js';
 import type { ServerState } from './server-state.js';
-import { ShedError, type ShedReason, Shedding } from './shedding.js';
+import { mayEject } from './passive-health.js';
+import { newestFirst } from './queue-order.js';
+import { ShedError, type ShedReason, shedMessage, Shedding } from './shedding.js';
 
 export { ServerState } from './server-state.js';
 export type { LocalServer, LocalState } from '../../lib/ipc.js';
@@ -95,7 +97,7 @@ export class Upstream {
   private readonly options: HealthOptions;
   private readonly list: ServerList;
   private readonly queue: Waiter[] = [];
-  private readonly shedding = new Shedding((reason) => this.shedMessage(reason));
+  private readonly shedding = new Shedding((reason) => shedMessage(reason, this.config, this.servers));
   private tick?: NodeJS.Timeout;
   private readonly supervised: boolean;
   private readonly replicas: number;
@@ -192,28 +194,9 @@ export class Upstream {
 
   private recordFailure(server: ServerState, code: string, reason: FailureReason): void {
     this.events.onFailure?.(server, reason);
-    const ejectedMs = server.recordFailure(code, this.mayEject(server));
+    const ejectedMs = server.recordFailure(code, mayEject(this.servers, server, this.config.health.max_ejected_percent));
     if (ejectedMs !== undefined) this.events.onEjected?.(server, ejectedMs);
     this.dispatch();
-  }
-
-  /**
-   * Whether one more server may be ejected: never the last one up (nginx never marks a
-   * group's only server down: a lone origin that dropped a few connections must keep
-   * serving), never past max_ejected_percent at once (Envoy's outlier-detection guard).
-   */
-  private mayEject(server: ServerState): boolean {
-    let othersUp = 0;
-    let ejected = 0;
-    for (const s of this.servers) {
-      if (s.ejected) ejected++;
-      if (s !== server && s.up) othersUp++;
-    }
-    if (othersUp === 0) return false;
-    const percent = this.config.health.max_ejected_percent;
-    // As Envoy: any percentage above 0 allows at least one (10 % of 5 servers would otherwise allow none).
-    const most = percent === 0 ? 0 : Math.max(1, Math.floor((this.servers.length * percent) / 100));
-    return ejected + 1 <= most;
   }
 
   /** Gives the slot back and hands freed capacity to the queue, oldest first. */
@@ -256,23 +239,9 @@ export class Upstream {
     }
   }
 
-  /**
-   * Adaptive LIFO (as in Facebook's "Fail at scale"): when more requests wait
-   * than the servers can serve within the queue timeout (cap ÷ latency each,
-   * by Little's law), the oldest will time out whatever the order; serving the
-   * newest first then keeps a served request's wait near zero instead of near
-   * the timeout, while those shed still get their 503 at the timeout, which
-   * paces clients that resend at once. Below that, oldest first.
-   */
+  /** Whether the queue serves the newest first now (adaptive LIFO under overload: queue-order.ts). */
   newestFirst(): boolean {
-    if (this.config.queue.order === 'fifo' || this.queue.length < 2) return false;
-    let perMs = 0;
-    for (const server of this.servers) {
-      if (!server.up) continue;
-      if (server.latencyEwmaMs <= 0) return false; // no latency known yet: no grounds to reorder
-      perMs += server.cap / server.latencyEwmaMs;
-    }
-    return this.queue.length > perMs * this.config.queue.timeout;
+    return newestFirst(this.config.queue, this.queue.length, this.servers);
   }
 
   /**
@@ -377,33 +346,6 @@ export class Upstream {
 
   private shed(reason: ShedReason): ShedError {
     return this.shedding.shed(reason);
-  }
-
-  /**
-   * Why the servers are down, for the 503 a client gets (the first few; /status and the
-   * log have them all, with addresses): servers are named by their place in the upstream.
-   */
-  private downReasons(): string {
-    const reasons: string[] = [];
-    for (const [i, server] of this.servers.entries()) {
-      const why = server.downReason(this.config.health.path, `server ${i + 1}`, true);
-      if (why) reasons.push(why);
-    }
-    if (reasons.length === 0) return this.servers.length === 0 ? 'it lists no servers' : '';
-    const shown = reasons.slice(0, 3).join('; ');
-    return reasons.length > 3 ? `${shown}; and ${reasons.length - 3} more (see /status)` : shown;
-  }
-
-  private shedMessage(reason: ShedReason): string {
-    switch (reason) {
-      case 'queue_full': return `upstream "${this.config.name}" is at capacity and its queue (${this.config.queue.size}) is full`;
-      case 'queue_timeout': return `upstream "${this.config.name}" had no free server within the queue timeout (${this.config.queue.timeout} ms)`;
-      case 'no_server': {
-        const why = this.downReasons();
-        return `no server of upstream "${this.config.name}" is up${why ? `: ${why}` : ''}`;
-      }
-      case 'client_gone': return 'the client went away while the request was queued';
-    }
   }
 
   /** While requests wait, re-check now and then: ejections end and slow starts ramp with time, not with events. */
