@@ -8,7 +8,8 @@
 import client, { Registry } from 'prom-client';
 
 /** Buckets for request and call durations: 5 ms to 10 s (DESIGN.md, Metrics). */
-export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** From 5 ms to 10 s, with a boundary at every alert threshold (deploy/prometheus/alerts.yml: 2 s). */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10];
 
 const REDUNDANT_TOTAL_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 

@@ -72,7 +72,7 @@ export async function runProxy(configFile: string): Promise<void> {
       processes,
     }),
     reload: () => reload('POST /reload'),
-    targets: (self) => targets(self, state.upstreams.values(), processes),
+    targets: (self) => targets(self, state.upstreams.values()),
     backends: () => [...new Set([...state.upstreams.values()].flatMap((u) => u.servers.map((s) => s.url)))],
     restartPool: () => {
       if (!supervised || !process.send) return false;

@@ -6,7 +6,8 @@
  * YAML. Skipped, saying why, where Prometheus is not installed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,19 @@ import { getJson, portico, type PorticoProcess, ROOT, waitUntil, writeConfig } f
 
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const DEPLOY = join(ROOT, 'deploy/prometheus');
+
+describe('alert rule tests', () => {
+  it('have, for every alert, a case where it fires and one where it does not', () => {
+    const rules = parse(readFileSync(join(DEPLOY, 'alerts.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> };
+    const tests = parse(readFileSync(join(DEPLOY, 'alerts.test.yml'), 'utf8')) as { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts: unknown[] }> }> };
+    const cases = tests.tests.flatMap((t) => t.alert_rule_test ?? []);
+    const missing = rules.groups.flatMap((g) => g.rules.map((r) => r.alert)).flatMap((alert) => [
+      ...(cases.some((c) => c.alertname === alert && c.exp_alerts.length > 0) ? [] : [`${alert} firing`]),
+      ...(cases.some((c) => c.alertname === alert && c.exp_alerts.length === 0) ? [] : [`${alert} not firing`]),
+    ]);
+    expect(missing).toEqual([]);
+  });
+});
 
 describe.skipIf(!has('promtool'))(`shipped Prometheus files${has('promtool') ? '' : ' (skipped: promtool not installed; apt-get install -y prometheus)'}`, () => {
   it.each([

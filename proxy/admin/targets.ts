@@ -3,8 +3,9 @@
  * metrics target and every server of every upstream, with labels, so a
  * Prometheus follows backends as the YAML or the pool changes, with no edit
  * of its own config. https://prometheus.io/docs/prometheus/latest/http_sd/
+ * No label changes when a process restarts (a pid label made new series on
+ * every restart and split each target's history).
  */
-import type { SupervisedProcess } from '../../lib/ipc.js';
 import type { Upstream } from '../balancer/upstream.js';
 
 export interface TargetGroup {
@@ -14,11 +15,10 @@ export interface TargetGroup {
 
 /**
  * `proxyAddress`: host:port of the admin listener as the scraper reached it (its Host header).
- * @example targets('127.0.0.1:9901', upstreams, processes) // [{ targets: ['127.0.0.1:9901'], labels: { hop: 'proxy', ... } }, ...]
+ * @example targets('127.0.0.1:9901', upstreams) // [{ targets: ['127.0.0.1:9901'], labels: { hop: 'proxy' } }, ...]
  */
-export function targets(proxyAddress: string, upstreams: Iterable<Upstream>, processes: SupervisedProcess[]): TargetGroup[] {
-  const proxyPid = processes.find((p) => p.name === 'proxy')?.pid ?? process.pid;
-  const groups: TargetGroup[] = [{ targets: [proxyAddress], labels: { hop: 'proxy', pid: String(proxyPid) } }];
+export function targets(proxyAddress: string, upstreams: Iterable<Pick<Upstream, 'config' | 'servers'>>): TargetGroup[] {
+  const groups: TargetGroup[] = [{ targets: [proxyAddress], labels: { hop: 'proxy' } }];
   const seen = new Set<string>();
   for (const upstream of upstreams) {
     for (const server of upstream.servers) {
@@ -26,7 +26,6 @@ export function targets(proxyAddress: string, upstreams: Iterable<Upstream>, pro
       if (seen.has(url.host)) continue;
       seen.add(url.host);
       const labels: Record<string, string> = { hop: 'backend', upstream: upstream.config.name, server: server.url, local: String(server.local) };
-      if (server.pid !== undefined) labels.pid = String(server.pid);
       groups.push({ targets: [url.host], labels });
     }
   }
