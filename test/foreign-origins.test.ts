@@ -47,15 +47,28 @@ async function proxyInFront(servers: string[], route?: Record<string, unknown>):
   return { ...running, base: `http://127.0.0.1:${running.port}/o` };
 }
 
-/** Python's ThreadingHTTPServer from the standard library: a thread per connection, each GET answered after `delayMs`. */
+/**
+ * Python's ThreadingHTTPServer from the standard library: a thread per connection, each GET
+ * answered after `delayMs`; GET /max answers the most requests it ever held at once.
+ */
 async function pythonOrigin(delayMs: number): Promise<string> {
   const port = await freePort();
   const script = `
-import http.server, time
+import http.server, threading, time
+lock = threading.Lock()
+state = {"now": 0, "max": 0}
 class Slow(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        time.sleep(${delayMs / 1000})
-        body = b"slow"
+        if self.path.endswith("/max"):
+            body = str(state["max"]).encode()
+        else:
+            with lock:
+                state["now"] += 1
+                state["max"] = max(state["max"], state["now"])
+            time.sleep(${delayMs / 1000})
+            with lock:
+                state["now"] -= 1
+            body = b"slow"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -117,17 +130,21 @@ async function hammer(url: string, total: number, concurrency: number): Promise<
 /** Skipped where nginx is missing, except in CI, which installs it (.ci/run): there a missing nginx fails. */
 const haveNginx = installed('nginx') || process.env.CI !== undefined;
 
-describe('in front of Python\'s threaded http.server (200 ms per request)', () => {
+describe('in front of Python\'s threaded http.server (1 s per request)', () => {
+  // The issue's figure is for 200 ms requests (0.24–0.29 s for 50 through Portico, unloaded; docs/decisions.md).
+  // Here each takes 1 s, so that even a loaded machine gets all 50 out while the first still runs.
   it('serves 50 concurrent requests at once, as the origin would alone: no cap, no queue, no 503', async () => {
-    const origin = await pythonOrigin(200);
+    const origin = await pythonOrigin(1000);
     const { base, admin } = await proxyInFront([origin]);
     await fetch(`${base}/warm`).then((r) => r.text());
     const started = performance.now();
     const statuses = await Promise.all(Array.from({ length: 50 }, (_, i) => fetch(`${base}/${i}`).then(async (r) => { await r.text(); return r.status; })));
     const elapsed = performance.now() - started;
     expect(statuses).toEqual(statuses.map(() => 200));
-    // Serialised behind a cap of 1 this would take 50 × 200 ms (or shed); in parallel, one round of 200 ms.
-    expect(elapsed).toBeLessThan(2 * 200);
+    // All 50 reached the origin at once: proven by the origin's own count, not by a clock.
+    expect(await (await fetch(`${base}/max`)).text()).toBe('50');
+    // Behind a cap of 1 they would take 50 s; in parallel about one round of 1 s.
+    expect(elapsed).toBeLessThan(10_000);
     const status = await getJson(`${admin}/status`);
     const server = status.body.upstreams.find((u: { name: string }) => u.name === 'origin').servers[0];
     expect(server).toMatchObject({ url: origin, cap: null, healthy: true, up: true });
