@@ -3,16 +3,11 @@
  * its directory (editors that write a new file and rename it over the old one
  * are seen) and on a slow poll of its content, which also catches what events
  * miss — a Kubernetes ConfigMap swaps a symlinked directory, and bind mounts
- * may send no events at all (Traefik's issue #5589).
+ * may send no events at all (Traefik's issue #5589). See lib/content-watch.ts.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, watch } from 'node:fs';
-import { dirname } from 'node:path';
+import { type ContentWatchOptions, watchContent } from '../content-watch.js';
 
-export interface WatchOptions {
-  pollMs?: number;
-  debounceMs?: number;
-}
+export type WatchOptions = ContentWatchOptions;
 
 export interface ConfigWatcher {
   stop(): void;
@@ -25,38 +20,6 @@ export interface ConfigWatcher {
   resync(): void;
 }
 
-export function watchConfigFile(file: string, onChange: () => void, { pollMs = 2000, debounceMs = 250 }: WatchOptions = {}): ConfigWatcher {
-  let last = digest(file);
-  let timer: NodeJS.Timeout | undefined;
-  const check = () => {
-    const now = digest(file);
-    if (now === undefined || now === last) return; // missing for a moment while being replaced, or unchanged
-    last = now;
-    onChange();
-  };
-  const soon = () => {
-    clearTimeout(timer);
-    timer = setTimeout(check, debounceMs);
-  };
-  const watcher = watch(dirname(file), soon);
-  watcher.on('error', () => undefined); // the directory may vanish and come back (ConfigMap swaps); the poll carries on
-  watcher.unref();
-  const poll = setInterval(check, pollMs);
-  poll.unref();
-  return {
-    stop: () => {
-      clearTimeout(timer);
-      clearInterval(poll);
-      watcher.close();
-    },
-    resync: () => { last = digest(file) ?? last; },
-  };
-}
-
-function digest(file: string): string | undefined {
-  try {
-    return createHash('sha256').update(readFileSync(file)).digest('hex');
-  } catch {
-    return undefined;
-  }
+export function watchConfigFile(file: string, onChange: () => void, options: WatchOptions = {}): ConfigWatcher {
+  return watchContent([file], onChange, options);
 }

@@ -1,17 +1,18 @@
 /**
  * The HTTPS listener: TLS 1.2 and later with modern cipher suites only, ALPN,
- * certificates chosen by SNI, and certificate files reloaded when they change
- * on disk (watched by directory, so editors and tools that replace files by
- * rename are seen), without a restart and without dropping connections.
+ * certificates chosen by SNI, and certificate files reloaded when their content
+ * as read through their paths changes (any event in their directories, and a
+ * poll: tools that replace files by rename, and Kubernetes Secrets that swap a
+ * symlinked `..data` directory, are seen), without a restart and without
+ * dropping connections.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import { createServer, type Server as HttpsServer, type ServerOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import { EditedHttp2Response, EditedResponse } from '../request/edited-response.js';
-import { dirname } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { type Certificate, nameMatches, readCertificate } from '../../lib/certificates.js';
+import { type ContentWatcher, watchContent } from '../../lib/content-watch.js';
 import type { Logger } from '../../lib/log.js';
 
 /** Mozilla's "intermediate" TLS 1.2 suites (forward secret AEAD only); TLS 1.3 suites are Node's defaults. */
@@ -67,7 +68,6 @@ export function createTlsListener(
   // HTTP/2 sessions close after this long without a frame: idle time plus the longest a request may take.
   if (http2) Object.assign(server, httpOptions, { timeout: (httpOptions.keepAliveTimeout ?? 0) + (httpOptions.requestTimeout ?? 0) });
 
-  let timer: NodeJS.Timeout | undefined;
   const use = (next: Loaded[]) => {
     loaded = next;
     server.setSecureContext({ ...TLS_OPTIONS, cert: next[0]!.certificate.cert, key: next[0]!.certificate.key });
@@ -82,18 +82,9 @@ export function createTlsListener(
       onReload?.(false);
     }
   };
-  let watchers: FSWatcher[] = [];
-  const watchFiles = () => {
-    for (const w of watchers) w.close();
-    const files = new Set(pairs.flatMap((p) => [p.cert, p.key]));
-    watchers = [...new Set([...files].map((f) => dirname(f)))].map((dir) => watch(dir, (_event, name) => {
-      if (name && ![...files].some((f) => f.endsWith(`/${name}`))) return;
-      clearTimeout(timer);
-      timer = setTimeout(reload, 200); // writers touch a file several times; and cert and key change together
-    }));
-    for (const w of watchers) w.unref();
-  };
-  watchFiles();
+  // Writers touch a file several times, and cert and key change together: 200 ms of quiet, then one reload if the content changed.
+  const watchFiles = () => watchContent(pairs.flatMap((p) => [p.cert, p.key]), reload, { debounceMs: 200, pollMs: 2000 });
+  let watcher: ContentWatcher = watchFiles();
 
   return {
     server,
@@ -101,12 +92,10 @@ export function createTlsListener(
     setCertificates: (next) => {
       use(load(next));
       pairs = next;
-      watchFiles();
+      watcher.stop();
+      watcher = watchFiles();
     },
-    close: () => {
-      clearTimeout(timer);
-      for (const w of watchers) w.close();
-    },
+    close: () => watcher.stop(),
   };
 }
 
