@@ -4,10 +4,10 @@
  * documented commands and pass systemd-analyze, the Dockerfile copies files
  * that exist, the compose file parses and its configs pass their checkers.
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
@@ -16,7 +16,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { generate } from 'selfsigned';
 import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './helpers.js';
+import { PorticoProcess, ROOT } from './helpers.js';
 
 
 /** `portico check-config FILE` accepts the file, with the admin token the deploy files take from the environment. */
@@ -64,6 +64,48 @@ describe('deploy/systemd', () => {
     if (unit === 'portico.service') expect(text).toContain('ExecReload=/bin/kill -HUP $MAINPID');
   });
 
+  it('portico.service may bind ports below 1024 without root, and keeps its state in its StateDirectory', () => {
+    const text = readFileSync(join(dir, 'portico.service'), 'utf8');
+    // An empty bounding set left listen.http: 80 unbindable; /etc was written for the dev certificate.
+    expect(text).toMatch(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+    expect(text).toMatch(/^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
+    expect(text).toMatch(/^StateDirectory=portico$/m);
+    expect(text).not.toMatch(/^ReadWritePaths=.*\/etc/m);
+  });
+
+  it('the documented install steps give a config that starts: static files found from /etc/portico', () => {
+    const docs = readFileSync(join(ROOT, 'docs/deploy.md'), 'utf8');
+    const step = docs.split('\n').find((l) => l.includes('config/portico.yaml | sudo tee /etc/portico/portico.yaml'))!;
+    expect(step).toBeDefined();
+    const tmp = mkdtempSync(join(tmpdir(), 'portico-etc-'));
+    try {
+      // The step as written, with /etc/portico under a temporary folder and without sudo.
+      const command = step.replaceAll('sudo ', '').replaceAll('/etc/portico', tmp);
+      expect(spawnSync('sh', ['-c', command], { cwd: ROOT, encoding: 'utf8' }).status).toBe(0);
+      const config = join(tmp, 'portico.yaml');
+      // /opt/portico is where the code lives: here, this checkout.
+      writeFileSync(config, readFileSync(config, 'utf8').replaceAll('/opt/portico/', `${ROOT}/`));
+      expectValidConfig(config);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  const analyzeSecurity = spawnSync('sh', ['-c', 'command -v systemd-analyze']).status === 0;
+  it.skipIf(!analyzeSecurity)('scores "OK" or better in systemd-analyze security (exposure under 3)', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'portico-units-'));
+    try {
+      for (const [unit, copy] of [['portico.service', 'portico.service'], ['portico-backend@.service', 'portico-backend@4001.service']] as const) {
+        copyFileSync(join(dir, unit), join(tmp, copy));
+        const run = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', join(tmp, copy)], { encoding: 'utf8' });
+        const score = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(run.stdout)?.[1]);
+        expect(score, `${unit}: ${run.stdout.split('\n').at(-2)}`).toBeLessThan(3);
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   const analyze = spawnSync('sh', ['-c', 'command -v systemd-analyze']).status === 0;
   it.skipIf(!analyze)(`passes systemd-analyze verify${analyze ? '' : ' (skipped: systemd-analyze not installed)'}`, () => {
     const tmp = mkdtempSync(join(tmpdir(), 'portico-units-'));
@@ -94,6 +136,49 @@ describe('deploy/container', () => {
     expect(text).toMatch(/^CMD \["node", "dist\/bin\/portico\.js"\]$/m);
   });
 
+  it('keeps node_modules, build output, history and the development key out of the build context (.dockerignore)', () => {
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const path of ['.git', 'node_modules', 'dist', 'native/build', 'config/.portico']) expect(ignored, path).toContain(path);
+  });
+
+  it('starts from the image\'s own files, ENV and CMD, laid out under a temporary root, and answers /readyz', async () => {
+    // The runtime stage as the Dockerfile writes it: WORKDIR, ENV, COPY and the directories its RUN makes.
+    const text = readFileSync(join(dir, 'Dockerfile'), 'utf8');
+    const runtime = text.slice(text.lastIndexOf('\nFROM '));
+    const workdir = /^WORKDIR (\S+)$/m.exec(runtime)![1]!;
+    const root = mkdtempSync(join(tmpdir(), 'portico-image-'));
+    const at = (path: string) => join(root, isAbsolute(path) ? path : join(workdir, path));
+    try {
+      for (const [, fromBuild, source, dest] of runtime.matchAll(/^COPY (--from=build )?(\S+) (\S+)$/gm)) {
+        const from = join(ROOT, fromBuild ? source!.replace(/^\/src\//, '') : source!); // the build stage works in /src, as this tree
+        const to = dest!.endsWith('/') ? join(at(dest!), basename(from)) : at(dest!);
+        mkdirSync(dirname(to), { recursive: true });
+        if (basename(from) === 'node_modules') symlinkSync(from, to); // large, and the same files
+        else cpSync(from, to, { recursive: true });
+      }
+      for (const [, path] of runtime.matchAll(/mkdir -p (\S+)/g)) mkdirSync(at(path!), { recursive: true });
+      const env = Object.fromEntries([...runtime.matchAll(/^ENV (.+)$/gm)].flatMap(([, pairs]) => pairs!.split(/\s+/).map((kv) => kv.split('=') as [string, string])));
+      for (const key of ['PORTICO_CONFIG', 'STATE_DIRECTORY']) if (env[key]) env[key] = at(env[key]!);
+      // Ports as `docker run -p` would map them: free ones, so that tests run side by side; nothing else changes.
+      const config = env.PORTICO_CONFIG!;
+      writeFileSync(config, readFileSync(config, 'utf8').replace(/^(\s+http:) 8080/m, '$1 "127.0.0.1:0"').replace(/^(\s+https:) 8443/m, '$1 "127.0.0.1:0"')
+        .replace(/^(\s+admin:) 127\.0\.0\.1:9901/m, '$1 "127.0.0.1:0"').replace(/^(\s+processes:) auto/m, '$1 1').replace(/^(\s+base_port:) 4001/m, '$1 0'));
+      const [command, ...args] = JSON.parse(/^CMD (\[.+\])$/m.exec(runtime)![1]!) as string[];
+      expect(command).toBe('node');
+      const child = spawn(process.execPath, args, { cwd: at(workdir), env: { ...process.env, ...env, PORTICO_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const image = new PorticoProcess(child);
+      try {
+        const ready = await image.waitForLog((l) => l.msg === 'portico ready', 20_000) as unknown as { admin: number };
+        expect((await fetch(`http://127.0.0.1:${ready.admin}/readyz`)).status).toBe(200);
+        expect(existsSync(join(env.STATE_DIRECTORY!, 'dev-cert.pem'))).toBe(true); // the development certificate went to the state volume
+      } finally {
+        await image.stop();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 40_000);
+
   it('compose.yaml parses, has the proxy, three backends, Prometheus and Grafana, and mounts files that exist', () => {
     const compose = parse(readFileSync(join(dir, 'compose.yaml'), 'utf8')) as { services: Record<string, { volumes?: string[]; command?: string[] }> };
     expect(Object.keys(compose.services).sort()).toEqual(['backend-1', 'backend-2', 'backend-3', 'grafana', 'portico', 'prometheus']);
@@ -103,9 +188,23 @@ describe('deploy/container', () => {
     expect(compose.services['backend-1']!.command).toEqual(['node', 'dist/bin/portico.js', 'backend', '--host', '0.0.0.0', '--port', '4001']);
   });
 
+  it('logs of every container are rotated, and the admin token has one source both sides read', () => {
+    const compose = parse(readFileSync(join(dir, 'compose.yaml'), 'utf8'), { merge: true }) as {
+      services: Record<string, { logging?: { options?: Record<string, string> }; environment?: Record<string, string>; secrets?: string[] }>;
+      secrets: Record<string, { environment?: string }>;
+    };
+    for (const [name, service] of Object.entries(compose.services)) expect(service.logging?.options?.['max-size'], name).toBeDefined();
+    expect(compose.services.portico!.secrets).toEqual(['admin_token']);
+    expect(compose.services.prometheus!.secrets).toEqual(['admin_token']);
+    expect(JSON.stringify(compose.services.portico!.environment ?? {})).not.toContain('TOKEN'); // no second source, no default
+    expect(readFileSync(join(dir, 'portico.compose.yaml'), 'utf8')).toMatch(/^admin_token_file: \/run\/secrets\/admin_token/m);
+    expect(readFileSync(join(dir, 'prometheus.compose.yml'), 'utf8')).toContain('credentials_file: /run/secrets/admin_token');
+  });
+
   it('the proxy config it mounts passes portico check-config', () => {
-    const text = readFileSync(join(dir, 'portico.compose.yaml'), 'utf8').replace('/opt/portico/static', join(ROOT, 'static'));
     const tmp = mkdtempSync(join(tmpdir(), 'portico-compose-'));
+    writeFileSync(join(tmp, 'admin_token'), 'a-long-enough-test-token\n');
+    const text = readFileSync(join(dir, 'portico.compose.yaml'), 'utf8').replace('/opt/portico/static', join(ROOT, 'static')).replace('/run/secrets/admin_token', join(tmp, 'admin_token'));
     try {
       writeFileSync(join(tmp, 'portico.yaml'), text);
       expectValidConfig(join(tmp, 'portico.yaml'));

@@ -57,6 +57,13 @@ routes:
     expect(renamed.upstreams.get('inference')!.health.path).toBe('');
   });
 
+  it('keeps run-time state (the development certificate) in state_dir, else systemd\'s STATE_DIRECTORY, else .portico beside the file', () => {
+    const text = `tls: { cert: auto }\n${minimal}`;
+    expect(parseConfig(text, file, {}).tls!.autoDir).toBe(join(dir, '.portico'));
+    expect(parseConfig(text, file, { STATE_DIRECTORY: '/var/lib/portico:/var/lib/other' }).tls!.autoDir).toBe('/var/lib/portico');
+    expect(parseConfig(`state_dir: state\n${text}`, file, { STATE_DIRECTORY: '/var/lib/portico' }).tls!.autoDir).toBe(join(dir, 'state'));
+  });
+
   it('fills the pool upstream with local backends from base_port, and resolves paths against the file', () => {
     const config = parseConfig(minimal, file);
     expect(config.pool.servers).toEqual(['http://127.0.0.1:4001', 'http://127.0.0.1:4002']);

@@ -71,7 +71,7 @@ export type RouteConfig = ParsedConfig['routes'][number];
 export interface TlsConfig {
   /** Absolute paths; empty when `auto`. */
   certificates: Array<{ cert: string; key: string }>;
-  /** Generate (once) and use a self-signed development certificate in `autoDir`. */
+  /** Generate (once) and use a self-signed development certificate in `autoDir` (the state directory). */
   auto: boolean;
   autoDir: string;
   redirectHttp: boolean;
@@ -144,10 +144,10 @@ export function parseConfig(raw: string, file: string, env: NodeJS.ProcessEnv = 
   }
   const result = configSchema.safeParse(data);
   if (!result.success) throw new ConfigError(file, problemsFromIssues(result.error.issues, doc, lines, configSchema));
-  return resolveConfig(result.data, file);
+  return resolveConfig(result.data, file, env);
 }
 
-function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
+function resolveConfig(parsed: ParsedConfig, file: string, env: NodeJS.ProcessEnv): PorticoConfig {
   const dir = dirname(file);
   const processes = parsed.pool.processes === 'auto' ? availableParallelism() : parsed.pool.processes;
   const hostInUrl = parsed.pool.host.includes(':') ? `[${parsed.pool.host}]` : parsed.pool.host;
@@ -190,7 +190,7 @@ function resolveConfig(parsed: ParsedConfig, file: string): PorticoConfig {
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, dns: parsed.dns, adminToken: parsed.admin_token ?? readAdminToken(parsed.admin_token_file, dir, file), publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file), pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, dns: parsed.dns, adminToken: parsed.admin_token ?? readAdminToken(parsed.admin_token_file, dir, file), publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file, stateDirOf(parsed.state_dir, dir, env)), pool, upstreams, routes };
 }
 
 /** Active checks are on by default only where the servers are known to answer them: Portico backends. */
@@ -204,7 +204,14 @@ function defaultPoolUpstream(name: string): UpstreamConfig {
   return { ...parsed, health: { ...parsed.health, path: defaultHealthPath(name, name) }, tls: undefined, name, servers: [], dns: [] };
 }
 
-function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsConfig | undefined {
+/** The state directory: the config's `state_dir`, else systemd's $STATE_DIRECTORY (its first path), else .portico beside the config. */
+function stateDirOf(stateDir: string | undefined, dir: string, env: NodeJS.ProcessEnv): string {
+  if (stateDir !== undefined) return resolve(dir, stateDir);
+  const systemd = env.STATE_DIRECTORY?.split(':')[0];
+  return systemd ? resolve(systemd) : resolve(dir, '.portico');
+}
+
+function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string, stateDir: string): TlsConfig | undefined {
   if (!tls) return undefined;
   const auto = tls.cert === 'auto';
   const pairs = auto ? [] : (tls.certificates ?? [{ cert: tls.cert!, key: tls.key! }]);
@@ -218,7 +225,7 @@ function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string): TlsCon
     }
     return resolved;
   });
-  return { certificates, auto, autoDir: resolve(dir, '.portico'), redirectHttp: tls.redirect_http, hsts: tls.hsts, http2: tls.http2 };
+  return { certificates, auto, autoDir: stateDir, redirectHttp: tls.redirect_http, hsts: tls.hsts, http2: tls.http2 };
 }
 
 function readAdminToken(name: string | undefined, dir: string, file: string): string | undefined {

@@ -336,6 +336,12 @@ export const configSchema = z
         max_interval: duration.default(30_000),
       })
       .prefault({}),
+    /**
+     * Where Portico keeps what it makes at run time (the development certificate): relative
+     * to this file. Default: systemd's $STATE_DIRECTORY when set (StateDirectory=), else
+     * ".portico" beside this file.
+     */
+    state_dir: z.string().min(1).optional(),
     /** Bearer token for the admin listener's mutating endpoints (POST /reload); required when it listens beyond loopback. */
     admin_token: z.string().min(16, 'use at least 16 characters').optional(),
     /** The same, read from a file (a mounted Secret); its surrounding whitespace is ignored. */

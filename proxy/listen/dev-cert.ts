@@ -1,7 +1,8 @@
 /**
  * `tls.cert: auto`: a self-signed development certificate for localhost,
- * made with the selfsigned library on first run, kept beside the config in
- * .portico/ (git-ignored) and reused until it nears its expiry.
+ * made with the selfsigned library on first run, kept in the state directory
+ * (.portico/ beside the config by default, git-ignored), reused until it nears
+ * its expiry, and renewed in place while Portico runs.
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,10 @@ import { join } from 'node:path';
 import { generate } from 'selfsigned';
 
 const VALID_DAYS = 90;
-const RENEW_BEFORE_DAYS = 7;
+/** Renewed this long before it expires: well before PorticoCertificateExpiring fires (14 days). */
+export const RENEW_BEFORE_DAYS = 30;
+/** How often a running proxy looks at its expiry. */
+const CHECK_EVERY_MS = 12 * 3_600_000;
 
 export interface CertificateFiles {
   cert: string;
@@ -45,4 +49,25 @@ function expiresSoon(certFile: string, now: Date): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * Keeps the certificate in `dir` fresh while the process runs: every
+ * `everyMs`, renews it when it nears its expiry and hands the new files to
+ * `onRenewed` (the TLS listener swaps them in; connections stay open).
+ * Before: it was renewed only at start or reload, so a long-running proxy's
+ * expiry alert fired, and then the certificate expired.
+ * @returns a function that stops it.
+ */
+export function keepDevCertificateFresh(
+  dir: string,
+  onRenewed: (files: CertificateFiles) => void,
+  onError: (err: Error) => void,
+  { now = () => new Date(), everyMs = CHECK_EVERY_MS }: { now?: () => Date; everyMs?: number } = {},
+): () => void {
+  const timer = setInterval(() => {
+    ensureDevCertificate(dir, now()).then((files) => { if (files.created) onRenewed(files); }, onError);
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -13,7 +13,7 @@ import { proxyProtocolFront } from './proxy-protocol.js';
 import { type Drainer, trackConnections } from '../../lib/drain.js';
 import type { Logger } from '../../lib/log.js';
 import type { Certificate } from '../../lib/certificates.js';
-import { ensureDevCertificate } from './dev-cert.js';
+import { ensureDevCertificate, keepDevCertificateFresh } from './dev-cert.js';
 import { onConnect } from './client-error.js';
 import { createTlsListener, type TlsListener, type TlsServer } from './tls-listener.js';
 import { listenErrorOf } from '../../lib/listen-error.js';
@@ -58,6 +58,7 @@ export class Listeners {
   /** TCP fronts reading the PROXY protocol header, for listeners that have one. */
   private readonly fronts = new Map<ClientServer, NetServer>();
   private readonly retiring: Array<Promise<void>> = [];
+  private stopRenewal: (() => void) | undefined;
 
   constructor(private readonly deps: ListenerDeps) {}
 
@@ -103,10 +104,25 @@ export class Listeners {
     }
     this.http = http;
     this.tls = tls;
+    this.stopRenewal?.();
+    this.stopRenewal = next.tls?.auto ? this.renewDevCertificate(next.tls.autoDir) : undefined;
+  }
+
+  /** `tls.cert: auto`: renewed in place while running, well before its expiry alert (dev-cert.ts). */
+  private renewDevCertificate(dir: string): () => void {
+    return keepDevCertificateFresh(dir, (files) => {
+      this.tls?.setCertificates([{ cert: files.cert, key: files.key }]);
+      this.deps.log.info({ dir }, 'development certificate renewed');
+      this.deps.onTlsReload(true);
+    }, (err) => {
+      this.deps.log.error({ dir, error: err.message }, 'development certificate renewal failed; keeping the current one');
+      this.deps.onTlsReload(false);
+    });
   }
 
   /** Stops accepting everywhere and resolves when every connection has finished. */
   async drain(): Promise<void> {
+    this.stopRenewal?.();
     this.tls?.close();
     for (const front of this.fronts.values()) front.close();
     await Promise.all([...[...this.drainers.values()].map((d) => d.drain()), ...this.retiring]);
