@@ -19,6 +19,27 @@ import { describe, expect, it } from 'vitest';
 import { PorticoProcess, ROOT } from './helpers.js';
 
 
+/**
+ * Starts `portico ARGS` on a deploy file's config, laid out in `dir` with its paths mapped,
+ * listeners on free loopback ports (as a port mapping would give them), and checks the
+ * admin listener's /readyz: the config does not only validate, it runs.
+ */
+async function startsAndIsReady(dir: string, configText: string, args: (file: string) => string[]): Promise<void> {
+  const file = join(dir, 'portico.yaml');
+  writeFileSync(file, configText.replace(/^(\s+http:) 8080$/m, '$1 "127.0.0.1:0"').replace(/^(\s+https:) 8443$/m, '$1 "127.0.0.1:0"')
+    .replace(/^(\s+admin:) 0\.0\.0\.0:9901$/m, '$1 "127.0.0.1:0"'));
+  const child = spawn(process.execPath, [join(ROOT, 'dist/bin/portico.js'), ...args(file)], {
+    env: { ...process.env, PORTICO_ADMIN_TOKEN: 'a-long-enough-test-token', PORTICO_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = new PorticoProcess(child);
+  try {
+    const ready = await proc.waitForLog((l) => l.msg === 'proxy listening', 20_000) as unknown as { admin: { port: number } };
+    expect((await fetch(`http://127.0.0.1:${ready.admin.port}/readyz`)).status).toBe(200);
+  } finally {
+    await proc.stop();
+  }
+}
+
 /** `portico check-config FILE` accepts the file, with the admin token the deploy files take from the environment. */
 function expectValidConfig(file: string): void {
   const run = spawnSync(process.execPath, [join(ROOT, 'dist/bin/portico.js'), 'check-config', file], {
@@ -201,17 +222,18 @@ describe('deploy/container', () => {
     expect(readFileSync(join(dir, 'prometheus.compose.yml'), 'utf8')).toContain('credentials_file: /run/secrets/admin_token');
   });
 
-  it('the proxy config it mounts passes portico check-config', () => {
+  it('the proxy config it mounts passes portico check-config, and starts', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'portico-compose-'));
     writeFileSync(join(tmp, 'admin_token'), 'a-long-enough-test-token\n');
     const text = readFileSync(join(dir, 'portico.compose.yaml'), 'utf8').replace('/opt/portico/static', join(ROOT, 'static')).replace('/run/secrets/admin_token', join(tmp, 'admin_token'));
     try {
       writeFileSync(join(tmp, 'portico.yaml'), text);
       expectValidConfig(join(tmp, 'portico.yaml'));
+      await startsAndIsReady(tmp, text, (file) => ['--config', file]); // as the portico service runs it
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-  });
+  }, 30_000);
 
   it('the Prometheus config it mounts passes promtool', () => {
     const promtool = spawnSync('sh', ['-c', 'command -v promtool']).status === 0;
@@ -262,7 +284,7 @@ describe('deploy/k8s', () => {
     expect(backend).toMatch(/livenessProbe:\s+httpGet: \{ path: \/healthz/);
   });
 
-  it('ships a proxy config that passes portico check-config', async () => {
+  it('ships a proxy config that passes portico check-config, and starts as the Deployment runs it', async () => {
     const configMap = docs.find((d) => d.doc.kind === 'ConfigMap')!.doc as unknown as { data: Record<string, string> };
     const tmp = mkdtempSync(join(tmpdir(), 'portico-k8s-'));
     try {
@@ -272,8 +294,13 @@ describe('deploy/k8s', () => {
       const text = configMap.data['portico.yaml']!.replaceAll('/etc/portico/tls', tmp).replace('/opt/portico/static', join(ROOT, 'static'));
       writeFileSync(join(tmp, 'portico.yaml'), text);
       expectValidConfig(join(tmp, 'portico.yaml'));
+      // As the Deployment runs it: the proxy alone, its command from the manifest.
+      const deployment = docs.find((d) => d.doc.kind === 'Deployment' && d.doc.metadata.name === 'portico')!.doc as unknown as { spec: { template: { spec: { containers: Array<{ command: string[] }> } } } };
+      const command = deployment.spec.template.spec.containers[0]!.command;
+      expect(command.slice(0, 3)).toEqual(['node', 'dist/bin/portico.js', 'proxy']);
+      await startsAndIsReady(tmp, text, (file) => [...command.slice(2, -1), file]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-  });
+  }, 30_000);
 });
