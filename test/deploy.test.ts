@@ -284,6 +284,26 @@ describe('deploy/k8s', () => {
     expect(backend).toMatch(/livenessProbe:\s+httpGet: \{ path: \/healthz/);
   });
 
+  it('mounts the ConfigMap and the Secret as directories the kubelet updates (no subPath)', () => {
+    const deployment = docs.find((d) => d.doc.kind === 'Deployment' && d.doc.metadata.name === 'portico')!.doc as unknown as {
+      spec: { template: { spec: { containers: Array<{ command: string[]; volumeMounts: Array<{ name: string; mountPath: string; subPath?: string }> }> } } };
+    };
+    const container = deployment.spec.template.spec.containers[0]!;
+    for (const mount of container.volumeMounts) expect(mount.subPath, mount.name).toBeUndefined();
+    const config = container.volumeMounts.find((m) => m.name === 'config')!;
+    expect(container.command.at(-1)).toBe(`${config.mountPath}/portico.yaml`);
+  });
+
+  it('keeps the client\'s address at the Service and believes no client\'s X-Forwarded-For', () => {
+    const service = docs.find((d) => d.doc.kind === 'Service' && d.doc.metadata.name === 'portico')!.doc as unknown as { spec: { type: string; externalTrafficPolicy?: string } };
+    expect(service.spec.type).toBe('LoadBalancer');
+    // With the default (Cluster) the balancer's traffic is SNATed to node addresses; trusting those trusted everyone.
+    expect(service.spec.externalTrafficPolicy).toBe('Local');
+    const configMap = docs.find((d) => d.doc.kind === 'ConfigMap')!.doc as unknown as { data: Record<string, string> };
+    const trusted = (parse(configMap.data['portico.yaml']!) as { trusted_proxies?: string[] }).trusted_proxies ?? [];
+    expect(trusted).toEqual([]);
+  });
+
   it('ships a proxy config that passes portico check-config, and starts as the Deployment runs it', async () => {
     const configMap = docs.find((d) => d.doc.kind === 'ConfigMap')!.doc as unknown as { data: Record<string, string> };
     const tmp = mkdtempSync(join(tmpdir(), 'portico-k8s-'));

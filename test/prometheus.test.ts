@@ -12,10 +12,23 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DURATION_BUCKETS } from '../lib/metrics.js';
 import { getJson, portico, type PorticoProcess, ROOT, waitUntil, writeConfig } from './helpers.js';
 
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const DEPLOY = join(ROOT, 'deploy/prometheus');
+
+describe('alert thresholds', () => {
+  it('fall on a bucket boundary of the histogram they read, so the quantile is exact there', () => {
+    const rules = parse(readFileSync(join(DEPLOY, 'alerts.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+    const latency = rules.groups.flatMap((g) => g.rules).filter((r) => r.expr.includes('portico_request_duration_seconds_bucket'));
+    expect(latency.length).toBeGreaterThan(0);
+    for (const rule of latency) {
+      const threshold = Number(/\)\s*>\s*([\d.]+)\s*$/.exec(rule.expr.trim())![1]);
+      expect(DURATION_BUCKETS, rule.alert).toContain(threshold);
+    }
+  });
+});
 
 describe('alert rule tests', () => {
   it('have, for every alert, a case where it fires and one where it does not', () => {
