@@ -48,7 +48,11 @@ export function watchContent(files: string[], onChange: () => void, { pollMs = 2
       // not there now: the poll sees the files when they come
     }
   }
-  const poll = setInterval(check, pollMs);
+  // A poll that sees a change waits out the debounce too: it may have landed in the middle of a write.
+  const poll = setInterval(() => {
+    const now = digest(files);
+    if (now !== undefined && now !== last) soon();
+  }, pollMs);
   poll.unref();
   return {
     stop: () => {

@@ -24,9 +24,10 @@ export interface ChildSpec {
   /** How long a child may drain after SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
   /**
-   * Whether a start that fails to bind its listener (exit 78) ends the whole
-   * start rather than being retried: true while the system starts up, false
-   * for children started later (a pool grown by a reload, a rolling restart).
+   * Asked at the child's first start: whether that start is part of the system's
+   * start-up. If so, failing to bind its listener (exit 78) before it was ever ready
+   * ends the whole start rather than being retried; a child first started later
+   * (a pool grown by a reload) and any restart of a child that was ready are retried.
    */
   failFastOnListenError?: () => boolean;
 }
@@ -46,6 +47,9 @@ export class SupervisedChild extends EventEmitter<{ change: []; message: [unknow
   private retired = false;
   /** What the child said before it exited for good (its `fatal` message). */
   private fatalMessage: string | undefined;
+  /** Its first start was part of the system's start-up: a bind failure before it was ever ready ends the start. */
+  private failFast: boolean | undefined;
+  private everReady = false;
 
   constructor(readonly spec: ChildSpec, private readonly log: Logger, private readonly backoff: BackoffPolicy = DEFAULT_BACKOFF) {
     super();
@@ -56,6 +60,7 @@ export class SupervisedChild extends EventEmitter<{ change: []; message: [unknow
   }
 
   start(): void {
+    this.failFast ??= this.spec.failFastOnListenError?.() ?? false;
     this.startedAt = Date.now();
     this.becameReady = false;
     this.ready = undefined;
@@ -152,6 +157,7 @@ export class SupervisedChild extends EventEmitter<{ change: []; message: [unknow
     }
     this.ready = message;
     this.becameReady = true;
+    this.everReady = true;
     this.setState('ready');
     return true;
   }
@@ -161,7 +167,7 @@ export class SupervisedChild extends EventEmitter<{ change: []; message: [unknow
       this.setState('stopped');
       return;
     }
-    if (code === LISTEN_FAILED_EXIT_CODE && this.spec.failFastOnListenError?.()) {
+    if (code === LISTEN_FAILED_EXIT_CODE && this.failFast && !this.everReady) {
       // It failed to bind while the system starts: a restart cannot fix that, so the start ends here.
       this.retired = true;
       this.setState('stopped');

@@ -19,9 +19,9 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
   // SIGHUP's default action ends the process: take it over before starting anything.
   let onHangup = () => log.info('SIGHUP before start-up finished: ignored');
   process.on('SIGHUP', () => onHangup());
-  // Until every first child is ready, a listener that cannot bind ends the start (nginx's way);
-  // after it, a child that cannot bind (a pool grown by a reload) is retried with backoff.
   let watcher: ReturnType<typeof watchConfigFile> | undefined;
+  // The children started with the system end the start if they cannot bind (nginx's way);
+  // children started later (a pool grown by a reload) are retried with backoff.
   let startingUp = true;
   const failFastOnListenError = () => startingUp;
   const proxy = new SupervisedChild({
@@ -41,11 +41,6 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
   };
   const pool = new BackendPool(config.pool, log, announce, failFastOnListenError);
   proxy.on('change', announce);
-  const noteStarted = () => {
-    if (startingUp && proxy.state === 'ready' && pool.backends.every((b) => b.state === 'ready')) startingUp = false;
-  };
-  proxy.on('change', noteStarted);
-  pool.onChange = () => { announce(); noteStarted(); };
 
   let stopping = false;
   const shutdown = async (signal: string, exitCode = 0) => {
@@ -82,8 +77,9 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
   pool.onFatal = onFatal;
 
   log.info({ config: config.file, backends: config.pool.processes, cores: availableParallelism() }, 'starting');
-  void pool.resize(config.pool.processes);
+  void pool.resize(config.pool.processes); // starts the first backends before it awaits anything
   proxy.start();
+  startingUp = false;
 
   // The proxy reloads routes and upstreams itself; the master follows the pool's size.
   const followPool = (source: string) => {

@@ -65,8 +65,15 @@ export function keepDevCertificateFresh(
   onError: (err: Error) => void,
   { now = () => new Date(), everyMs = CHECK_EVERY_MS }: { now?: () => Date; everyMs?: number } = {},
 ): () => void {
+  let checking = false; // one check at a time: a slow one must not overlap the next and renew twice
   const timer = setInterval(() => {
-    ensureDevCertificate(dir, now()).then((files) => { if (files.created) onRenewed(files); }, onError);
+    if (checking) return;
+    checking = true;
+    // onRenewed's own failure (the listener could not load the files) is reported too, never left unhandled.
+    ensureDevCertificate(dir, now())
+      .then((files) => { if (files.created) onRenewed(files); })
+      .catch(onError)
+      .finally(() => { checking = false; });
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -59,6 +59,9 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
       }
       if (outcome.kind === 'response') {
         upstream.recordAttempt(server, outcome);
+        if (outcome.status === 502 || outcome.status === 504) {
+          log.warn({ id: x.id, upstream: x.upstream, server: server.url, status: outcome.status }, 'upstream attempt failed');
+        }
         finished(outcome.body, () => upstream.release(server));
         return { kind: 'response', response: outcome };
       }
