@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig, type PorticoConfig } from '../lib/config/load.js';
+import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { watchConfigFile } from '../lib/config/watch.js';
 import { isIpcMessage, type SupervisedProcess } from '../lib/ipc.js';
 import { exitOnListenError, ListenError, listenErrorOf } from '../lib/listen-error.js';
