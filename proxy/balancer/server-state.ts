@@ -133,11 +133,13 @@ export class ServerState implements Candidate {
 
   /**
    * Why the server is not up, in words for /status and the log; undefined when it is up.
-   * `healthPath`: what the active checks GET. `name`: how to name the server; the 503
-   * a client gets names it by its place in the upstream ("server 2") and leaves out
+   * `healthPath`: what the active checks GET. `forClients`: the words of the 503 a client
+   * gets, which names the server by its place in the upstream ("server 2") and leaves out
    * error texts, which may carry internal addresses and names (see publicProblem).
    */
-  downReason(healthPath: string, name = `server ${this.url}`, publicText = false): string | undefined {
+  downReason(healthPath: string, forClients?: { place: number }): string | undefined {
+    const name = forClients ? `server ${forClients.place}` : `server ${this.url}`;
+    const publicText = forClients !== undefined;
     const now = this.now();
     if (this.localState !== 'ready') return `${name} is ${this.localState} (a local backend, as the supervisor reports)`;
     if (!this.healthy) {

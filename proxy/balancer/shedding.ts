@@ -59,7 +59,7 @@ export function shedMessage(reason: ShedReason, config: Pick<UpstreamConfig, 'na
 function downReasons(servers: readonly ServerState[], healthPath: string): string {
   const reasons: string[] = [];
   for (const [i, server] of servers.entries()) {
-    const why = server.downReason(healthPath, `server ${i + 1}`, true);
+    const why = server.downReason(healthPath, { place: i + 1 });
     if (why) reasons.push(why);
   }
   if (reasons.length === 0) return servers.length === 0 ? 'it lists no servers' : '';
