@@ -24,7 +24,7 @@ export class BackendPool {
    * `onChange`: a backend changed state. `failFastOnListenError`: whether a backend
    * that cannot bind its port ends the start (while the system starts) or is retried.
    */
-  constructor(private readonly pool: PoolConfig, private readonly log: Logger, public onChange: () => void, private readonly failFastOnListenError: () => boolean = () => false) {}
+  constructor(private readonly pool: PoolConfig, private readonly log: Logger, private readonly onChange: () => void, private readonly failFastOnListenError: () => boolean = () => false) {}
 
   /** Starts or stops backends until there are `processes` of them (the newest go first). */
   async resize(processes: number): Promise<void> {
@@ -81,7 +81,7 @@ export class BackendPool {
       readyTimeoutMs: 30_000,
       failFastOnListenError: this.failFastOnListenError,
     }, this.log);
-    child.on('change', () => this.onChange());
+    child.on('change', this.onChange);
     child.on('fatal', (message) => this.onFatal(message));
     return child;
   }

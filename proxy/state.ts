@@ -83,7 +83,7 @@ export function buildState(config: PorticoConfig, { supervised, metrics, log, fe
   const cache = cacheFor(config, metrics, log, previous?.cache);
   const limits = previous?.limits ?? new ClientLimits();
   return {
-    router: new Router(config.routes), chains: buildChains(config.routes, { upstreams, cache, limits, metrics, log, fetchWithRetries }),
+    router: new Router(config.routes), chains: buildChains(config.routes, { upstreams, cache, limits, metrics, fetchWithRetries }),
     upstreams, checkers, discoveries, accessLog: config.accessLog, cache, limits,
     trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers, publicStatus: config.publicStatus,
   };

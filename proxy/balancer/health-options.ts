@@ -11,7 +11,6 @@ export interface HealthOptions {
   ejectMs: number;
   maxEjectMs: number;
   slowStartMs: number;
-  maxEjectedPercent: number;
 }
 
 export function healthOptions(config: UpstreamConfig, defaultCap: number, replicas = 1): HealthOptions {
@@ -23,6 +22,5 @@ export function healthOptions(config: UpstreamConfig, defaultCap: number, replic
     ejectMs: config.health.eject,
     maxEjectMs: config.health.max_eject,
     slowStartMs: config.health.slow_start,
-    maxEjectedPercent: config.health.max_ejected_percent,
   };
 }

@@ -28,8 +28,7 @@ export class ServerList {
    * `startUnhealthy`: new servers wait for a passing active check. Returns the servers added.
    */
   setConfigured(entries: Array<Entry & { local: boolean }>, startUnhealthy: boolean): ServerState[] {
-    const { servers, added } = this.merge(this.configured, entries, (e) => new ServerState(e.url, e.weight, e.local, this.options, this.now));
-    for (const server of added) if (startUnhealthy) server.healthy = false;
+    const { servers, added } = this.merge(this.configured, entries, startUnhealthy, (e) => new ServerState(e.url, e.weight, e.local, this.options, this.now));
     // A weight edited in the file applies to a server that stays.
     for (const [i, server] of servers.entries()) server.configuredWeight = entries[i]!.weight;
     this.configured = servers;
@@ -40,10 +39,9 @@ export class ServerList {
   /** The latest answer of the DNS entry `key`; returns the servers added. */
   setDiscovered(key: string, urls: string[], weight: number, startUnhealthy: boolean): ServerState[] {
     const entries = urls.map((url) => ({ url, weight }));
-    const { servers, added } = this.merge(this.discovered.get(key) ?? [], entries, (e) => {
+    const { servers, added } = this.merge(this.discovered.get(key) ?? [], entries, startUnhealthy, (e) => {
       const server = new ServerState(e.url, e.weight, false, this.options, this.now);
       server.discoveredBy = key;
-      if (startUnhealthy) server.healthy = false;
       return server;
     });
     this.discovered.set(key, servers);
@@ -59,7 +57,7 @@ export class ServerList {
 
   /** The master's word on the local backends: state, pid, and slow start for one that became ready. */
   setLocal(list: LocalServer[]): void {
-    const { servers } = this.merge(this.local, list.map((l) => ({ url: l.url, weight: 1 })), (e, i) => new ServerState(e.url, 1, true, this.options, this.now, list[i]!.state));
+    const { servers } = this.merge(this.local, list.map((l) => ({ url: l.url, weight: 1 })), false, (e, i) => new ServerState(e.url, 1, true, this.options, this.now, list[i]!.state));
     for (const [i, server] of servers.entries()) {
       const { state, pid } = list[i]!;
       server.pid = pid;
@@ -71,14 +69,18 @@ export class ServerList {
     this.rebuild();
   }
 
-  /** `entries` as servers: those of `previous` with the same URL kept, the rest made. */
-  private merge<E extends Entry>(previous: ServerState[], entries: E[], make: (entry: E, index: number) => ServerState): { servers: ServerState[]; added: ServerState[] } {
+  /**
+   * `entries` as servers: those of `previous` with the same URL kept, the rest made
+   * (`startUnhealthy`: to wait for a passing active check before they get traffic).
+   */
+  private merge<E extends Entry>(previous: ServerState[], entries: E[], startUnhealthy: boolean, make: (entry: E, index: number) => ServerState): { servers: ServerState[]; added: ServerState[] } {
     const byUrl = new Map(previous.map((s) => [s.url, s]));
     const added: ServerState[] = [];
     const servers = entries.map((entry, i) => {
       const kept = byUrl.get(entry.url);
       if (kept) return kept;
       const fresh = make(entry, i);
+      if (startUnhealthy) fresh.healthy = false;
       added.push(fresh);
       return fresh;
     });

@@ -124,7 +124,7 @@ export class Forwarder {
 
   /** A one-request connection, closed when its response has been read (or by close()). */
   private freshClient(origin: string, options: AttemptOptions): Client {
-    const client = new Client(origin, { connect: { timeout: options.connectTimeoutMs, ...connectOptions(options.tls) }, pipelining: 1 });
+    const client = new Client(origin, clientOptions(options));
     this.freshClients.add(client);
     return client;
   }
@@ -150,13 +150,18 @@ export class Forwarder {
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {
-        connect: { timeout: options.connectTimeoutMs, ...connectOptions(options.tls) }, pipelining: 1,
+        ...clientOptions(options),
         keepAliveTimeout: KEEP_ALIVE_IDLE_MS, keepAliveTimeoutThreshold: KEEP_ALIVE_MARGIN_MS,
       });
       this.pools.set(key, pool);
     }
     return pool;
   }
+}
+
+/** How every connection to `options`' server is made: one request at a time, the connect timeout, its TLS. */
+function clientOptions(options: AttemptOptions) {
+  return { connect: { timeout: options.connectTimeoutMs, ...connectOptions(options.tls) }, pipelining: 1 };
 }
 
 /**

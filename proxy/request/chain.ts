@@ -6,7 +6,6 @@
  * → access → cache → body limit), then the route's content: a static file, or
  * the upstream, through the cache when the route has one.
  */
-import type { Logger } from '../../lib/log.js';
 import type { RouteConfig } from '../../lib/config/load.js';
 import type { Upstream } from '../balancer/upstream.js';
 import type { HttpCache } from '../cache/http-cache.js';
@@ -55,7 +54,6 @@ export interface ChainDeps {
   cache: HttpCache;
   limits: ClientLimits;
   metrics: ProxyMetrics;
-  log: Logger;
   fetchWithRetries: FetchWithRetries;
 }
 
