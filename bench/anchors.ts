@@ -25,6 +25,8 @@ export interface AnchorOptions {
   cpus?: string;
   /** Terminate TLS (a fresh EC P-256 certificate for localhost, as Portico's development one). */
   tls?: boolean;
+  /** nginx: write its access log (the combined format, to a file in its directory) instead of `access_log off`. */
+  accessLog?: boolean;
 }
 
 export interface RunningAnchor {
@@ -45,13 +47,13 @@ export function availableAnchors(): { kinds: AnchorKind[]; missing: string[] } {
   return { kinds, missing };
 }
 
-function nginxConfig(dir: string, port: number, backends: string[], tls: boolean): string {
+function nginxConfig(dir: string, port: number, backends: string[], tls: boolean, accessLog: boolean): string {
   return `worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log error;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  access_log ${accessLog ? `${dir}/access.log` : 'off'};
   upstream pool {
 ${backends.map((b) => `    server ${new URL(b).host};`).join('\n')}
     keepalive 64;
@@ -133,7 +135,7 @@ export async function startAnchor(kind: AnchorKind, backends: string[], options:
     writeFileSync(join(dir, 'key.pem'), pems.private);
     writeFileSync(join(dir, 'combined.pem'), `${pems.cert}\n${pems.private}`);
   }
-  if (kind === 'nginx') writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, backends, options.tls === true));
+  if (kind === 'nginx') writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, backends, options.tls === true, options.accessLog === true));
   else writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig(dir, port, backends, options));
   const running = await launch(kind, options.cpus ? ['taskset', '-c', options.cpus, ...command] : command, dir, port);
   return { kind, url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`, ...running };

@@ -1,26 +1,43 @@
 /**
- * `npm run bench:hot-path`: which forwarding path should Portico's proxy use?
- * Each candidate runs as a minimal proxy pinned to core 0 (taskset), wrk runs
- * pinned to core 1, against a trivial origin (nginx when installed, else Node); the full Portico proxy runs
- * the same way for comparison. Rounds alternate the candidates so that noise
- * on this shared machine spreads over all of them. Needs wrk and taskset.
+ * `npm run bench:hot-path`: what one core of Portico's proxy carries on the
+ * pass-through path, beside Node's own ceiling and nginx. Each server runs
+ * pinned to core 0 (taskset), wrk pinned to core 1, against a trivial origin
+ * (nginx when installed, else Node). The rows:
+ * - minimal proxies: Node's ceiling per forwarding path (hot-path-proxy.ts);
+ * - Portico as `npm start` runs it (master, pool, HTTPS listener, the shipped
+ *   config plus one pass-through route), access log on (the default, to a
+ *   file) and off, and off with `metrics: false`;
+ * - nginx (one worker) with its access log off and on, and HAProxy.
+ * Rounds alternate the servers so that noise on this shared machine spreads
+ * over all of them. Needs wrk and taskset.
+ *   ROUNDS=3 HOT_PATH_SECONDS=5 ONLY=undici-pool,portico npm run bench:hot-path
  */
-import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI_SCRIPT } from '../lib/paths.js';
 import { table } from './report.js';
 import { availableAnchors, startAnchor, startNginxOrigin } from './anchors.js';
+import { startShippedPortico } from './shipped-portico.js';
 import { freePort, installed, stopChild } from './tools.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.HOT_PATH_SECONDS ?? 5);
-const CANDIDATES = ['http-proxy-3', 'node-http-request', 'undici-pool', 'portico', 'portico-no-metrics'];
+const MINIMAL = ['http-proxy-3', 'node-http-request', 'undici-pool'];
+const PORTICO = ['portico', 'portico-no-log', 'portico-no-log-no-metrics'];
+const PATH = '/bench/';
+const LABELS: Record<string, string> = {
+  'http-proxy-3': 'http-proxy-3 (minimal, keep-alive agent)',
+  'node-http-request': 'node:http request (minimal)',
+  'undici-pool': 'undici Pool (minimal)',
+  portico: 'Portico as npm start runs it, access log on (default)',
+  'portico-no-log': 'Portico, access_log: false',
+  'portico-no-log-no-metrics': 'Portico, access_log: false, metrics: false',
+  nginx: 'nginx (one worker), access log off',
+  'nginx-log': 'nginx (one worker), access log on',
+  haproxy: 'HAProxy (one thread), no log',
+};
 
 function need(tool: string): void {
   if (installed(tool)) return;
@@ -28,87 +45,98 @@ function need(tool: string): void {
   process.exit(1);
 }
 
-
-async function startCandidate(kind: string, port: number, originPort: number): Promise<ChildProcess> {
-  let child: ChildProcess;
-  if (kind.startsWith('portico')) {
-    const dir = mkdtempSync(join(tmpdir(), 'portico-hot-path-'));
-    const file = join(dir, 'portico.yaml');
-    writeFileSync(file, `listen: { http: "127.0.0.1:${port}", admin: "127.0.0.1:0" }\naccess_log: false\n${kind === 'portico-no-metrics' ? 'metrics: false\n' : ''}pool: { processes: 0 }\nupstreams:\n  app:\n    max_inflight: 1000\n    health: { path: "" }\n    servers: [ "http://127.0.0.1:${originPort}" ]\nroutes:\n  - { path: /, upstream: app }\n`);
-    child = spawn('taskset', ['-c', '0', process.execPath, CLI_SCRIPT, 'proxy', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  } else {
-    const script = fileURLToPath(new URL('./hot-path-proxy.js', import.meta.url));
-    child = fork(script, [kind, String(port), String(originPort)], { execPath: 'taskset', execArgv: ['-c', '0', process.execPath], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  }
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/`);
-      return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`${kind} did not start`);
+async function startMinimal(kind: string, port: number, originPort: number): Promise<ChildProcess> {
+  const script = fileURLToPath(new URL('./hot-path-proxy.js', import.meta.url));
+  const child = fork(script, [kind, String(port), String(originPort)], { execPath: 'taskset', execArgv: ['-c', '0', process.execPath], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', () => reject(new Error(`${kind} did not start`)));
+  });
+  return child;
 }
 
-/** Runs wrk without blocking this process, which serves the origin. */
-async function wrk(port: number): Promise<number> {
-  const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${SECONDS}s`, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+/** Starts one server of the comparison; its URL for wrk, and how to stop it. */
+async function start(kind: string, origin: string): Promise<{ url: string; stop(): Promise<unknown> }> {
+  if (kind === 'nginx' || kind === 'nginx-log' || kind === 'haproxy') {
+    const anchor = await startAnchor(kind === 'haproxy' ? 'haproxy' : 'nginx', [origin], { cpus: '0', balance: 'roundrobin', accessLog: kind === 'nginx-log' });
+    return { url: `${anchor.url}${PATH}`, stop: anchor.stop };
+  }
+  if (kind.startsWith('portico')) {
+    const portico = await startShippedPortico({ path: PATH, origin, accessLog: kind === 'portico', metrics: !kind.endsWith('no-metrics'), cpus: '0' }, PATH);
+    return { url: `${portico.url}${PATH}`, stop: portico.stop };
+  }
+  const port = await freePort();
+  const child = await startMinimal(kind, port, Number(new URL(origin).port));
+  return { url: `http://127.0.0.1:${port}${PATH}`, stop: () => stopChild(child) };
+}
+
+/** Runs wrk without blocking this process, which may serve the origin. */
+async function wrk(url: string, seconds: number): Promise<number> {
+  const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, url], { encoding: 'utf8' });
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The spread of the runs around their median, as ±% of the median. */
+const spread = (xs: number[]) => `±${((100 * (Math.max(...xs) - Math.min(...xs))) / 2 / median(xs)).toFixed(0)} %`;
 
 async function main(): Promise<void> {
   need('wrk');
   need('taskset');
   // The origin: a trivial nginx when installed (it must not be the limit), else a Node server; unpinned either way.
-  let originPort: number;
+  let origin: string;
   let stopOrigin: () => Promise<unknown>;
   if (installed('nginx')) {
     const nginxOrigin = await startNginxOrigin();
-    originPort = Number(new URL(nginxOrigin.url).port);
+    origin = nginxOrigin.url;
     stopOrigin = nginxOrigin.stop;
   } else {
-    const origin = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 }).end('ok'));
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
-    originPort = (origin.address() as AddressInfo).port;
-    stopOrigin = () => new Promise((r) => origin.close(r));
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 }).end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    stopOrigin = () => new Promise((r) => server.close(r));
   }
-  // nginx and HAProxy join when installed (one worker / one thread, pinned like the rest).
   const { kinds: anchorKinds, missing } = availableAnchors();
   for (const line of missing) process.stdout.write(`${line}\n`);
-  const candidates = [...CANDIDATES, ...anchorKinds];
+  const anchors = anchorKinds.flatMap((k) => (k === 'nginx' ? ['nginx', 'nginx-log'] : [k]));
+  const only = process.env.ONLY?.split(',');
+  const candidates = [...MINIMAL, ...PORTICO, ...anchors].filter((k) => !only || only.includes(k));
   const runs: Record<string, number[]> = Object.fromEntries(candidates.map((c) => [c, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const kind of candidates) {
-      let port: number;
-      let stop: () => Promise<unknown>;
-      if (kind === 'nginx' || kind === 'haproxy') {
-        const anchor = await startAnchor(kind, [`http://127.0.0.1:${originPort}`], { cpus: '0', balance: 'roundrobin' });
-        port = Number(new URL(anchor.url).port);
-        stop = anchor.stop;
-      } else {
-        port = await freePort();
-        const child = await startCandidate(kind, port, originPort);
-        stop = () => stopChild(child);
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const kind of candidates) {
+        const server = await start(kind, origin);
+        try {
+          await wrk(server.url, 1); // warm-up: the JIT, and the upstream connections
+          runs[kind]!.push(await wrk(server.url, SECONDS));
+        } finally {
+          await server.stop();
+        }
       }
-      await wrk(port); // warm-up
-      runs[kind]!.push(await wrk(port));
-      await stop();
     }
+  } finally {
+    await stopOrigin();
   }
-  await stopOrigin();
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const base = median(runs['http-proxy-3']!);
-  const nginx = runs.nginx ? median(runs.nginx) : undefined;
-  const metricsCost = median(runs.portico!) / median(runs['portico-no-metrics']!);
-  process.stdout.write(`Pass-through, proxy on core 0, wrk -t1 -c50 -d${SECONDS}s on core 1, ${installed('nginx') ? 'trivial nginx origin' : 'Node origin'} unpinned, ${ROUNDS} rounds (median). When nginx and the bare Node paths reach about the same figure, the origin or wrk is the limit, not the proxy.\n\n`);
+  const of = (kind: string) => (runs[kind]?.length ? median(runs[kind]!) : undefined);
+  const ceiling = of('undici-pool');
+  const nginx = of('nginx');
+  process.stdout.write(`Pass-through GET ${PATH}, each server pinned to core 0, wrk -t1 -c50 -d${SECONDS}s on core 1, ${installed('nginx') ? 'a trivial nginx origin' : 'a Node origin'} unpinned, ${ROUNDS} rounds alternating (median; spread = half the range). Access logs go to a file. When nginx and the minimal proxies reach about the same figure, the origin or wrk is the limit, not the proxy.\n\n`);
   process.stdout.write(`${table(candidates.map((kind) => ({
-    path: kind, 'req/s (median)': median(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '), 'vs http-proxy-3': median(runs[kind]!) / base,
-    ...(nginx !== undefined && { 'vs nginx': median(runs[kind]!) / nginx }),
+    path: LABELS[kind] ?? kind, 'req/s (median)': of(kind)!, spread: spread(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '),
+    ...(ceiling !== undefined && { 'vs undici Pool': of(kind)! / ceiling }),
+    ...(nginx !== undefined && { 'vs nginx': of(kind)! / nginx }),
+  })))}\n\n`);
+  const checks = [
+    ['Portico (access log on) / undici Pool', of('portico'), ceiling, 0.8],
+    ['Portico (access log off) / undici Pool', of('portico-no-log'), ceiling, 0.8],
+    ['Portico access log on / off', of('portico'), of('portico-no-log'), 0.85],
+    ['Portico / nginx (one worker, no access log)', of('portico-no-log'), nginx, undefined],
+    ['Portico with metrics / without', of('portico-no-log'), of('portico-no-log-no-metrics'), 0.95],
+    ['nginx access log on / off', of('nginx-log'), nginx, undefined],
+  ] as const;
+  process.stdout.write(`${table(checks.filter(([, a, b]) => a !== undefined && b !== undefined).map(([what, a, b, target]) => ({
+    check: what, target: target === undefined ? 'report' : `≥ ${target}`, measured: a! / b!, result: target === undefined || a! / b! >= target ? 'pass' : 'FAIL',
   })))}\n`);
-  if (nginx !== undefined) process.stdout.write(`\nPortico / nginx: ${(median(runs.portico!) / nginx).toFixed(2)} (target >= 0.3); Portico / http-proxy-3: ${(median(runs.portico!) / base).toFixed(2)} (target >= 2)\n`);
-  process.stdout.write(`\nPortico with metrics / without (metrics: false): ${metricsCost.toFixed(3)} (target >= 0.95)\n`);
 }
 
 main().catch((err: Error) => {
