@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { UpstreamConfig } from '../../lib/config/load.js';
 import { upstreamSchema } from '../../lib/config/schema.js';
+import { ClientLeft } from '../../lib/client-left.js';
 import { ShedError, Upstream, type ServerState } from './upstream.js';
 
 type Overrides = Record<string, unknown>;
@@ -104,8 +105,8 @@ describe('Upstream: caps and the central queue', () => {
   it('drops a queued request whose client went away, and never gives it a server', async () => {
     const upstream = new Upstream(configOf({}, ['http://a']));
     const held = await upstream.acquire({});
-    const gone = new AbortController();
-    const abandoned = upstream.acquire({}, gone.signal);
+    const gone = new ClientLeft();
+    const abandoned = upstream.acquire({}, gone);
     const kept = upstream.acquire({});
     gone.abort();
     await expect(shedReason(abandoned)).resolves.toBe('client_gone');

@@ -9,6 +9,7 @@
  */
 import type { UpstreamConfig } from '../../lib/config/load.js';
 import type { LocalServer, LocalState } from '../../lib/ipc.js';
+import type { LeftSignal } from '../../lib/client-left.js';
 import { healthOptions, type HealthOptions } from './health-options.js';
 import { createPolicy } from './policies/index.js';
 import type { Candidate, PickContext, Policy } from './policies/policy.js';
@@ -130,7 +131,7 @@ export class Upstream {
    * @throws ShedError (queue full, queue timeout, no server up, client gone).
    * @example const server = await upstream.acquire({}, signal); try { ... } finally { upstream.release(server); }
    */
-  acquire(ctx: PickContext, signal?: AbortSignal, exclude: ReadonlySet<ServerState> = new Set()): Promise<ServerState> {
+  acquire(ctx: PickContext, signal?: LeftSignal, exclude: ReadonlySet<ServerState> = new Set()): Promise<ServerState> {
     if (signal?.aborted) return Promise.reject(this.shed('client_gone'));
     if (!this.anyUp(exclude)) return Promise.reject(this.shed('no_server'));
     if (this.queue.length === 0) {
@@ -143,7 +144,7 @@ export class Upstream {
       const onAbort = () => remove(this.shed('client_gone'));
       const done = () => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        signal?.removeListener('abort', onAbort);
       };
       const waiter: Waiter = {
         ctx, exclude, enqueuedAt: this.now(),
@@ -155,7 +156,7 @@ export class Upstream {
         if (i >= 0) this.queue.splice(i, 1);
         waiter.refuse(err);
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal?.once('abort', onAbort);
       this.queue.push(waiter);
       this.armTick();
     });

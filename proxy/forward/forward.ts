@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { finished, type Readable } from 'node:stream';
 import { Client, Pool } from 'undici';
 import { stripHopByHop } from './hop-by-hop.js';
+import type { ClientLeft } from '../../lib/client-left.js';
 import type { UpstreamTls } from '../../lib/config/load.js';
 import type { RequestBody } from './request-body.js';
 import { connectOptions, tlsIdentity } from './upstream-tls.js';
@@ -74,6 +75,8 @@ const KEEP_ALIVE_MARGIN_MS = 500;
 
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
+  /** The pools by the options object (one per upstream config, attempts.ts) and origin: no key string built per request. */
+  private poolsByOptions = new WeakMap<AttemptOptions, Map<string, Pool>>();
   /** The one-request connections of resends after a stale keep-alive connection, until their responses are read. */
   private readonly freshClients = new Set<Client>();
 
@@ -87,7 +90,7 @@ export class Forwarder {
    * or destroys the response body (pipeToClient, or the cache's tee).
    * `clientGone` aborts when the client leaves before its response is complete.
    */
-  async send(req: OutgoingRequest, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: AbortSignal, body: RequestBody): Promise<AttemptOutcome> {
+  async send(req: OutgoingRequest, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: ClientLeft, body: RequestBody): Promise<AttemptOutcome> {
     const started = performance.now();
     let fresh: Client | undefined;
     try {
@@ -137,6 +140,7 @@ export class Forwarder {
   close(): void {
     for (const pool of this.pools.values()) void pool.close();
     this.pools.clear();
+    this.poolsByOptions = new WeakMap();
     for (const client of [...this.freshClients]) this.closeFresh(client);
   }
 
@@ -146,8 +150,13 @@ export class Forwarder {
    * in flight to it, as nginx opens them without `keepalive` limits.
    */
   private pool(origin: string, options: AttemptOptions): Pool {
+    let byOrigin = this.poolsByOptions.get(options);
+    if (!byOrigin) this.poolsByOptions.set(options, (byOrigin = new Map()));
+    let pool = byOrigin.get(origin);
+    if (pool) return pool;
+    // A reloaded upstream with the same settings keeps its connections.
     const key = `${origin} ${options.connectTimeoutMs} ${tlsIdentity(options.tls)}`;
-    let pool = this.pools.get(key);
+    pool = this.pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {
         ...clientOptions(options),
@@ -155,6 +164,7 @@ export class Forwarder {
       });
       this.pools.set(key, pool);
     }
+    byOrigin.set(origin, pool);
     return pool;
   }
 }
@@ -181,7 +191,7 @@ function requestHeaders(headers: IncomingHttpHeaders, extra: Record<string, stri
   const out = stripHopByHop(headers);
   // HTTP/2 pseudo-headers (:method, :path, ...): upstreams speak HTTP/1.1. Checked by one key so HTTP/1.1 pays nothing.
   if (':method' in out) for (const name of Object.keys(out)) if (name.startsWith(':')) delete out[name];
-  delete out.expect; // Node answered 100-continue already; undici refuses to send Expect
+  if ('expect' in out) delete out.expect; // Node answered 100-continue already; undici refuses to send Expect
   if (buffered) delete out['content-length'];
-  return { ...out, ...extra };
+  return Object.assign(out, extra);
 }

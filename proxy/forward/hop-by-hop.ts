@@ -7,19 +7,30 @@ import type { IncomingHttpHeaders } from 'node:http';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
- * A copy of `headers` without hop-by-hop headers.
+ * Copies `headers` into `into` without hop-by-hop headers, and returns `into`.
+ * One pass, and no Set unless Connection names more than close or keep-alive
+ * (it runs twice per proxied request).
  * @example stripHopByHop({ connection: 'close, x-secret', 'x-secret': '1', accept: '*' }) // { accept: '*' }
  */
-export function stripHopByHop(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  const named = new Set<string>();
-  const connection = headers.connection;
-  for (const value of Array.isArray(connection) ? connection : connection ? [connection] : []) {
-    for (const token of value.split(',')) named.add(token.trim().toLowerCase());
+export function stripHopByHop(headers: IncomingHttpHeaders, into: Record<string, string | string[]> = {}): Record<string, string | string[]> {
+  const named = namedByConnection(headers.connection);
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || (named !== undefined && named.has(name))) continue;
+    into[name] = value;
   }
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    out[name] = value;
+  return into;
+}
+
+/** The header names a Connection header lists, beyond the hop-by-hop ones; undefined for none (the usual case). */
+function namedByConnection(connection: string | string[] | undefined): Set<string> | undefined {
+  if (connection === undefined) return undefined;
+  let named: Set<string> | undefined;
+  for (const value of Array.isArray(connection) ? connection : [connection]) {
+    for (const token of value.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (!HOP_BY_HOP.has(name) && name !== 'close' && name !== '') (named ??= new Set()).add(name);
+    }
   }
-  return out;
+  return named;
 }

@@ -21,17 +21,25 @@ export function declaredTooLarge(req: IncomingMessage, maxBody: number): boolean
   return length !== undefined && Number(length) > maxBody;
 }
 
+export const NO_BODY: RequestBody = { kind: 'none' };
+
+/** Whether a body follows the headers (else `readBody` would give NO_BODY: asked first, the request path skips a promise). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  // HTTP/2 frames the body itself: without Content-Length, a body follows unless the headers ended the stream.
+  if (req.httpVersionMajor === 2 && length === undefined) return (req as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true;
+  return length !== undefined && length !== '0';
+}
+
 /**
  * Reads or wraps the body of `req`. Rejects when the client goes away mid-body.
  * @example const body = await readBody(req, 1024 * 1024); if (body.kind === 'too-large') ...413
  */
 export async function readBody(req: IncomingMessage, maxBody: number): Promise<RequestBody> {
+  if (!hasBody(req)) return NO_BODY;
   const length = req.headers['content-length'];
-  // HTTP/2 frames the body itself: without Content-Length, a body follows unless the headers ended the stream.
-  const h2Body = req.httpVersionMajor === 2 && length === undefined && (req as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true;
-  const chunked = req.headers['transfer-encoding'] !== undefined || h2Body;
-  if (!chunked && (length === undefined || length === '0')) return { kind: 'none' };
-  if (!chunked && Number(length) <= REPLAYABLE_BODY_BYTES) {
+  if (req.headers['transfer-encoding'] === undefined && length !== undefined && Number(length) <= REPLAYABLE_BODY_BYTES) {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     return { kind: 'buffered', bytes: Buffer.concat(chunks) };

@@ -4,12 +4,12 @@
  * connection, once more on a fresh one → record the attempt with the balancer →
  * on failure, try another server when that is safe and the budget allows.
  */
-import { finished } from 'node:stream';
+import type { ClientLeft } from '../../lib/client-left.js';
 import type { Logger } from '../../lib/log.js';
 import { hashKeyOf } from '../balancer/hash-key.js';
 import { ShedError, type ServerState, type Upstream } from '../balancer/upstream.js';
 import type { Fetched } from '../forward/fetched.js';
-import type { AttemptOutcome, Forwarder, OutgoingRequest } from '../forward/forward.js';
+import type { AttemptOptions, AttemptOutcome, Forwarder, OutgoingRequest } from '../forward/forward.js';
 import type { RequestBody } from '../forward/request-body.js';
 import type { ProxyMetrics } from '../metrics.js';
 import type { Exchange } from './exchange.js';
@@ -18,7 +18,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 type Failure = Extract<AttemptOutcome, { kind: 'error' }>;
 
-export type FetchWithRetries = (x: Exchange, outgoing: OutgoingRequest, upstream: Upstream, body: RequestBody, clientGone: AbortSignal) => Promise<Fetched>;
+export type FetchWithRetries = (x: Exchange, outgoing: OutgoingRequest, upstream: Upstream, body: RequestBody, clientGone: ClientLeft) => Promise<Fetched>;
 
 export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log: Logger): FetchWithRetries {
   /**
@@ -45,8 +45,8 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
       }
       tried.add(server);
       x.server = server.url;
-      const options = { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response, tls: upstream.config.tls };
-      const headers = upstreamHeadersOf(x);
+      const options = attemptOptionsOf(upstream);
+      const headers = x.view.upstreamHeaders;
       let outcome = await forwarder.send(outgoing, server.url, options, headers, clientGone, body);
       if (outcome.kind === 'error' && outcome.staleConnection && mayResend(method, body)) {
         // The server closed a keep-alive connection as the request went out on it: not the
@@ -62,7 +62,8 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
         if (outcome.status === 502 || outcome.status === 504) {
           log.warn({ id: x.id, upstream: x.upstream, server: server.url, status: outcome.status }, 'upstream attempt failed');
         }
-        finished(outcome.body, () => upstream.release(server));
+        // 'close' follows the body's end, error or destroy (autoDestroy): one listener where finished() added six.
+        outcome.body.once('close', () => upstream.release(server));
         return { kind: 'response', response: outcome };
       }
       upstream.release(server);
@@ -87,9 +88,17 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
   };
 }
 
-/** The forwarding headers and the request id, as every attempt sends them. */
-function upstreamHeadersOf(x: Exchange): Record<string, string> {
-  return { ...x.view.upstreamHeaders, 'x-request-id': x.id };
+const attemptOptions = new WeakMap<Upstream['config'], AttemptOptions>();
+
+/** How every attempt to the upstream connects: one object per config, which the forwarder keys its pools by. */
+function attemptOptionsOf(upstream: Upstream): AttemptOptions {
+  let options = attemptOptions.get(upstream.config);
+  if (!options) {
+    const { timeouts, tls } = upstream.config;
+    options = { connectTimeoutMs: timeouts.connect, responseTimeoutMs: timeouts.response, tls };
+    attemptOptions.set(upstream.config, options);
+  }
+  return options;
 }
 
 /**

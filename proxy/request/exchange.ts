@@ -5,6 +5,7 @@
  * metrics read it when the response ends.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientLeft } from '../../lib/client-left.js';
 import type { CacheStatus } from '../cache/http-cache.js';
 import { proxiedAddressOf } from '../listen/proxy-protocol.js';
 import { clientView, type ClientView, type TrustedProxies } from './forwarded.js';
@@ -30,6 +31,10 @@ export interface Exchange {
   server: string;
   /** What the route's cache did (X-Cache), when it has one. */
   cache?: CacheStatus;
+  /** Whether its access-log line is written (the config's `access_log` when it began). */
+  accessLog: boolean;
+  /** Set while the upstream is asked: fired when the client leaves before its response is complete. */
+  left?: ClientLeft;
 }
 
 /** Who is asking: the client view of `req` on its connection, as the request path and WebSocket upgrades both need it. */
@@ -40,12 +45,12 @@ export function clientOf(req: IncomingMessage, trusted: TrustedProxies): ClientV
   return clientView(req.headers, { remoteAddress: peer, localPort: socket.localPort ?? 0, encrypted: socket.encrypted === true }, trusted);
 }
 
-export function startExchange(req: IncomingMessage, res: ServerResponse, trusted: TrustedProxies): Exchange {
+export function startExchange(req: IncomingMessage, res: ServerResponse, trusted: TrustedProxies, accessLog: boolean): Exchange {
   const view = clientOf(req, trusted);
   const target = req.url ?? '/';
   const query = target.indexOf('?');
   return {
     req, res, id: view.requestId, client: view.client, view, target, pathname: query < 0 ? target : target.slice(0, query),
-    started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '',
+    started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '', cache: undefined, accessLog, left: undefined,
   };
 }

@@ -26,8 +26,9 @@ export class TrustedProxies {
   }
 
   has(address: string): boolean {
+    if (this.empty) return false;
     const family = isIP(address);
-    return family !== 0 && !this.empty && this.list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    return family !== 0 && this.list.check(address, family === 6 ? 'ipv6' : 'ipv4');
   }
 }
 
@@ -43,7 +44,7 @@ export interface ClientView {
   /** The real client's address. */
   client: string;
   requestId: string;
-  /** Headers to set on the upstream request (replacing the client's). */
+  /** Headers to set on the upstream request (replacing the client's), X-Request-Id included; built once, on first use. */
   upstreamHeaders: Record<string, string>;
 }
 
@@ -59,19 +60,20 @@ export function clientView(headers: IncomingHttpHeaders, conn: Connection, trust
   const client = incomingXff ? realClient([...incomingXff.split(',').map((a) => normalise(a.trim())), peer], trusted) : peer;
 
   const incomingId = fromTrusted ? first(headers['x-request-id']) : undefined;
+  const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
   let upstreamHeaders: Record<string, string> | undefined;
   return {
     client,
-    requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID(),
+    requestId,
     // Built on first use: a request answered from the cache never needs them.
     get upstreamHeaders() {
-      upstreamHeaders ??= forwardingHeaders(headers, conn, peer, fromTrusted, incomingXff, client);
+      upstreamHeaders ??= forwardingHeaders(headers, conn, peer, fromTrusted, incomingXff, client, requestId);
       return upstreamHeaders;
     },
   };
 }
 
-function forwardingHeaders(headers: IncomingHttpHeaders, conn: Connection, peer: string, fromTrusted: boolean, incomingXff: string | undefined, client: string): Record<string, string> {
+function forwardingHeaders(headers: IncomingHttpHeaders, conn: Connection, peer: string, fromTrusted: boolean, incomingXff: string | undefined, client: string, requestId: string): Record<string, string> {
   const proto = (fromTrusted && first(headers['x-forwarded-proto'])) || (conn.encrypted ? 'https' : 'http');
   const host = (fromTrusted && first(headers['x-forwarded-host'])) || headers.host || '';
   const port = (fromTrusted && first(headers['x-forwarded-port'])) || String(conn.localPort);
@@ -84,6 +86,7 @@ function forwardingHeaders(headers: IncomingHttpHeaders, conn: Connection, peer:
     'x-forwarded-port': port,
     'x-real-ip': client,
     forwarded: incomingForwarded ? `${incomingForwarded}, ${element}` : element,
+    'x-request-id': requestId,
   };
 }
 

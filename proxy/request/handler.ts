@@ -33,13 +33,13 @@ export interface HandlerState {
 export function createHandler(getState: () => HandlerState, metrics: ProxyMetrics, record: Recorder) {
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const state = getState();
-    const x = startExchange(req, res, state.trustedProxies);
+    const x = startExchange(req, res, state.trustedProxies, state.accessLog);
 
     const early = beforeRouting(x, state);
-    if (early !== undefined) return answer(x, state, early);
+    if (early !== undefined) return answer(x, early);
     if (state.publicStatus && x.pathname === state.publicStatus) return servePublicStatus(x, state);
     const route = state.router.match(x.pathname, req.headers.host);
-    if (!route) return answer(x, state, { status: 404, detail: `no route matches ${x.pathname}${state.router.byHost ? ` on host ${req.headers.host ?? '(none)'}` : ''}` });
+    if (!route) return answer(x, { status: 404, detail: `no route matches ${x.pathname}${state.router.byHost ? ` on host ${req.headers.host ?? '(none)'}` : ''}` });
     x.route = route.name;
 
     const chain = state.chains.get(route)!;
@@ -47,10 +47,10 @@ export function createHandler(getState: () => HandlerState, metrics: ProxyMetric
       const verdict = step.run(x);
       if (verdict === NEXT) continue;
       // Written whole into the socket's buffer: recorded now, without waiting for 'close'.
-      if (verdict === WRITTEN) return record(x, state.accessLog, true);
-      return answer(x, state, verdict);
+      if (verdict === WRITTEN) return record(x, true);
+      return answer(x, verdict);
     }
-    open(x, state);
+    open(x);
     await chain.content(x);
   };
 
@@ -66,23 +66,27 @@ export function createHandler(getState: () => HandlerState, metrics: ProxyMetric
   }
 
   /** The proxy's own answer (problem+json), with the request id, recorded when it ends. */
-  function answer(x: Exchange, state: HandlerState, problem: Problem): void {
-    open(x, state);
+  function answer(x: Exchange, problem: Problem): void {
+    open(x);
     if (problem.close) x.res.shouldKeepAlive = false; // an unread body must not be taken for the next request
     sendProblem(x.res, problem.status, problem.detail, problem.headers);
   }
 
   function servePublicStatus(x: Exchange, state: HandlerState): void {
     x.route = 'public_status';
-    open(x, state);
+    open(x);
     const body = JSON.stringify(publicStatus(state.upstreams.values()));
     x.res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
     x.res.end(x.req.method === 'HEAD' ? undefined : body);
   }
 
   /** Every response but a fresh cache hit (whose headers carry the id already): the request id, and the record on 'close'. */
-  function open(x: Exchange, state: HandlerState): void {
+  function open(x: Exchange): void {
     x.res.setHeader('X-Request-Id', x.id);
-    x.res.once('close', () => record(x, state.accessLog));
+    // The one 'close' listener of the exchange ('close' comes once: no once() wrapper).
+    x.res.on('close', () => {
+      if (x.left !== undefined && !x.res.writableFinished) x.left.abort();
+      record(x);
+    });
   }
 }

@@ -5,7 +5,7 @@ import type { Exchange } from './exchange.js';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'POST', 'PATCH', 'CONNECT']);
 
-export type Recorder = (x: Exchange, accessLog: boolean, written?: boolean) => void;
+export type Recorder = (x: Exchange, written?: boolean) => void;
 
 /**
  * `written`: the response was written whole into the socket's buffer (a fresh
@@ -13,7 +13,7 @@ export type Recorder = (x: Exchange, accessLog: boolean, written?: boolean) => v
  * did not finish (the client left, a backend died mid-body) is counted as code 0.
  */
 export function createRecorder(metrics: ProxyMetrics, log: Logger): Recorder {
-  return function record(x, accessLog, written = false) {
+  return function record(x, written = false) {
     const { req, res } = x;
     const seconds = (performance.now() - x.started) / 1000;
     const method = KNOWN_METHODS.has(req.method ?? '') ? req.method! : 'OTHER';
@@ -21,7 +21,7 @@ export function createRecorder(metrics: ProxyMetrics, log: Logger): Recorder {
     const code = completed ? String(res.statusCode) : '0';
     metrics.requests.inc({ route: x.route, upstream: x.upstream, server: x.server, code, method });
     metrics.requestDuration.observe({ route: x.route, upstream: x.upstream }, seconds);
-    if (!accessLog) return;
+    if (!x.accessLog) return;
     log.info({
       id: x.id, client: x.client, method: req.method, path: x.target, status: res.statusCode,
       bytes: req.socket.bytesWritten - x.bytesBefore, duration: Math.round(seconds * 1e6) / 1e6,

@@ -34,7 +34,7 @@ export function createUpgradeHandler(getState: () => HandlerState, metrics: Prox
       return refuse(socket, 503, `no server of upstream "${upstream.config.name}" is up`, { 'Retry-After': '1' });
     }
     chains.get(route)!.prepareUpgrade(req); // the route's target rewrite and request header edits, as for its requests
-    Object.assign(req.headers, view.upstreamHeaders, { 'x-request-id': view.requestId });
+    Object.assign(req.headers, view.upstreamHeaders);
     socket.setTimeout(idleTimeoutMs(), () => socket.destroy());
     let open = false;
     // One small ProxyServer per upgrade: its 'open' event does not say which request it belongs to.
