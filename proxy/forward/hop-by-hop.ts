@@ -24,7 +24,7 @@ export function stripHopByHop(headers: IncomingHttpHeaders, into: Record<string,
 
 /** The header names a Connection header lists, beyond the hop-by-hop ones; undefined for none (the usual case). */
 function namedByConnection(connection: string | string[] | undefined): Set<string> | undefined {
-  if (connection === undefined) return undefined;
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return undefined;
   let named: Set<string> | undefined;
   for (const value of Array.isArray(connection) ? connection : [connection]) {
     for (const token of value.split(',')) {

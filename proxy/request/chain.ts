@@ -10,7 +10,7 @@ import { ClientLeft } from '../../lib/client-left.js';
 import type { RouteConfig } from '../../lib/config/load.js';
 import type { Upstream } from '../balancer/upstream.js';
 import type { HttpCache } from '../cache/http-cache.js';
-import { deliver, type FetchUpstream } from '../forward/fetched.js';
+import { deliver, type Fetched, type FetchUpstream } from '../forward/fetched.js';
 import type { OutgoingRequest } from '../forward/forward.js';
 import { declaredTooLarge, hasBody, NO_BODY, readBody, type RequestBody } from '../forward/request-body.js';
 import type { ProxyMetrics } from '../metrics.js';
@@ -48,6 +48,8 @@ export interface RouteChain {
   content(x: Exchange): Promise<void>;
   /** What a WebSocket upgrade on this route shares with its requests: the target rewrite and the request header edits. */
   prepareUpgrade(req: Exchange['req']): void;
+  /** The content phase puts X-Request-Id into the headers it writes itself (a proxied route without a cache). */
+  writesRequestId: boolean;
 }
 
 export interface ChainDeps {
@@ -78,6 +80,7 @@ export function buildChain(route: RouteConfig, deps: ChainDeps): RouteChain {
     steps,
     content: route.static !== undefined ? staticContent(route) : upstreamContent(route, deps),
     prepareUpgrade: (req) => { for (const edit of requestEdits) edit.apply(req); },
+    writesRequestId: route.static === undefined && !route.cache.enabled,
   };
 }
 
@@ -183,6 +186,19 @@ function upstreamContent(route: RouteConfig, { upstreams, cache, metrics, fetchW
       return void metrics.cacheRequests.inc({ route: route.name, status: x.cache.toLowerCase() });
     }
     const outgoing: OutgoingRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers };
-    deliver(await fetchWithRetries(x, outgoing, upstream, body, clientGone), res);
+    const fetched = await fetchWithRetries(x, outgoing, upstream, body, clientGone);
+    deliver(fetched, res, withRequestId(fetched, x.id));
   };
+}
+
+/**
+ * X-Request-Id in the headers given to writeHead: a header set on the response
+ * before writeHead(status, headers) sends every other one through setHeader,
+ * Node's slow path (profiled: ~5 % of a pass-through). The upstream's own
+ * X-Request-Id, when it sends one, wins, as it did over setHeader.
+ */
+function withRequestId(fetched: Fetched, id: string): Record<string, string> | undefined {
+  if (fetched.kind !== 'response') return { 'X-Request-Id': id };
+  fetched.response.headers['x-request-id'] ??= id;
+  return undefined;
 }

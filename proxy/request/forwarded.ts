@@ -45,10 +45,31 @@ export interface ClientView {
   client: string;
   requestId: string;
   /** Headers to set on the upstream request (replacing the client's), X-Request-Id included; built once, on first use. */
-  upstreamHeaders: Record<string, string>;
+  readonly upstreamHeaders: Record<string, string>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:@+=-]{1,200}$/;
+
+/** A class rather than an object literal with a getter: one shape for every request, and cheaper to make. */
+class View implements ClientView {
+  private headersForUpstream: Record<string, string> | undefined;
+
+  constructor(
+    readonly client: string,
+    readonly requestId: string,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly conn: Connection,
+    private readonly peer: string,
+    private readonly fromTrusted: boolean,
+    private readonly incomingXff: string | undefined,
+  ) {}
+
+  // Built on first use: a request answered from the cache never needs them.
+  get upstreamHeaders(): Record<string, string> {
+    this.headersForUpstream ??= forwardingHeaders(this.headers, this.conn, this.peer, this.fromTrusted, this.incomingXff, this.client, this.requestId);
+    return this.headersForUpstream;
+  }
+}
 
 /**
  * @example clientView({ 'x-forwarded-for': '203.0.113.7' }, { remoteAddress: '10.0.0.2', localPort: 8080, encrypted: false }, trusted)
@@ -58,19 +79,9 @@ export function clientView(headers: IncomingHttpHeaders, conn: Connection, trust
   const fromTrusted = trusted.has(peer);
   const incomingXff = fromTrusted ? joined(headers['x-forwarded-for']) : undefined;
   const client = incomingXff ? realClient([...incomingXff.split(',').map((a) => normalise(a.trim())), peer], trusted) : peer;
-
   const incomingId = fromTrusted ? first(headers['x-request-id']) : undefined;
   const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
-  let upstreamHeaders: Record<string, string> | undefined;
-  return {
-    client,
-    requestId,
-    // Built on first use: a request answered from the cache never needs them.
-    get upstreamHeaders() {
-      upstreamHeaders ??= forwardingHeaders(headers, conn, peer, fromTrusted, incomingXff, client, requestId);
-      return upstreamHeaders;
-    },
-  };
+  return new View(client, requestId, headers, conn, peer, fromTrusted, incomingXff);
 }
 
 function forwardingHeaders(headers: IncomingHttpHeaders, conn: Connection, peer: string, fromTrusted: boolean, incomingXff: string | undefined, client: string, requestId: string): Record<string, string> {

@@ -50,7 +50,7 @@ export function createHandler(getState: () => HandlerState, metrics: ProxyMetric
       if (verdict === WRITTEN) return record(x, true);
       return answer(x, verdict);
     }
-    open(x);
+    open(x, !chain.writesRequestId);
     await chain.content(x);
   };
 
@@ -80,9 +80,9 @@ export function createHandler(getState: () => HandlerState, metrics: ProxyMetric
     x.res.end(x.req.method === 'HEAD' ? undefined : body);
   }
 
-  /** Every response but a fresh cache hit (whose headers carry the id already): the request id, and the record on 'close'. */
-  function open(x: Exchange): void {
-    x.res.setHeader('X-Request-Id', x.id);
+  /** Every response but a fresh cache hit: the request id (unless the content phase writes it), and the record on 'close'. */
+  function open(x: Exchange, setRequestId = true): void {
+    if (setRequestId) x.res.setHeader('X-Request-Id', x.id);
     // The one 'close' listener of the exchange ('close' comes once: no once() wrapper).
     x.res.on('close', () => {
       if (x.left !== undefined && !x.res.writableFinished) x.left.abort();
