@@ -22,8 +22,8 @@ export function createLogger(component: string, level = process.env.PORTICO_LOG_
 let stampedAt = Number.NaN;
 let stamp = '';
 
-/** pino's ISO-time field, formatted once per millisecond rather than once per line. */
-function isoTime(): string {
+/** pino's ISO-time field (`,"time":"…"`), formatted once per millisecond rather than once per line. */
+export function isoTime(): string {
   const now = Date.now();
   if (now !== stampedAt) {
     stampedAt = now;

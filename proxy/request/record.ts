@@ -1,6 +1,7 @@
 /** The end of an exchange: its request metrics and its access-log line, made in this one place. */
 import type { Logger } from '../../lib/log.js';
 import type { ProxyMetrics } from '../metrics.js';
+import { createAccessLog } from './access-log.js';
 import type { Exchange } from './exchange.js';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'POST', 'PATCH', 'CONNECT']);
@@ -13,6 +14,7 @@ export type Recorder = (x: Exchange, written?: boolean) => void;
  * did not finish (the client left, a backend died mid-body) is counted as code 0.
  */
 export function createRecorder(metrics: ProxyMetrics, log: Logger): Recorder {
+  const accessLog = createAccessLog(log);
   return function record(x, written = false) {
     const { req, res } = x;
     const seconds = (performance.now() - x.started) / 1000;
@@ -22,10 +24,10 @@ export function createRecorder(metrics: ProxyMetrics, log: Logger): Recorder {
     metrics.requests.inc({ route: x.route, upstream: x.upstream, server: x.server, code, method });
     metrics.requestDuration.observe({ route: x.route, upstream: x.upstream }, seconds);
     if (!x.accessLog) return;
-    log.info({
+    accessLog({
       id: x.id, client: x.client, method: req.method, path: x.target, status: res.statusCode,
       bytes: req.socket.bytesWritten - x.bytesBefore, duration: Math.round(seconds * 1e6) / 1e6,
-      route: x.route, upstream: x.upstream || undefined, server: x.server || undefined, cache: x.cache, completed,
-    }, 'request');
+      route: x.route, upstream: x.upstream, server: x.server, cache: x.cache, completed,
+    });
   };
 }

@@ -1,0 +1,47 @@
+/**
+ * The access log: one JSON line per exchange, in the shape of the proxy's pino
+ * lines (level, time, component, pid, the fields, msg "request"), written into
+ * the logger's own asynchronous destination so that lines never interleave.
+ * Built by hand because pino's generic serializer (a walk over the object and
+ * its string escaper) cost about as much as the rest of the line's work: the
+ * access log took 19 % of pass-through throughput through pino.
+ */
+import { pino, type Logger } from 'pino';
+import { isoTime } from '../../lib/log.js';
+
+export interface AccessFields {
+  id: string;
+  client: string;
+  method: string | undefined;
+  path: string;
+  status: number;
+  bytes: number;
+  duration: number;
+  route: string;
+  upstream: string;
+  server: string;
+  cache: string | undefined;
+  completed: boolean;
+}
+
+export type AccessLog = (fields: AccessFields) => void;
+
+/** Writes through `log`'s destination, at its `info` level (off when the level is above it). */
+export function createAccessLog(log: Logger): AccessLog {
+  const internals = log as unknown as Record<symbol, unknown>;
+  const stream = internals[pino.symbols.streamSym] as { write(line: string): unknown };
+  // The logger's bindings as pino writes them (`,"component":"proxy","pid":…`); log.bindings() leaves out the pid.
+  const bindings = internals[pino.symbols.chindingsSym] as string;
+  return (f) => {
+    if (!log.isLevelEnabled('info')) return;
+    stream.write(`{"level":"info"${isoTime()}${bindings},"id":${str(f.id)},"client":${str(f.client)},"method":${str(f.method ?? '')},"path":${str(f.path)},"status":${f.status},"bytes":${f.bytes},"duration":${f.duration},"route":${str(f.route)}${
+      f.upstream ? `,"upstream":${str(f.upstream)}` : ''}${f.server ? `,"server":${str(f.server)}` : ''}${f.cache ? `,"cache":${str(f.cache)}` : ''},"completed":${f.completed},"msg":"request"}\n`);
+  };
+}
+
+/** A JSON string: most values need no escaping, and the test is cheaper than JSON.stringify's copy. */
+function str(value: string): string {
+  return SAFE.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
+const SAFE = /^[^"\\\u0000-\u001f\u007f-\uffff]*$/;
