@@ -39,6 +39,32 @@ const handlers: Record<string, Parameters<typeof createServer>[1]> = {
         }, () => res.writeHead(502).end());
     };
   })(),
+  // Experiment: undici's stream API: the body is written into the response (no Readable in between).
+  'undici-stream': (() => {
+    const pool = new Pool(origin, { connections: 256, pipelining: 1 });
+    return (req, res) => {
+      pool.stream({ method: req.method as 'GET', path: req.url ?? '/', headers: req.headers as Record<string, string>, body: null, opaque: res }, ({ statusCode, headers }) => {
+        res.writeHead(statusCode, headers as Record<string, string>);
+        return res;
+      }).catch(() => { if (!res.headersSent) res.writeHead(502); res.end(); });
+    };
+  })(),
+  // Experiment: undici's dispatch API, writing straight to the response (no body stream, no promise).
+  'undici-dispatch': (() => {
+    const pool = new Pool(origin, { connections: 256, pipelining: 1 });
+    return (req, res) => {
+      pool.dispatch({ method: req.method as 'GET', path: req.url ?? '/', headers: req.headers as Record<string, string>, body: null }, {
+        onRequestStart() {},
+        onResponseStart(controller, statusCode, headers) {
+          res.writeHead(statusCode, headers as Record<string, string>);
+          res.on('drain', () => controller.resume());
+        },
+        onResponseData(controller, chunk) { if (!res.write(chunk)) controller.pause(); },
+        onResponseEnd() { res.end(); },
+        onResponseError() { if (!res.headersSent) res.writeHead(502); res.end(); },
+      });
+    };
+  })(),
 };
 
 const handler = handlers[kind ?? ''];

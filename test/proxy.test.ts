@@ -179,6 +179,57 @@ describe('proxy faults', () => {
     expect(get.body.name).toBe('good');
   });
 
+  it('streams a large body to a slow client without holding it: the server waits while the client does not read', async () => {
+    const total = 64 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let written = 0;
+    const big = await origin('big', (_req, res) => {
+      res.writeHead(200, { 'content-length': String(total) });
+      const more = () => {
+        while (written < total) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    });
+    closeLater(big.server);
+    const { proc, http } = await startProxy([big.url]);
+    cleanups.push(() => proc.stop());
+    const res = await new Promise<IncomingMessage>((resolve, reject) => get(`${http}/`, resolve).on('error', reject));
+    res.pause();
+    // Wait until the server has got no further for 500 ms (every buffer on the way is full), then check it is not done.
+    let last = -1;
+    let lastChange = Date.now();
+    await waitUntil(() => {
+      if (written !== last) [last, lastChange] = [written, Date.now()];
+      return Date.now() - lastChange > 500;
+    }, 20_000, 'the server to stop getting further');
+    expect(written).toBeLessThan(total);
+    let received = 0;
+    res.on('data', (c: Buffer) => { received += c.length; });
+    res.resume();
+    await new Promise((r) => res.once('end', r));
+    expect(received).toBe(total);
+  });
+
+  it('stops the server\'s body when the client leaves mid-body', async () => {
+    let serverSawClose = false;
+    const endless = await origin('endless', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => res.write('tick\n'), 10);
+      res.once('close', () => { clearInterval(timer); serverSawClose = true; });
+    });
+    closeLater(endless.server);
+    const { proc, http } = await startProxy([endless.url]);
+    cleanups.push(() => proc.stop());
+    const res = await new Promise<IncomingMessage>((resolve, reject) => get(`${http}/`, resolve).on('error', reject));
+    await new Promise((r) => res.once('data', r));
+    res.destroy();
+    await waitUntil(() => serverSawClose, 5000, 'the server to see its response closed');
+  });
+
   it('cuts the client off when a server dies mid-body, instead of leaving it waiting', async () => {
     const halfway = await origin('halfway', (_req, res) => {
       res.writeHead(200, { 'content-length': '100' });

@@ -6,7 +6,6 @@
  * (docs/decisions.md, `npm run bench:hot-path`).
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { finished, type Readable } from 'node:stream';
 import { Client, Pool } from 'undici';
 import { stripHopByHop } from './hop-by-hop.js';
 import type { ClientLeft } from '../../lib/client-left.js';
@@ -14,16 +13,9 @@ import type { UpstreamTls } from '../../lib/config/load.js';
 import type { RequestBody } from './request-body.js';
 import { connectOptions, tlsIdentity } from './upstream-tls.js';
 import { onReusedConnection, trackReusedConnections } from './reused-connection.js';
+import { type DispatchError, ResponseHandler, UpstreamResponse } from './upstream-response.js';
 
-/** A response on its way: headers read (hop-by-hop ones removed), body still streaming. */
-export interface UpstreamResponse {
-  kind: 'response';
-  status: number;
-  headers: Record<string, string | string[]>;
-  body: Readable;
-  headersMs: number;
-  retryAfter: string | undefined;
-}
+export { UpstreamResponse } from './upstream-response.js';
 
 /** What the forwarder sends: the client's method, target and headers (or the cache's changes to them). */
 export interface OutgoingRequest {
@@ -90,39 +82,26 @@ export class Forwarder {
    * or destroys the response body (pipeToClient, or the cache's tee).
    * `clientGone` aborts when the client leaves before its response is complete.
    */
-  async send(req: OutgoingRequest, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: ClientLeft, body: RequestBody): Promise<AttemptOutcome> {
-    const started = performance.now();
-    let fresh: Client | undefined;
-    try {
-      if (options.freshConnection) fresh = this.freshClient(target, options);
-      const response = await (fresh ?? this.pool(target, options)).request({
+  send(req: OutgoingRequest, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: ClientLeft, body: RequestBody): Promise<AttemptOutcome> {
+    const fresh = options.freshConnection ? this.freshClient(target, options) : undefined;
+    return new Promise((resolve) => {
+      const handler = new ResponseHandler(performance.now(), clientGone, (outcome) => {
+        if (outcome instanceof UpstreamResponse) {
+          if (fresh) outcome.whenDone(() => this.closeFresh(fresh));
+          return resolve(outcome);
+        }
+        if (fresh) this.closeFresh(fresh, true);
+        resolve(failure(outcome, clientGone));
+      });
+      (fresh ?? this.pool(target, options)).dispatch({
         method: req.method as 'GET',
         path: req.path,
         headers: requestHeaders(req.headers, extraHeaders, body.kind === 'buffered'),
         body: body.kind === 'buffered' ? body.bytes : body.kind === 'streamed' ? body.stream : null,
-        signal: clientGone,
         headersTimeout: options.responseTimeoutMs,
         bodyTimeout: options.responseTimeoutMs,
-      });
-      const headersMs = performance.now() - started;
-      if (fresh) {
-        const client = fresh;
-        finished(response.body, () => this.closeFresh(client));
-      }
-      const retryAfter = response.headers['retry-after'];
-      return {
-        kind: 'response', status: response.statusCode, headers: stripHopByHop(response.headers as IncomingHttpHeaders),
-        body: response.body, headersMs, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
-      };
-    } catch (err) {
-      if (fresh) this.closeFresh(fresh, true);
-      if (clientGone.aborted) return { kind: 'client-gone' };
-      const e = err as Error & { code?: string };
-      const code = e.code === 'UND_ERR_CONNECT_TIMEOUT' ? 'ECONNTIMEOUT' : (e.code ?? 'EUNKNOWN');
-      const timedOut = e.code === 'UND_ERR_HEADERS_TIMEOUT';
-      const staleConnection = !timedOut && CONNECTION_LOST.has(e.code ?? '') && onReusedConnection(err);
-      return { kind: 'error', code: timedOut ? 'ETIMEDOUT' : code, message: e.message, sent: !NOT_CONNECTED.has(e.code ?? ''), timedOut, staleConnection };
-    }
+      }, handler);
+    });
   }
 
   /** A one-request connection, closed when its response has been read (or by close()). */
@@ -174,16 +153,23 @@ function clientOptions(options: AttemptOptions) {
   return { connect: { timeout: options.connectTimeoutMs, ...connectOptions(options.tls) }, pipelining: 1 };
 }
 
+/** How an attempt that got no response ended: the client gone, or the error, classified for retries and health. */
+function failure(err: DispatchError, clientGone: ClientLeft): AttemptOutcome {
+  if (clientGone.aborted) return { kind: 'client-gone' };
+  const code = err.code === 'UND_ERR_CONNECT_TIMEOUT' ? 'ECONNTIMEOUT' : (err.code ?? 'EUNKNOWN');
+  const timedOut = err.code === 'UND_ERR_HEADERS_TIMEOUT';
+  const staleConnection = !timedOut && CONNECTION_LOST.has(err.code ?? '') && onReusedConnection(err);
+  return { kind: 'error', code: timedOut ? 'ETIMEDOUT' : code, message: err.message, sent: !NOT_CONNECTED.has(err.code ?? ''), timedOut, staleConnection };
+}
+
 /**
  * Streams `response` to the client, headers first (plus `extra` ones). A
  * backend that dies mid-body closes the client's connection; a client that
- * leaves stops the backend's body.
+ * leaves stops the backend's body (the request's ClientLeft aborts it).
  */
 export function pipeToClient(response: UpstreamResponse, res: ServerResponse, extra?: Record<string, string>): void {
   res.writeHead(response.status, extra ? { ...response.headers, ...extra } : response.headers);
-  response.body.on('error', () => res.destroy());
-  res.once('close', () => { if (!res.writableFinished) response.body.destroy(); });
-  response.body.pipe(res);
+  response.pipeTo(res);
 }
 
 /** The client's headers minus hop-by-hop ones, plus ours; a buffered body gets its length from undici. */

@@ -62,8 +62,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
         if (outcome.status === 502 || outcome.status === 504) {
           log.warn({ id: x.id, upstream: x.upstream, server: server.url, status: outcome.status }, 'upstream attempt failed');
         }
-        // 'close' follows the body's end, error or destroy (autoDestroy): one listener where finished() added six.
-        outcome.body.once('close', () => upstream.release(server));
+        outcome.whenDone(() => upstream.release(server));
         return { kind: 'response', response: outcome };
       }
       upstream.release(server);
