@@ -24,7 +24,7 @@ export interface Exchange {
   /** The target's path, without the query. */
   pathname: string;
   started: number;
-  /** The client socket's bytesWritten when the request began: the response's size is the growth. */
+  /** The client socket's bytesWritten when the request began (the response's size is the growth); read only for the access log. */
   bytesBefore: number;
   route: string;
   upstream: string;
@@ -51,6 +51,6 @@ export function startExchange(req: IncomingMessage, res: ServerResponse, trusted
   const query = target.indexOf('?');
   return {
     req, res, id: view.requestId, client: view.client, view, target, pathname: query < 0 ? target : target.slice(0, query),
-    started: performance.now(), bytesBefore: req.socket.bytesWritten, route: 'none', upstream: '', server: '', cache: undefined, accessLog, left: undefined,
+    started: performance.now(), bytesBefore: accessLog ? req.socket.bytesWritten : 0, route: 'none', upstream: '', server: '', cache: undefined, accessLog, left: undefined,
   };
 }
