@@ -1,9 +1,11 @@
 /**
  * The `cache` scenario of `npm run bench`: cache-hit throughput on one core.
  * Each server is pinned to core 0 and wrk to core 1, all answering the same
- * bytes: a bare Node http server from memory (Node's ceiling), Portico with a
- * cached route, and nginx with proxy_cache when it is installed. Rounds
- * alternate the servers so that noise on this shared machine spreads over all.
+ * bytes: a bare Node http server from memory (Node's ceiling), Portico as
+ * `npm start` runs it with a cached route (access log on, the default, and
+ * off), and nginx with proxy_cache (access log off and on) and HAProxy's cache
+ * when installed. Rounds alternate the servers so that noise on this shared
+ * machine spreads over all.
  */
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CLI_SCRIPT } from '../lib/paths.js';
 import type { ScenarioResult } from './report.js';
+import { startShippedPortico } from './shipped-portico.js';
 import { freePort, installed, stopChild } from './tools.js';
 
 /** What the backend answers for /api/foo?val=1000, byte for byte in size and headers. */
@@ -23,15 +25,18 @@ export const CACHED_HEADERS = { 'content-type': 'application/json', 'cache-contr
 
 
 
-type Candidate = 'node-memory' | 'portico-cache' | 'nginx-proxy_cache' | 'haproxy-cache';
+type Candidate = 'node-memory' | 'portico-cache' | 'portico-cache-no-log' | 'nginx-proxy_cache' | 'nginx-proxy_cache-log' | 'haproxy-cache';
 
-async function start(kind: Candidate, port: number, originPort: number, dir: string): Promise<ChildProcess> {
+const PATH = '/api/foo?val=1000';
+
+async function start(kind: Candidate, port: number, originPort: number, dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  if (kind === 'portico-cache' || kind === 'portico-cache-no-log') {
+    // As npm start runs it: the shipped config plus a cached route to the bench's origin, which takes /api/foo from the pool's /api/.
+    const portico = await startShippedPortico({ path: '/api/foo', origin: `http://127.0.0.1:${originPort}`, cache: true, accessLog: kind === 'portico-cache', cpus: '0' }, PATH);
+    return { url: `${portico.url}${PATH}`, stop: portico.stop };
+  }
   let child: ChildProcess;
-  if (kind === 'portico-cache') {
-    const file = join(dir, 'portico.yaml');
-    writeFileSync(file, `listen: { http: "127.0.0.1:${port}", admin: "127.0.0.1:0" }\naccess_log: false\npool: { processes: 0 }\nupstreams:\n  app:\n    health: { path: "" }\n    servers: [ "http://127.0.0.1:${originPort}" ]\nroutes:\n  - { path: /, upstream: app, cache: true }\n`);
-    child = spawn('taskset', ['-c', '0', process.execPath, CLI_SCRIPT, 'proxy', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-  } else if (kind === 'nginx-proxy_cache') {
+  if (kind === 'nginx-proxy_cache' || kind === 'nginx-proxy_cache-log') {
     const conf = join(dir, 'nginx.conf');
     chmodSync(dir, 0o777); // nginx started as root runs its worker as nobody, which writes the cache here
     writeFileSync(conf, `worker_processes 1;
@@ -39,7 +44,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 1024; }
 http {
-  access_log off;
+  access_log ${kind === 'nginx-proxy_cache-log' ? `${dir}/access.log` : 'off'};
   proxy_cache_path ${dir}/cache keys_zone=bench:10m max_size=64m;
   upstream origin { server 127.0.0.1:${originPort}; keepalive 32; }
   server {
@@ -84,21 +89,23 @@ backend origin
     const script = fileURLToPath(new URL('./hot-path-proxy.js', import.meta.url));
     child = fork(script, ['memory', String(port), String(originPort)], { execPath: 'taskset', execArgv: ['-c', '0', process.execPath], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   }
+  const url = `http://127.0.0.1:${port}${PATH}`;
   for (let i = 0; i < 100; i++) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/api/foo?val=1000`);
+      const res = await fetch(url);
       await res.text();
-      if (res.ok) return child;
+      if (res.ok) return { url, stop: () => stopChild(child) };
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  await stopChild(child);
   throw new Error(`${kind} did not start`);
 }
 
-async function wrk(port: number, seconds: number): Promise<number> {
-  const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, `http://127.0.0.1:${port}/api/foo?val=1000`], { encoding: 'utf8' });
+async function wrk(url: string, seconds: number): Promise<number> {
+  const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, url], { encoding: 'utf8' });
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
 }
 
@@ -107,7 +114,7 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
   if (missing.length > 0) {
     return { scenario: 'cache', description: `skipped: needs ${missing.join(' and ')} (apt-get install -y wrk util-linux)`, rows: [], checks: [] };
   }
-  const candidates: Candidate[] = ['node-memory', 'portico-cache', ...(installed('nginx') ? ['nginx-proxy_cache' as const] : []), ...(installed('haproxy') ? ['haproxy-cache' as const] : [])];
+  const candidates: Candidate[] = ['node-memory', 'portico-cache', 'portico-cache-no-log', ...(installed('nginx') ? ['nginx-proxy_cache' as const, 'nginx-proxy_cache-log' as const] : []), ...(installed('haproxy') ? ['haproxy-cache' as const] : [])];
   let originHits = 0;
   const origin = createServer((_req, res) => {
     originHits++;
@@ -121,12 +128,12 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
       for (const kind of candidates) {
         const dir = mkdtempSync(join(tmpdir(), 'portico-bench-cache-'));
         const port = await freePort();
-        const child = await start(kind, port, originPort, dir).catch((err) => { rmSync(dir, { recursive: true, force: true }); throw err; });
+        const server = await start(kind, port, originPort, dir).catch((err) => { rmSync(dir, { recursive: true, force: true }); throw err; });
         try {
-          await wrk(port, 1); // warm-up: the JIT, and every hit after the first miss
-          runs[kind]!.push(await wrk(port, seconds));
+          await wrk(server.url, 1); // warm-up: the JIT, and every hit after the first miss
+          runs[kind]!.push(await wrk(server.url, seconds));
         } finally {
-          await stopChild(child);
+          await server.stop();
           rmSync(dir, { recursive: true, force: true });
         }
       }
@@ -137,17 +144,20 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const ceiling = median(runs['node-memory']!);
   const nginx = runs['nginx-proxy_cache'] ? median(runs['nginx-proxy_cache']) : undefined;
+  const spread = (xs: number[]) => `±${((100 * (Math.max(...xs) - Math.min(...xs))) / 2 / median(xs)).toFixed(0)} %`;
   const rows = candidates.map((kind) => ({
-    server: kind, 'req/s (median)': median(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '),
+    server: kind, 'req/s (median)': median(runs[kind]!), spread: spread(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '),
     'vs bare Node': median(runs[kind]!) / ceiling, ...(nginx !== undefined && { 'vs nginx': median(runs[kind]!) / nginx }),
   }));
   const portico = median(runs['portico-cache']!);
+  const porticoNoLog = median(runs['portico-cache-no-log']!);
   return {
     scenario: 'cache',
-    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, ${rounds} round${rounds > 1 ? 's' : ''} alternating (median); origin requests in all: ${originHits}.${['nginx', 'haproxy'].filter((t) => !installed(t)).map((t) => ` ${t} is not installed (apt-get install -y ${t}): its row is missing.`).join('')}`,
+    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, ${rounds} round${rounds > 1 ? 's' : ''} alternating (median; spread = half the range); Portico is the whole system on the shipped config (portico-cache: access log on, the default; -no-log: access_log: false), access logs go to files; origin requests in all: ${originHits}.${['nginx', 'haproxy'].filter((t) => !installed(t)).map((t) => ` ${t} is not installed (apt-get install -y ${t}): its row is missing.`).join('')}`,
     rows,
     checks: [
-      { what: 'Portico cache hit / bare Node http from memory', target: '≥ 0.8', value: portico / ceiling, pass: portico / ceiling >= 0.8 },
+      { what: 'Portico cache hit (access log on) / bare Node http from memory', target: '≥ 0.85', value: portico / ceiling, pass: portico / ceiling >= 0.85 },
+      { what: 'Portico cache hit (access log off) / bare Node http from memory', target: '≥ 0.85', value: porticoNoLog / ceiling, pass: porticoNoLog / ceiling >= 0.85 },
       ...(nginx !== undefined ? [{ what: 'Portico cache hit / nginx proxy_cache', target: 'report', value: portico / nginx, pass: true }] : []),
     ],
   };

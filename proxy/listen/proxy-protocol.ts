@@ -72,6 +72,7 @@ const proxied = new Map<string, ProxiedAddress>();
 
 /** The client a PROXY header named for this connection, if any. */
 export function proxiedAddressOf(socket: { remoteAddress?: string; remotePort?: number }): ProxiedAddress | undefined {
+  if (proxied.size === 0) return undefined; // no PROXY-protocol connection open: no key to build per request
   return proxied.get(`${socket.remoteAddress}:${socket.remotePort}`);
 }
 
