@@ -45,3 +45,13 @@ function format(v: number): string {
   if (Math.abs(v) >= 10) return v.toFixed(1);
   return v.toFixed(2);
 }
+
+/**
+ * The ratio a / b round by round (runs of the same round are minutes apart at
+ * most, so they share the machine's mood), as its median and range: steadier
+ * than the ratio of the two medians on a shared, noisy machine.
+ */
+export function pairedRatio(a: readonly number[], b: readonly number[]): { median: number; min: number; max: number } {
+  const ratios = a.map((x, i) => x / b[i]!).sort((p, q) => p - q);
+  return { median: ratios[Math.floor(ratios.length / 2)]!, min: ratios[0]!, max: ratios[ratios.length - 1]! };
+}

@@ -44,12 +44,17 @@ export async function runProxy(configFile: string): Promise<void> {
   const fetchWithRetries = createAttempts(forwarder, metrics, log);
   let state = buildState(config, { supervised, metrics, log, fetchWithRetries });
   const handler = createHandler(() => state, metrics, createRecorder(metrics, log));
+  const failed = (res: ServerResponse, err: Error) => {
+    log.error({ err }, 'request handler failed');
+    if (!res.headersSent) res.writeHead(500).end();
+    else res.destroy();
+  };
   const serve = (req: IncomingMessage, res: ServerResponse) => {
-    handler(req, res).catch((err: Error) => {
-      log.error({ err }, 'request handler failed');
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
+    try {
+      handler(req, res)?.catch((err: Error) => failed(res, err));
+    } catch (err) {
+      failed(res, err as Error);
+    }
   };
   const listeners = new Listeners({
     serve,

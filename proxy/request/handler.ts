@@ -31,7 +31,8 @@ export interface HandlerState {
 }
 
 export function createHandler(getState: () => HandlerState, metrics: ProxyMetrics, record: Recorder) {
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Returns a promise only for the content phase: an answer made at once (a cache hit, a 404) allocates none. */
+  return function handle(req: IncomingMessage, res: ServerResponse): Promise<void> | void {
     const state = getState();
     const x = startExchange(req, res, state.trustedProxies, state.accessLog);
 
@@ -51,7 +52,7 @@ export function createHandler(getState: () => HandlerState, metrics: ProxyMetric
       return answer(x, verdict);
     }
     open(x, !chain.writesRequestId);
-    await chain.content(x);
+    return chain.content(x);
   };
 
   /** The checks no route may skip: too many header fields (431) and a target that is not a path (400). */

@@ -6,6 +6,12 @@ import type { Exchange } from './exchange.js';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'POST', 'PATCH', 'CONNECT']);
 
+/** Status codes as label values, made once each (the same string objects every time, which the metrics' maps hash once). */
+const CODE_LABELS: string[] = [];
+function codeLabel(status: number): string {
+  return (CODE_LABELS[status] ??= String(status));
+}
+
 export type Recorder = (x: Exchange, written?: boolean) => void;
 
 /**
@@ -20,7 +26,7 @@ export function createRecorder(metrics: ProxyMetrics, log: Logger): Recorder {
     const seconds = (performance.now() - x.started) / 1000;
     const method = KNOWN_METHODS.has(req.method ?? '') ? req.method! : 'OTHER';
     const completed = written || res.writableFinished;
-    const code = completed ? String(res.statusCode) : '0';
+    const code = completed ? codeLabel(res.statusCode) : '0';
     metrics.requests.inc({ route: x.route, upstream: x.upstream, server: x.server, code, method });
     metrics.requestDuration.observe({ route: x.route, upstream: x.upstream }, seconds);
     if (!x.accessLog) return;
