@@ -46,8 +46,10 @@ export async function startShippedPortico(o: ShippedOptions, probe: string): Pro
   const file = join(dir, 'portico.yaml');
   writeFileSync(file, shippedConfig(o, ports));
   const log = openSync(join(dir, 'stdout.log'), 'w');
-  const child = spawn('taskset', ['-c', o.cpus, process.execPath, CLI_SCRIPT, '--config', file], { stdio: ['ignore', log, 'inherit'] });
+  const errors = openSync(join(dir, 'stderr.log'), 'w'); // the start-up banner, and what went wrong if it did not start
+  const child = spawn('taskset', ['-c', o.cpus, process.execPath, CLI_SCRIPT, '--config', file], { stdio: ['ignore', log, errors] });
   closeSync(log);
+  closeSync(errors);
   const url = `http://127.0.0.1:${ports.http}`;
   const stop = async () => {
     await stopChild(child, 20_000); // the master drains its pool first
@@ -64,6 +66,7 @@ export async function startShippedPortico(o: ShippedOptions, probe: string): Pro
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
+  const stderr = readFileSync(join(dir, 'stderr.log'), 'utf8');
   await stop();
-  throw new Error(`Portico (shipped config) did not answer ${probe} within 30 s`);
+  throw new Error(`Portico (shipped config) did not answer ${probe} within 30 s: ${stderr}`);
 }
