@@ -47,14 +47,14 @@ export function logDestination(fd: number): LineDestination {
 class TurnBatchedFile implements LineDestination {
   private lines: string[] = [];
   private scheduled = false;
-  private failed = false;
+  /** Lines dropped since writing last failed (0 while writes succeed). */
+  private dropped = 0;
 
   constructor(private readonly fd: number) {
     process.on('exit', () => this.flush());
   }
 
   write(line: string): void {
-    if (this.failed) return;
     this.lines.push(line);
     if (this.scheduled) return;
     this.scheduled = true;
@@ -64,14 +64,17 @@ class TurnBatchedFile implements LineDestination {
   private flush(): void {
     this.scheduled = false;
     if (this.lines.length === 0) return;
+    const count = this.lines.length;
     let data = Buffer.from(this.lines.join(''));
     this.lines = [];
     try {
       while (data.length > 0) data = data.subarray(writeSync(this.fd, data));
+      if (this.dropped > 0) process.stderr.write(`portico: writing log lines to stdout works again; ${this.dropped} were dropped\n`);
+      this.dropped = 0;
     } catch (err) {
-      // A full disk or a closed descriptor: say so once on stderr and stop logging, rather than fail requests.
-      this.failed = true;
-      process.stderr.write(`portico: log lines can no longer be written to stdout (${(err as Error).message}); logging stops\n`);
+      // A full disk, say: the batch is dropped (requests must not fail for it) and the next turn tries again.
+      if (this.dropped === 0) process.stderr.write(`portico: cannot write log lines to stdout (${(err as Error).message}); dropping them until it works again\n`);
+      this.dropped += count;
     }
   }
 }

@@ -356,6 +356,24 @@ describe('stale content (RFC 5861)', () => {
     expect([fresh.xcache, fresh.text]).toEqual(['HIT', 'v2']);
   });
 
+  it('survives a background revalidation whose error answer dies mid-body, and keeps serving', async () => {
+    let n = 0;
+    const o = script('/swr-dies', (_req, res) => {
+      if (++n === 1) return void res.writeHead(200, { 'cache-control': 'max-age=1, stale-while-revalidate=60' }).end('v1');
+      res.writeHead(500, { 'content-length': '100000' });
+      res.write('partial');
+      setTimeout(() => res.socket?.destroy(), 50);
+    });
+    await get('/swr-dies');
+    await sleep(2100);
+    const stale = await get('/swr-dies');
+    expect([stale.xcache, stale.text]).toEqual(['STALE', 'v1']);
+    await waitFor(() => o.hits() === 2);
+    await sleep(300); // past the origin's hang-up, which the background fetch only drains
+    const again = await get('/swr-dies');
+    expect(again.text).toBe('v1');
+  });
+
   it('stale-if-error serves the stored response when the origin fails, and the error when it may not', async () => {
     let failing = false;
     const o = script('/sie', (_req, res) => {

@@ -50,6 +50,9 @@ export class UpstreamResponse {
       return;
     }
     this.sink = res;
+    // One listener for the response's life: once() per pause would leave one behind each time on a
+    // compressed route, whose `compression` package moves 'drain' listeners to its zlib stream.
+    res.on('drain', () => this.controller.resume());
     const held = this.held;
     this.held = undefined;
     if (held) for (const chunk of held) res.write(chunk);
@@ -73,7 +76,7 @@ export class UpstreamResponse {
       this.held = undefined;
       if (held) for (const chunk of held) stream.push(chunk);
       if (this.state === 'ended') stream.push(null);
-      else if (this.state === 'failed') stream.destroy(this.failure);
+      else if (this.state === 'failed') failStream(stream, this.failure!);
     }
     return this.stream;
   }
@@ -93,10 +96,7 @@ export class UpstreamResponse {
   push(chunk: Buffer): void {
     if (this.sink) {
       if (this.sink.destroyed) return this.destroy();
-      if (!this.sink.write(chunk)) {
-        this.controller.pause();
-        this.sink.once('drain', () => this.controller.resume());
-      }
+      if (!this.sink.write(chunk)) this.controller.pause();
     } else if (this.stream) {
       if (!this.stream.push(chunk)) this.controller.pause();
     } else {
@@ -120,15 +120,36 @@ export class UpstreamResponse {
     this.state = 'failed';
     this.failure = err;
     if (this.sink) this.sink.destroy();
-    else if (this.stream) this.stream.destroy(err);
+    else if (this.stream) failStream(this.stream, err);
     this.done();
   }
 
+  /** Every callback runs, even after one throws (they release the balancer's slot). */
   private done(): void {
     const callbacks = this.doneCallbacks;
     this.doneCallbacks = undefined;
-    if (callbacks) for (const callback of callbacks) callback();
+    if (!callbacks) return;
+    let thrown: unknown;
+    for (const callback of callbacks) {
+      try {
+        callback();
+      } catch (err) {
+        thrown ??= err;
+      }
+    }
+    if (thrown !== undefined) throw thrown;
   }
+}
+
+/**
+ * Ends `stream` with `err` without making it an unhandled 'error' event: code that only
+ * drains the body (the cache, `body.resume()`) does not listen for errors, and an
+ * unhandled one would end the process. Listeners of its own (pipe, finished) still get it,
+ * as undici's own request() does it.
+ */
+function failStream(stream: Readable, err: Error): void {
+  stream.on('error', () => {});
+  stream.destroy(err);
 }
 
 /**

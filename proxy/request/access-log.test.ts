@@ -34,6 +34,12 @@ describe('access log lines', () => {
     expect(line.cache).toBe('HIT');
   });
 
+  it('writes bytes as null when the connection is gone (NaN is not JSON), as pino did', () => {
+    const { lines, log } = capture();
+    createAccessLog(log)({ ...fields, bytes: Number.NaN });
+    expect((JSON.parse(lines[0]!) as { bytes: unknown }).bytes).toBeNull();
+  });
+
   it('is silent when the log level is above info', () => {
     const { lines, log } = capture('warn');
     createAccessLog(log)(fields);

@@ -15,6 +15,7 @@ export interface AccessFields {
   method: string | undefined;
   path: string;
   status: number;
+  /** NaN when the connection is gone (an HTTP/2 stream whose session closed): written as null, as pino did. */
   bytes: number;
   duration: number;
   route: string;
@@ -34,7 +35,7 @@ export function createAccessLog(log: Logger): AccessLog {
   const bindings = internals[pino.symbols.chindingsSym] as string;
   return (f) => {
     if (!log.isLevelEnabled('info')) return;
-    stream.write(`{"level":"info"${isoTime()}${bindings},"id":${str(f.id)},"client":${str(f.client)},"method":${str(f.method ?? '')},"path":${str(f.path)},"status":${f.status},"bytes":${f.bytes},"duration":${f.duration},"route":${str(f.route)}${
+    stream.write(`{"level":"info"${isoTime()}${bindings},"id":${str(f.id)},"client":${str(f.client)},"method":${str(f.method ?? '')},"path":${str(f.path)},"status":${f.status},"bytes":${Number.isFinite(f.bytes) ? f.bytes : null},"duration":${f.duration},"route":${str(f.route)}${
       f.upstream ? `,"upstream":${str(f.upstream)}` : ''}${f.server ? `,"server":${str(f.server)}` : ''}${f.cache ? `,"cache":${str(f.cache)}` : ''},"completed":${f.completed},"msg":"request"}\n`);
   };
 }
