@@ -28,8 +28,9 @@ export interface LineDestination {
  *   written at the end of the turn with one synchronous write, as nginx writes
  *   its access log. A file write does not wait on anyone, and this costs less
  *   than handing each batch to the thread pool: with the access log on, the
- *   proxy kept 0.86–0.92 of its throughput without it, against 0.79–0.81 for
- *   sonic-boom's asynchronous writes (4 paired rounds, bench:hot-path setup).
+ *   proxy kept a median 0.87 of its throughput without it (0.79–0.92) against
+ *   0.80 (0.79–0.92) for sonic-boom's asynchronous writes (4 paired rounds,
+ *   bench:hot-path setup).
  * - A pipe, socket or terminal (journald, a container runtime, a shell): a
  *   reader that stops reading must not stall the proxy, so lines go through
  *   sonic-boom asynchronously, batched while a write is under way, as Buffers

@@ -1,10 +1,10 @@
 /**
  * The access log: one JSON line per exchange, in the shape of the proxy's pino
  * lines (level, time, component, pid, the fields, msg "request"), written into
- * the logger's own asynchronous destination so that lines never interleave.
- * Built by hand because pino's generic serializer (a walk over the object and
- * its string escaper) cost about as much as the rest of the line's work: the
- * access log took 19 % of pass-through throughput through pino.
+ * the logger's own destination so that lines never interleave. Built by hand:
+ * pino's generic serializer (a walk over the object, its string escaper, its
+ * timestamp) showed 2.7 % of the proxy's CPU in a pass-through profile; this
+ * line takes 0.35 µs (a loop of a million on this machine).
  */
 import { pino, type Logger } from 'pino';
 import { isoTime } from '../../lib/log.js';
