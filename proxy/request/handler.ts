@@ -51,8 +51,16 @@ export function createHandler(getState: () => HandlerState, metrics: ProxyMetric
       if (verdict === WRITTEN) return record(x, true);
       return answer(x, verdict);
     }
-    open(x, !chain.writesRequestId);
-    return chain.content(x);
+    if (!chain.writesRequestId) {
+      open(x);
+      return chain.content(x);
+    }
+    open(x, false);
+    // The 500 of a failure (proxy/main.ts) carries the id the content phase would have written.
+    return chain.content(x).catch((err: unknown) => {
+      if (!res.headersSent) res.setHeader('X-Request-Id', x.id);
+      throw err;
+    });
   };
 
   /** The checks no route may skip: too many header fields (431) and a target that is not a path (400). */
