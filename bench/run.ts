@@ -33,7 +33,7 @@ const { values } = parseArgs({
 });
 const SCENARIOS = ['capacity', 'overload', 'mixed', 'https', 'http2', 'cache', 'scaling'] as const;
 if (values.help) {
-  process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--rounds N] [--quick] [--compare] [--json FILE]\n  --rounds   runs of each closed-loop measurement (default 3; the median by throughput is shown, with the range)\n  --compare  adds nginx and HAProxy (from their Debian packages) in front of the same backends\n`);
+  process.stdout.write(`Usage: npm run bench -- [--scenario ${SCENARIOS.join('|')}]... [--duration S] [--rounds N] [--quick] [--compare] [--json FILE]\n  --rounds   runs of each closed-loop measurement and of each cache-hit server (default 3; the median by throughput is shown, with the range)\n  --compare  adds nginx and HAProxy (from their Debian packages) in front of the same backends\n`);
   process.exit(0);
 }
 const chosen = values.scenario ?? [...SCENARIOS];
@@ -446,7 +446,7 @@ async function main(): Promise<void> {
     } else if (name === 'http2') {
       result = await http2Scenario(durationMs / 1000, values.quick ? 1 : 2);
     } else {
-      result = await cacheHit(Math.min(durationMs / 1000, 5), values.quick ? 1 : 3);
+      result = await cacheHit(Math.min(durationMs / 1000, 5), ROUNDS);
     }
     printScenario(result);
     results.push(result);
