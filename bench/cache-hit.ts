@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { pairedRatio, type ScenarioResult } from './report.js';
+import { median, pairedRatio, spread, type ScenarioResult } from './report.js';
 import { startShippedPortico } from './shipped-portico.js';
 import { freePort, installed, stopChild } from './tools.js';
 
@@ -141,10 +141,8 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
   } finally {
     origin.close();
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const ceiling = median(runs['node-memory']!);
   const nginx = runs['nginx-proxy_cache'] ? median(runs['nginx-proxy_cache']) : undefined;
-  const spread = (xs: number[]) => `±${((100 * (Math.max(...xs) - Math.min(...xs))) / 2 / median(xs)).toFixed(0)} %`;
   const rows = candidates.map((kind) => ({
     server: kind, 'req/s (median)': median(runs[kind]!), spread: spread(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '),
     'vs bare Node': median(runs[kind]!) / ceiling, ...(nginx !== undefined && { 'vs nginx': median(runs[kind]!) / nginx }),

@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { pairedRatio, table } from './report.js';
+import { median, pairedRatio, spread, table } from './report.js';
 import { availableAnchors, startAnchor, startNginxOrigin } from './anchors.js';
 import { startShippedPortico } from './shipped-portico.js';
 import { freePort, installed, stopChild } from './tools.js';
@@ -75,10 +75,6 @@ async function wrk(url: string, seconds: number): Promise<number> {
   const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, url], { encoding: 'utf8' });
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-/** The spread of the runs around their median, as ±% of the median. */
-const spread = (xs: number[]) => `±${((100 * (Math.max(...xs) - Math.min(...xs))) / 2 / median(xs)).toFixed(0)} %`;
 
 async function main(): Promise<void> {
   need('wrk');

@@ -46,12 +46,22 @@ function format(v: number): string {
   return v.toFixed(2);
 }
 
+/** The middle run (the upper middle of an even count). */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
+/** The spread of runs around their median, as ±% of it (half the range). */
+export function spread(xs: readonly number[]): string {
+  return `±${((100 * (Math.max(...xs) - Math.min(...xs))) / 2 / median(xs)).toFixed(0)} %`;
+}
+
 /**
  * The ratio a / b round by round (runs of the same round are minutes apart at
  * most, so they share the machine's mood), as its median and range: steadier
  * than the ratio of the two medians on a shared, noisy machine.
  */
 export function pairedRatio(a: readonly number[], b: readonly number[]): { median: number; min: number; max: number } {
-  const ratios = a.map((x, i) => x / b[i]!).sort((p, q) => p - q);
-  return { median: ratios[Math.floor(ratios.length / 2)]!, min: ratios[0]!, max: ratios[ratios.length - 1]! };
+  const ratios = a.map((x, i) => x / b[i]!);
+  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
 }
