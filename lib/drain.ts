@@ -6,8 +6,15 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Http2SecureServer, ServerHttp2Session } from 'node:http2';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
+
+/** How long an idle connection of a draining server may still send one more request. */
+const IDLE_CLOSE_GRACE_MS = 250;
+
+/** The socket's latest request's response (HTTP/1.1 answers one at a time), kept on the socket: no map per request. */
+const LATEST_RESPONSE = Symbol('latestResponse');
+type SocketWithResponse = Socket & { [LATEST_RESPONSE]?: ServerResponse };
 
 export interface Drainer {
   /**
@@ -43,19 +50,33 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
     const socket = req.socket;
     inflight.set(socket, (inflight.get(socket) ?? 0) + 1);
     if (draining) res.shouldKeepAlive = false;
+    else (socket as SocketWithResponse)[LATEST_RESPONSE] = res;
     res.once('close', () => {
       const left = (inflight.get(socket) ?? 1) - 1;
       if (!inflight.has(socket)) return;
       inflight.set(socket, left);
-      if (draining && left === 0) socket.destroySoon();
+      // Its answer may have promised keep-alive: the client may be sending the next request already.
+      if (draining && left === 0) closeIfStillIdle(socket);
     });
   });
+  /**
+   * An idle keep-alive connection may have a request on its way that this process
+   * has not read yet: closing it now would fail that request (the keep-alive race).
+   * It gets a moment; a request that arrives is answered with Connection: close.
+   */
+  const closeIfStillIdle = (socket: Socket) => {
+    const bytesRead = socket.bytesRead;
+    setTimeout(() => {
+      if (!socket.destroyed && inflight.get(socket) === 0 && socket.bytesRead === bytesRead) socket.destroySoon();
+    }, IDLE_CLOSE_GRACE_MS).unref();
+  };
   return {
     drain({ keepUpgraded = false } = {}) {
       draining = true;
       // A server fed by a PROXY protocol front never listened itself: wait for its connections instead.
       const closed = server.listening
-        ? new Promise<void>((resolve) => server.close(() => resolve()))
+        // net.Server's close, not http's: that one also closes idle connections at once, in the keep-alive race.
+        ? new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()))
         : new Promise<void>((resolve) => {
           const check = () => { if (inflight.size === 0) resolve(); };
           for (const socket of inflight.keys()) socket.once('close', () => setImmediate(check));
@@ -64,7 +85,14 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
       for (const session of sessions) session.close();
       for (const [socket, n] of inflight) {
         if ((socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2') continue;
-        if (n === 0 && (!keepUpgraded || !upgraded.has(socket))) socket.destroySoon();
+        // A request in flight whose answer has not started: the answer says Connection: close.
+        const res = (socket as SocketWithResponse)[LATEST_RESPONSE];
+        if (n > 0 && res && !res.headersSent) res.shouldKeepAlive = false;
+        if (upgraded.has(socket)) {
+          if (!keepUpgraded) socket.destroySoon();
+        } else if (n === 0) {
+          closeIfStillIdle(socket);
+        }
       }
       return closed;
     },
