@@ -145,8 +145,12 @@ export class SupervisedChild extends EventEmitter<{ change: []; message: [unknow
     this.process?.kill(signal);
   }
 
-  send(message: unknown): void {
-    if (this.process?.connected) this.process.send(message as object, (err) => { if (err) this.log.debug({ err }, 'ipc send failed'); });
+  /** Sends an IPC message, with a socket handle (a listener the master holds) if given. */
+  send(message: unknown, handle?: object): void {
+    if (!this.process?.connected) return;
+    const done = (err: Error | null) => { if (err) this.log.debug({ err }, 'ipc send failed'); };
+    if (handle) this.process.send(message as object, handle as Parameters<ChildProcess['send']>[1], done);
+    else this.process.send(message as object, done);
   }
 
   private async confirmReady(child: ChildProcess, message: ReadyMessage): Promise<boolean> {

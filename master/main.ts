@@ -1,46 +1,55 @@
 /**
- * The master: supervises the proxy and the local backends. It serves no traffic;
- * it starts children, restarts whichever dies, tells the proxy which local
+ * The master: holds the listening sockets and supervises the proxies and the
+ * local backends. It serves no traffic: it binds every listener before any child
+ * starts, hands the sockets to the proxy processes, restarts whichever child dies
+ * (new connections wait in the backlog meanwhile), tells the proxies which local
  * backends are ready, follows `pool.processes` in the config file, replaces the
- * backends one by one on request, forwards SIGHUP, and on SIGTERM/SIGINT drains
- * the tree: proxy first (no new requests), then the backends (finish in-flight work).
+ * backends one by one on request and the proxies without downtime (POST
+ * /proxy/restart, SIGUSR2), forwards SIGHUP, and on SIGTERM/SIGINT drains the
+ * tree: proxies first (no new requests), then the backends (finish in-flight work).
  */
 import { availableParallelism } from 'node:os';
 import { loadConfig, type PorticoConfig } from '../lib/config/load.js';
 import { watchConfigFile } from '../lib/config/watch.js';
 import { isIpcMessage, type PoolMessage, type ReadyMessage } from '../lib/ipc.js';
+import { ListenError } from '../lib/listen-error.js';
 import { createLogger } from '../lib/log.js';
-import { CLI_SCRIPT } from '../lib/paths.js';
-import { SupervisedChild } from './child.js';
+import { HeldListeners, type RequestedAddress } from './held-listeners.js';
 import { BackendPool } from './pool.js';
+import { ProxyGroup } from './proxy-group.js';
 
 export async function runMaster(config: PorticoConfig): Promise<void> {
   const log = createLogger('master');
   // SIGHUP's default action ends the process: take it over before starting anything.
   let onHangup = () => log.info('SIGHUP before start-up finished: ignored');
   process.on('SIGHUP', () => onHangup());
+  let onRestartProxy = () => log.info('SIGUSR2 before start-up finished: ignored');
+  process.on('SIGUSR2', () => onRestartProxy());
   let watcher: ReturnType<typeof watchConfigFile> | undefined;
+
+  // Every listener is bound before any child starts (nginx's way): a taken port ends the start here.
+  const held = new HeldListeners();
+  try {
+    for (const [key, address] of listenersOf(config)) await held.hold(key, address);
+  } catch (err) {
+    held.closeAll();
+    if (!(err instanceof ListenError)) throw err;
+    log.error({ address: err.address, key: err.key, code: err.code }, err.message);
+    process.stderr.write(`portico: ${err.message}\n`);
+    process.exit(1);
+  }
+  held.want(listenersOf(config));
+
   // The children started with the system end the start if they cannot bind (nginx's way);
   // children started later (a pool grown by a reload) are retried with backoff.
   let startingUp = true;
   const failFastOnListenError = () => startingUp;
-  const proxy = new SupervisedChild({
-    name: 'proxy',
-    script: CLI_SCRIPT,
-    args: ['proxy', '--config', config.file],
-    stopTimeoutMs: 35_000,
-    failFastOnListenError,
-  }, log);
-  const announce = () => {
-    const message: PoolMessage = {
-      type: 'pool',
-      servers: pool.servers(),
-      processes: [proxy, ...pool.backends].map((c) => ({ name: c.spec.name, state: c.state, restarts: c.restarts, pid: c.pid })),
-    };
-    proxy.send(message);
-  };
+  const proxies = new ProxyGroup(config.file, held, log, failFastOnListenError);
+  const processList = () => [...proxies.all(), ...pool.backends].map((c) => ({ name: c.spec.name, state: c.state, restarts: c.restarts, pid: c.pid }));
+  const poolMessage = (): PoolMessage => ({ type: 'pool', servers: pool.servers(), processes: processList() });
+  const announce = () => proxies.send(poolMessage());
   const pool = new BackendPool(config.pool, log, announce, failFastOnListenError);
-  proxy.on('change', announce);
+  proxies.on('change', announce);
 
   let stopping = false;
   const shutdown = async (signal: string, exitCode = 0) => {
@@ -48,22 +57,32 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     stopping = true;
     watcher?.stop();
     log.info({ signal }, 'stopping: draining the proxy, then the backends');
-    for (const child of [proxy, ...pool.backends]) child.retire();
-    await proxy.stop();
+    for (const child of pool.backends) child.retire();
+    await proxies.stop();
     await Promise.all(pool.backends.map((b) => b.stop()));
+    held.closeAll();
     log.info('stopped');
     process.exit(exitCode);
   };
 
   let announcedUrls = false;
-  proxy.on('change', () => {
-    if (proxy.state !== 'ready' || announcedUrls) return;
+  proxies.on('change', () => {
+    const first = proxies.workers[0];
+    if (first?.state !== 'ready' || announcedUrls) return;
     announcedUrls = true;
-    log.info({ http: proxy.ready!.http, https: proxy.ready!.https, admin: proxy.ready!.admin }, 'portico ready');
-    printUrls(proxy.ready!, config);
+    log.info({ http: first.ready!.http, https: first.ready!.https, admin: first.ready!.admin, workers: proxies.workers.length }, 'portico ready');
+    printUrls(first.ready!, config);
   });
-  proxy.on('message', (message: unknown) => {
-    if (isIpcMessage(message) && message.type === 'pool-restart') void pool.rollingRestart();
+  const restartProxies = (source: string) => {
+    const workers = latestConfig(config.file)?.proxyWorkers ?? proxies.workers.length;
+    log.info({ source, workers }, 'restarting the proxy without downtime');
+    void proxies.restart(workers);
+  };
+  proxies.on('message', (worker, message: unknown) => {
+    if (!isIpcMessage(message)) return;
+    if (message.type === 'pool-request') worker.send(poolMessage());
+    else if (message.type === 'pool-restart') void pool.rollingRestart();
+    else if (message.type === 'proxy-restart') restartProxies('POST /proxy/restart');
   });
 
   // A listener that cannot bind ends the start (nginx's way), with the address and the reason.
@@ -73,40 +92,56 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     process.stderr.write(`portico: ${message}\n`);
     void shutdown('start failed', 1);
   };
-  proxy.on('fatal', onFatal);
+  proxies.on('fatal', onFatal);
   pool.onFatal = onFatal;
 
-  log.info({ config: config.file, backends: config.pool.processes, cores: availableParallelism() }, 'starting');
+  log.info({ config: config.file, backends: config.pool.processes, proxies: config.proxyWorkers, cores: availableParallelism() }, 'starting');
   void pool.resize(config.pool.processes); // starts the first backends before it awaits anything
-  proxy.start();
+  proxies.start(config.proxyWorkers);
   startingUp = false;
 
-  // The proxy reloads routes and upstreams itself; the master follows the pool's size.
-  const followPool = (source: string) => {
-    let next: PorticoConfig;
-    try {
-      next = loadConfig(config.file);
-    } catch {
-      return; // the proxy logs the error with its line and key
-    }
+  // The proxy reloads routes and upstreams itself; the master follows the pool's size and keeps the listeners the file names.
+  const followConfig = (source: string) => {
+    const next = latestConfig(config.file);
+    if (!next) return; // the proxy logs the error with its line and key
+    held.want(listenersOf(next));
     if (JSON.stringify({ ...next.pool, processes: 0 }) !== JSON.stringify({ ...config.pool, processes: 0 })) {
       log.warn({ source }, 'pool settings other than processes apply when Portico restarts');
+    }
+    if (next.proxyWorkers !== proxies.workers.length) {
+      log.warn({ source, running: proxies.workers.length, configured: next.proxyWorkers }, 'proxy.workers applies at the next proxy restart (POST /proxy/restart or SIGUSR2)');
     }
     if (next.pool.processes !== pool.backends.length) {
       log.info({ source, from: pool.backends.length, to: next.pool.processes }, 'resizing the pool');
       void pool.resize(next.pool.processes);
     }
   };
-  watcher = watchConfigFile(config.file, () => followPool('file change'));
+  watcher = watchConfigFile(config.file, () => followConfig('file change'));
   onHangup = () => {
     log.info('SIGHUP: reloading the config');
-    proxy.signal('SIGHUP');
+    proxies.signal('SIGHUP');
     watcher.resync();
-    followPool('SIGHUP');
+    followConfig('SIGHUP');
   };
+  onRestartProxy = () => restartProxies('SIGUSR2');
 
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** The config file as it is now, or undefined when it is invalid (the running config stays). */
+function latestConfig(file: string): PorticoConfig | undefined {
+  try {
+    return loadConfig(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The listeners a config asks for, by key: the master binds and keeps these. */
+function listenersOf(config: PorticoConfig): Array<[string, RequestedAddress]> {
+  const { http, https, admin } = config.listen;
+  return [['listen.http', http], ...(config.tls ? [['listen.https', https] as [string, RequestedAddress]] : []), ['listen.admin', admin]];
 }
 
 function printUrls(ready: ReadyMessage, config: PorticoConfig): void {

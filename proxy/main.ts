@@ -8,16 +8,20 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { watchConfigFile } from '../lib/config/watch.js';
-import { isIpcMessage, type SupervisedProcess } from '../lib/ipc.js';
+import { isIpcMessage, type SupervisedProcess, type WorkersBroadcastMessage } from '../lib/ipc.js';
 import { exitOnListenError, ListenError, listenErrorOf } from '../lib/listen-error.js';
-import { drainAndExit, onShutdownSignal } from '../lib/drain.js';
+import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
 import { createAdminServer } from './admin/api.js';
 import { targets } from './admin/targets.js';
+import type { PurgeMatch } from './cache/purge.js';
+import { WorkerReports } from './admin/worker-reports.js';
+import { workersMetrics, workersStatus } from './admin/workers-view.js';
 import type { LocalServer } from './balancer/upstream.js';
 import { Forwarder } from './forward/forward.js';
 import { onClientError } from './listen/client-error.js';
 import { Listeners } from './listen/listeners.js';
+import { masterHoldsSockets, socketFromMaster } from './listen/master-socket.js';
 import { createProxyMetrics } from './metrics.js';
 import { createAttempts } from './request/attempts.js';
 import { createHandler } from './request/handler.js';
@@ -26,6 +30,8 @@ import { createUpgradeHandler } from './request/upgrade.js';
 import { applyLocalServers, buildState, cacheGauges } from './state.js';
 
 const DRAIN_TIMEOUT_MS = 30_000;
+/** How long a supervised proxy waits for the master's first word on the pool before it listens anyway. */
+const POOL_WAIT_MS = 2000;
 
 export async function runProxy(configFile: string): Promise<void> {
   const log = createLogger('proxy');
@@ -33,6 +39,8 @@ export async function runProxy(configFile: string): Promise<void> {
   let onHangup = () => log.info('SIGHUP before start-up finished: ignored');
   process.on('SIGHUP', () => onHangup());
   const supervised = process.connected;
+  // Under a master with `proxy.workers`, this process is one of several on the same sockets.
+  const workers = Number(process.env.PORTICO_PROXY_WORKERS ?? 1);
   let config = loadConfig(configFile);
   let processes: SupervisedProcess[] = [];
   let localServers: LocalServer[] = [];
@@ -42,7 +50,7 @@ export async function runProxy(configFile: string): Promise<void> {
   const metrics = createProxyMetrics(() => state.upstreams.values(), () => processes, () => listeners.certificates(), config.metrics, () => cacheGauges(state.cache));
   metrics.configLastReloadSuccess.set(1);
   const fetchWithRetries = createAttempts(forwarder, metrics, log);
-  let state = buildState(config, { supervised, metrics, log, fetchWithRetries });
+  let state = buildState(config, { supervised, metrics, log, fetchWithRetries, workers });
   const handler = createHandler(() => state, metrics, createRecorder(metrics, log));
   const failed = (res: ServerResponse, err: Error) => {
     log.error({ err }, 'request handler failed');
@@ -66,17 +74,25 @@ export async function runProxy(configFile: string): Promise<void> {
     log,
     config: () => config,
   });
+  const worker = Number(process.env.PORTICO_PROXY_WORKER ?? 1);
+  const ownStatus = () => ({
+    pid: process.pid,
+    ...(workers > 1 ? { worker } : {}),
+    config: config.file,
+    draining,
+    upstreams: [...state.upstreams.values()].map((u) => u.stats()),
+    processes,
+  });
+  const reports = new WorkerReports(async (what) => (what === 'metrics' ? metrics.registry.metrics() : ownStatus()));
   const admin = createAdminServer({
     registry: metrics.registry,
     ready: () => !draining,
-    status: () => ({
-      pid: process.pid,
-      config: config.file,
-      draining,
-      upstreams: [...state.upstreams.values()].map((u) => u.stats()),
-      processes,
-    }),
-    reload: () => reload('POST /reload'),
+    metricsText: async () => workersMetrics(await reports.collect('metrics')),
+    status: async () => workersStatus(ownStatus(), await reports.collect('status')),
+    reload: () => {
+      toOtherWorkers({ type: 'reload' });
+      return reload('POST /reload');
+    },
     targets: (self) => targets(self, state.upstreams.values()),
     backends: () => [...new Set([...state.upstreams.values()].flatMap((u) => u.servers.map((s) => s.url)))],
     restartPool: () => {
@@ -84,18 +100,53 @@ export async function runProxy(configFile: string): Promise<void> {
       process.send({ type: 'pool-restart' });
       return true;
     },
+    restartProxy: () => {
+      if (!masterHoldsSockets()) return false;
+      process.send!({ type: 'proxy-restart' });
+      return true;
+    },
     token: () => config.adminToken,
     purgeCache: (match) => {
-      const purged = state.cache.purge(match);
-      log.info({ ...match, purged }, 'cache purge');
-      return purged;
+      toOtherWorkers({ type: 'purge', match });
+      return purge(match);
     },
   });
+  const purge = (match: PurgeMatch) => {
+    const purged = state.cache.purge(match);
+    log.info({ ...match, purged }, 'cache purge');
+    return purged;
+  };
+  // Each worker has its own cache and reads the file itself: an admin reload or purge taken by one is done by all.
+  const toOtherWorkers = (message: WorkersBroadcastMessage['message']) => {
+    if (workers > 1) process.send?.({ type: 'broadcast', message } satisfies WorkersBroadcastMessage);
+  };
+  process.on('message', (message) => {
+    if (!isIpcMessage(message)) return;
+    if (message.type === 'reload') void reload('POST /reload on another worker');
+    if (message.type === 'purge') purge(message.match);
+  });
+
+  const adminDrainer = trackConnections(admin);
+
+  // Know the pool before accepting: a proxy restarted under load must not answer 503 for want of the master's word.
+  const poolKnown = new Promise<void>((resolve) => {
+    if (!supervised) return resolve();
+    process.on('message', (message) => {
+      if (!isIpcMessage(message) || message.type !== 'pool') return;
+      processes = message.processes;
+      localServers = message.servers;
+      applyLocalServers(state, config.pool.upstream, localServers);
+      resolve();
+    });
+    process.send!({ type: 'pool-request' });
+    setTimeout(resolve, POOL_WAIT_MS).unref();
+  });
+  await poolKnown;
 
   try {
     await listeners.apply(config);
     await listen(admin, config.listen.admin.port, config.listen.admin.host).catch((err: unknown) => {
-      throw listenErrorOf(err, 'listen.admin', config.listen.admin.host, config.listen.admin.port);
+      throw err instanceof ListenError ? err : listenErrorOf(err, 'listen.admin', config.listen.admin.host, config.listen.admin.port);
     });
   } catch (err) {
     if (!(err instanceof ListenError)) throw err;
@@ -107,13 +158,6 @@ export async function runProxy(configFile: string): Promise<void> {
   log.info({ http: httpAddress, https: listeners.httpsPort, admin: adminAddress, config: config.file }, 'proxy listening');
   process.send?.({ type: 'ready', http: httpAddress.port, https: listeners.httpsPort, admin: adminAddress.port });
 
-  process.on('message', (message) => {
-    if (!isIpcMessage(message) || message.type !== 'pool') return;
-    processes = message.processes;
-    localServers = message.servers;
-    applyLocalServers(state, config.pool.upstream, localServers);
-  });
-
   /** Validates the file, then applies it in place; resolves to the error when the file was refused. */
   let reloading = Promise.resolve<string | undefined>(undefined);
   const reload = (source: string): Promise<string | undefined> => {
@@ -124,7 +168,7 @@ export async function runProxy(configFile: string): Promise<void> {
         if (JSON.stringify(next.listen.admin) !== JSON.stringify(config.listen.admin)) log.warn('the admin listener\'s address applies when the proxy restarts');
         await listeners.apply(next, config);
         config = { ...next, listen: { ...next.listen, admin: config.listen.admin } };
-        state = buildState(config, { supervised, metrics, log, fetchWithRetries }, state);
+        state = buildState(config, { supervised, metrics, log, fetchWithRetries, workers }, state);
         applyLocalServers(state, config.pool.upstream, localServers);
         metrics.configReloads.inc({ result: 'success' });
         metrics.configLastReloadSuccess.set(1);
@@ -146,18 +190,22 @@ export async function runProxy(configFile: string): Promise<void> {
   onShutdownSignal((reason) => {
     draining = true;
     log.info({ reason }, 'draining');
-    admin.close();
     watcher.stop();
-    drainAndExit(listeners, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
+    // The admin listener drains like the others: a scrape on a kept-alive connection must not meet a reset.
+    drainAndExit({ drain: () => Promise.all([listeners.drain(), adminDrainer.drain()]).then(() => undefined) }, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
   });
 }
 
-function listen(server: Server, port: number, host: string | undefined): Promise<void> {
+/** Listens on host:port, or on the master's socket for it when a master holds the sockets. */
+async function listen(server: Server, port: number, host: string | undefined): Promise<void> {
+  const held = await socketFromMaster('listen.admin', host, port);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    const done = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if (held) server.listen(held, done);
+    else server.listen(port, host, done);
   });
 }

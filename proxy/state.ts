@@ -33,6 +33,8 @@ export interface StateDeps {
   metrics: ProxyMetrics;
   log: Logger;
   fetchWithRetries: FetchWithRetries;
+  /** Proxy processes sharing the listeners (`proxy.workers`): each holds its share of the `auto` caps, as replicas do. */
+  workers: number;
 }
 
 /**
@@ -40,7 +42,7 @@ export interface StateDeps {
  * reconfigured in place (servers keep their in-flight counts and health);
  * removed ones stop their checks and refuse what still waits in their queue.
  */
-export function buildState(config: PorticoConfig, { supervised, metrics, log, fetchWithRetries }: StateDeps, previous?: ProxyState): ProxyState {
+export function buildState(config: PorticoConfig, { supervised, metrics, log, fetchWithRetries, workers }: StateDeps, previous?: ProxyState): ProxyState {
   const upstreams = new Map<string, Upstream>();
   const checkers = new Map<string, HealthChecker>();
   for (const [name, u] of config.upstreams) {
@@ -55,7 +57,7 @@ export function buildState(config: PorticoConfig, { supervised, metrics, log, fe
       checkers.set(name, checker);
       continue;
     }
-    const upstream = new Upstream(u, { supervised, defaultCap, replicas: config.replicas, events: upstreamEvents(name, metrics, log) });
+    const upstream = new Upstream(u, { supervised, defaultCap, replicas: config.replicas * workers, events: upstreamEvents(name, metrics, log) });
     const checker = new HealthChecker(upstream, {
       onCheck: (up, server, result) => metrics.healthChecks.inc({ upstream: up, server, result }),
       // Once per change of state, not once per check.

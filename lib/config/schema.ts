@@ -356,6 +356,16 @@ export const configSchema = z
      * divided by this (at least 1 per server per proxy).
      */
     replicas: z.int().min(1).max(1000).default(1),
+    proxy: z
+      .strictObject({
+        /**
+         * Proxy processes sharing the listening sockets (nginx worker_processes); "auto": one
+         * per core. Each has its own cache and its share of every `max_inflight: auto` cap.
+         * A change applies at the next proxy restart (POST /proxy/restart, SIGUSR2).
+         */
+        workers: z.union([z.literal('auto'), z.int().min(1).max(64)]).default(1),
+      })
+      .prefault({}),
     /** Per-request metrics (off only to measure what they cost: npm run bench:hot-path). */
     metrics: z.boolean().default(true),
     /** One JSON line per request on stdout (nginx's access_log); off saves the proxy CPU under heavy load. */

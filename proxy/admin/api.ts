@@ -1,7 +1,7 @@
 /**
  * The admin listener (loopback by default): GET /metrics, /healthz, /readyz,
  * /metrics/all (every hop merged), /status, /targets (Prometheus service discovery),
- * and POST /reload, /pool/restart and /cache/purge (or PURGE /path). A mutating endpoint needs `Authorization: Bearer
+ * and POST /reload, /pool/restart, /proxy/restart and /cache/purge (or PURGE /path). A mutating endpoint needs `Authorization: Bearer
  * <admin_token>` whenever a token is configured (and the config refuses an
  * admin listener beyond loopback without one).
  */
@@ -14,6 +14,8 @@ import { sendProblem } from '../request/respond.js';
 
 export interface AdminSources {
   registry: Registry;
+  /** The proxy's exposition: its registry's, or every worker's labelled by worker. */
+  metricsText: () => Promise<string>;
   ready: () => boolean;
   status: () => unknown;
   /** Reloads the config file; resolves to the error message when the new file was refused. */
@@ -24,6 +26,8 @@ export interface AdminSources {
   targets: (self: string) => unknown;
   /** Asks the master to replace the pool's backends one by one; false when no master supervises a pool. */
   restartPool: () => boolean;
+  /** Asks the master to replace the proxy processes on the same sockets; false when no master holds them. */
+  restartProxy: () => boolean;
   token: () => string | undefined;
   /** Drops stored responses; returns how many. */
   purgeCache: (match: PurgeMatch) => number;
@@ -39,7 +43,7 @@ export function createAdminServer(sources: AdminSources): Server {
 }
 
 const READS = new Set(['/metrics', '/metrics/all', '/healthz', '/readyz', '/status', '/targets']);
-const WRITES = new Set(['/reload', '/pool/restart', '/cache/purge']);
+const WRITES = new Set(['/reload', '/pool/restart', '/proxy/restart', '/cache/purge']);
 
 /** Open even with a token: liveness and readiness probes cannot always send one (Kubernetes httpGet). */
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -58,18 +62,22 @@ async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: A
       if (!sources.restartPool()) return sendProblem(res, 409, 'no supervised pool to restart: this proxy runs without a master');
       return json(res, 202, { status: 'restarting', detail: 'backends are replaced one at a time; watch /status' });
     }
+    if (path === '/proxy/restart') {
+      if (!sources.restartProxy()) return sendProblem(res, 409, 'no master holds this proxy\'s sockets: run it with `portico` (not `portico proxy`) to restart it without downtime');
+      return json(res, 202, { status: 'restarting', detail: 'new proxy processes start on the same sockets, then the old ones drain; watch /status' });
+    }
     const error = await sources.reload();
     if (error) return sendProblem(res, 422, `the config file was refused; the running config is unchanged:\n${error}`);
     return json(res, 200, { status: 'reloaded' });
   }
-  if (!READS.has(path)) return sendProblem(res, 404, `no admin endpoint ${path}; try /metrics, /healthz, /readyz, /status, POST /reload, POST /pool/restart or POST /cache/purge`);
+  if (!READS.has(path)) return sendProblem(res, 404, `no admin endpoint ${path}; try /metrics, /healthz, /readyz, /status, POST /reload, POST /pool/restart, POST /proxy/restart or POST /cache/purge`);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     return sendProblem(res, 405, `${path} answers GET, not ${req.method}`);
   }
   switch (path) {
     case '/metrics': {
-      const text = await sources.registry.metrics();
+      const text = await sources.metricsText();
       res.writeHead(200, { 'Content-Type': sources.registry.contentType });
       return void res.end(text);
     }
@@ -90,7 +98,7 @@ async function handleAdmin(req: IncomingMessage, res: ServerResponse, sources: A
       return json(res, 200, sources.targets(self));
     }
     default:
-      return json(res, 200, sources.status());
+      return json(res, 200, await sources.status());
   }
 }
 
@@ -108,7 +116,7 @@ async function allMetrics(sources: AdminSources): Promise<string> {
   const up = ['# HELP portico_aggregate_target_up 1 when the backend answered its /metrics for this merged view.', '# TYPE portico_aggregate_target_up gauge',
     ...servers.map((server, i) => `portico_aggregate_target_up{server="${server}"} ${backends[i] === undefined ? 0 : 1}`)].join('\n');
   return mergeExpositions([
-    { text: await sources.registry.metrics(), labels: { hop: 'proxy' } },
+    { text: await sources.metricsText(), labels: { hop: 'proxy' } },
     ...servers.flatMap((server, i) => (backends[i] === undefined ? [] : [{ text: backends[i]!, labels: { hop: 'backend', server } }])),
     { text: up, labels: {} },
   ]);

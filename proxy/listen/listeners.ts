@@ -18,6 +18,7 @@ import { onConnect } from './client-error.js';
 import { createTlsListener, type TlsListener, type TlsServer } from './tls-listener.js';
 import { listenErrorOf } from '../../lib/listen-error.js';
 import { EditedResponse } from '../request/edited-response.js';
+import { releaseToMaster, socketFromMaster } from './master-socket.js';
 
 /** A client listener: plain HTTP, or the TLS one (HTTP/2 with HTTP/1.1, or HTTP/1.1 alone). */
 type ClientServer = Server | TlsServer;
@@ -58,6 +59,8 @@ export class Listeners {
   /** TCP fronts reading the PROXY protocol header, for listeners that have one. */
   private readonly fronts = new Map<ClientServer, NetServer>();
   private readonly retiring: Array<Promise<void>> = [];
+  /** Each listener's config key and address as asked for (a master holds its socket under them). */
+  private readonly requested = new Map<ClientServer, { key: string; address: ListenAddress }>();
   private stopRenewal: (() => void) | undefined;
 
   constructor(private readonly deps: ListenerDeps) {}
@@ -157,16 +160,23 @@ export class Listeners {
     this.drainers.set(server, trackConnections(server));
     const front = address.proxyProtocol ? proxyProtocolFront(server, this.deps.onProxyProtocolError) : undefined;
     const listening: NetServer = front ?? server;
-    await new Promise<void>((resolve, reject) => {
-      listening.once('error', reject);
-      listening.listen(address.port, address.host, () => {
-        listening.off('error', reject);
-        resolve();
-      });
-    }).catch((err: Error) => {
+    try {
+      // Under a master, the socket is the master's (it outlives this process); alone, bind it here.
+      const held = await socketFromMaster(key, address.host, address.port);
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject);
+        const done = () => {
+          listening.off('error', reject);
+          resolve();
+        };
+        if (held) listening.listen(held, done);
+        else listening.listen(address.port, address.host, done);
+      }).catch((err: Error) => { throw listenErrorOf(err, key, address.host, address.port); });
+    } catch (err) {
       this.drainers.delete(server);
-      throw listenErrorOf(err, key, address.host, address.port);
-    });
+      throw err;
+    }
+    this.requested.set(server, { key, address });
     if (front) this.fronts.set(server, front);
     return server;
   }
@@ -184,6 +194,9 @@ export class Listeners {
     this.fronts.get(server)?.close();
     this.fronts.delete(server);
     await drainer?.drain({ keepUpgraded: true });
+    const requested = this.requested.get(server);
+    this.requested.delete(server);
+    if (requested) releaseToMaster(requested.key, requested.address.host, requested.address.port);
     this.deps.log.info({ address }, 'old listener drained');
   }
 }

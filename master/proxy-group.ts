@@ -1,0 +1,183 @@
+/**
+ * The proxy processes (`proxy.workers` of them) on the master's sockets: each is
+ * a supervised child that asks the master for its listening sockets, and a
+ * restart replaces them one at a time without a refused connection — the new
+ * process starts on the same sockets, and only once it is ready does the old one
+ * drain (stop accepting, finish its requests, close its idle connections).
+ */
+import { EventEmitter } from 'node:events';
+import { isIpcMessage, type CollectMessage, type CollectReplyMessage, type ListenReplyMessage, type ListenRequestMessage, type ReportKind, type ReportRequestMessage } from '../lib/ipc.js';
+import { ListenError } from '../lib/listen-error.js';
+import type { Logger } from '../lib/log.js';
+import { CLI_SCRIPT } from '../lib/paths.js';
+import { SupervisedChild } from './child.js';
+import type { HeldListeners } from './held-listeners.js';
+
+/** How long a worker has to send its report for an admin answer that covers all workers. */
+const REPORT_TIMEOUT_MS = 1000;
+
+/** A draining proxy has this long (its own drain timeout is 30 s) before SIGKILL. */
+const STOP_TIMEOUT_MS = 35_000;
+
+export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedChild, unknown]; fatal: [string] }> {
+  /** The serving workers, in order (proxy-1 …). */
+  readonly workers: SupervisedChild[] = [];
+  /** Workers replaced by a restart, still draining. */
+  private readonly draining = new Set<SupervisedChild>();
+  private restarting: Promise<boolean> | undefined;
+  private generation = 0;
+  private reportId = 0;
+  private readonly reportWaiting = new Map<string, (body: unknown) => void>();
+
+  constructor(
+    private readonly configFile: string,
+    private readonly held: HeldListeners,
+    private readonly log: Logger,
+    private readonly failFastOnListenError: () => boolean,
+  ) {
+    super();
+  }
+
+  /** Starts `count` workers. */
+  start(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const worker = this.make(i, count);
+      this.workers.push(worker);
+      worker.start();
+    }
+  }
+
+  /** Every proxy process that runs: the serving ones and those still draining. */
+  all(): SupervisedChild[] {
+    return [...this.workers, ...this.draining];
+  }
+
+  send(message: unknown): void {
+    for (const worker of this.all()) worker.send(message);
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    for (const worker of this.all()) worker.signal(signal);
+  }
+
+  /**
+   * Replaces every worker, one at a time, by a new process on the same sockets
+   * (`count` of them: the config's `proxy.workers` now). Resolves false if a new
+   * worker did not become ready: that one is stopped and the old ones keep serving.
+   */
+  restart(count: number): Promise<boolean> {
+    this.restarting ??= this.replaceAll(count).finally(() => { this.restarting = undefined; });
+    return this.restarting;
+  }
+
+  async stop(): Promise<void> {
+    for (const worker of this.all()) worker.retire();
+    await Promise.all(this.all().map((w) => w.stop()));
+  }
+
+  private async replaceAll(count: number): Promise<boolean> {
+    const old = [...this.workers];
+    this.log.info({ from: old.length, to: count }, 'proxy restart: starting new proxies on the same sockets');
+    for (let i = 0; i < Math.max(count, old.length); i++) {
+      const previous = old[i];
+      if (i >= count) {
+        this.workers.splice(this.workers.indexOf(previous!), 1);
+        await this.drain(previous!);
+        continue;
+      }
+      const next = this.make(i, count);
+      next.start();
+      if (!(await readyOrNot(next))) {
+        this.log.error({ child: next.spec.name }, 'proxy restart: the new proxy did not become ready; the running ones keep serving');
+        await next.stop();
+        this.held.releaseAll(holderOf(next));
+        this.emit('change');
+        return false;
+      }
+      if (previous) this.workers[this.workers.indexOf(previous)] = next;
+      else this.workers.push(next);
+      this.emit('change');
+      if (previous) await this.drain(previous);
+    }
+    this.log.info({ workers: this.workers.map((w) => w.pid) }, 'proxy restart: done');
+    return true;
+  }
+
+  /** Stops an old worker gracefully; the new one already accepts on the same sockets. */
+  private async drain(worker: SupervisedChild): Promise<void> {
+    this.draining.add(worker);
+    this.emit('change');
+    await worker.stop();
+    this.draining.delete(worker);
+    this.held.releaseAll(holderOf(worker));
+    this.emit('change');
+  }
+
+  private make(index: number, count: number): SupervisedChild {
+    const worker = new SupervisedChild({
+      name: count === 1 ? 'proxy' : `proxy-${index + 1}`,
+      script: CLI_SCRIPT,
+      args: ['proxy', '--config', this.configFile],
+      env: { PORTICO_HELD_SOCKETS: '1', PORTICO_PROXY_WORKER: String(index + 1), PORTICO_PROXY_WORKERS: String(count) },
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      failFastOnListenError: this.failFastOnListenError,
+    }, this.log);
+    const holder = `${worker.spec.name}#${++this.generation}`;
+    holders.set(worker, holder);
+    worker.on('change', () => this.emit('change'));
+    worker.on('fatal', (message) => this.emit('fatal', message));
+    worker.on('message', (message) => {
+      if (isIpcMessage(message) && message.type === 'listen') return void this.answerListen(worker, holder, message);
+      if (isIpcMessage(message) && message.type === 'listen-release') return this.held.release(holder, message.key, message);
+      if (isIpcMessage(message) && message.type === 'broadcast') return this.workers.forEach((w) => { if (w !== worker) w.send(message.message); });
+      if (isIpcMessage(message) && message.type === 'collect') return void this.collect(worker, message);
+      if (isIpcMessage(message) && message.type === 'report-reply') return this.reportWaiting.get(`${holder} ${message.id}`)?.(message.body);
+      this.emit('message', worker, message);
+    });
+    return worker;
+  }
+
+  private async answerListen(worker: SupervisedChild, holder: string, request: ListenRequestMessage): Promise<void> {
+    try {
+      const { handle } = await this.held.hold(request.key, request, holder);
+      worker.send({ type: 'listen-reply', id: request.id } satisfies ListenReplyMessage, handle);
+    } catch (err) {
+      const error = err instanceof ListenError ? { address: err.address, code: err.code, message: err.message } : { address: `${request.host ?? '0.0.0.0'}:${request.port}`, code: '', message: String(err) };
+      worker.send({ type: 'listen-reply', id: request.id, error } satisfies ListenReplyMessage);
+    }
+  }
+
+  /** Every serving worker's report of `what`, for the worker whose admin listener took the request. */
+  private async collect(asker: SupervisedChild, request: CollectMessage): Promise<void> {
+    const serving = this.workers.map((w, i) => ({ w, worker: i + 1 })).filter(({ w }) => w.state === 'ready');
+    const reports = await Promise.all(serving.map(async ({ w, worker }) => ({ worker, body: await this.report(w, request.what) })));
+    asker.send({ type: 'collect-reply', id: request.id, reports: reports.filter((r) => r.body !== undefined) } satisfies CollectReplyMessage);
+  }
+
+  /** Asks one worker for its report; undefined when it does not answer in time. */
+  private report(worker: SupervisedChild, what: ReportKind): Promise<unknown> {
+    const id = ++this.reportId;
+    const key = `${holderOf(worker)} ${id}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.reportWaiting.delete(key); resolve(undefined); }, REPORT_TIMEOUT_MS);
+      this.reportWaiting.set(key, (body) => { clearTimeout(timer); this.reportWaiting.delete(key); resolve(body); });
+      worker.send({ type: 'report', id, what } satisfies ReportRequestMessage);
+    });
+  }
+}
+
+const holders = new WeakMap<SupervisedChild, string>();
+const holderOf = (worker: SupervisedChild) => holders.get(worker)!;
+
+/** Resolves once `child` is ready (true) or has failed its start (false). */
+function readyOrNot(child: SupervisedChild): Promise<boolean> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (child.state === 'starting') return;
+      child.off('change', check);
+      resolve(child.state === 'ready');
+    };
+    child.on('change', check);
+    check();
+  });
+}
