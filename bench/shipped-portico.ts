@@ -20,6 +20,8 @@ export interface ShippedOptions {
   cache?: boolean;
   accessLog: boolean;
   metrics?: boolean;
+  /** `proxy.workers` (the shipped default, 1, when absent). */
+  workers?: number;
   cpus: string;
 }
 
@@ -32,6 +34,7 @@ export function shippedConfig(o: ShippedOptions, ports: { http: number; https: n
   doc.setIn(['pool', 'base_port'], 0); // not 4001: a Portico the user runs may hold it
   if (!o.accessLog) doc.set('access_log', false);
   if (o.metrics === false) doc.set('metrics', false);
+  if (o.workers !== undefined) doc.set('proxy', doc.createNode({ workers: o.workers }));
   doc.setIn(['upstreams', 'bench_origin'], doc.createNode({ servers: [o.origin] }));
   const routes = doc.get('routes') as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }>; add(v: unknown): void };
   for (const route of routes.items) if (route.get('static') !== undefined) route.set('static', join(PROJECT_ROOT, 'static'));

@@ -4,7 +4,11 @@
  * requests in flight on the dead process; POST /proxy/restart and SIGUSR2 lose
  * nothing; `proxy.workers` runs several proxies on the same sockets.
  */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../bench/tools.js';
 import { failedCount, startLoad, type Tally } from './chaos-load.js';
 import { getJson, isAlive, portico, type PorticoProcess, waitUntil, writeConfig } from './helpers.js';
 
@@ -45,7 +49,7 @@ routes:
     }
   };
   await waitUntil(async () => { const p = (await proxies()); return p.every((x) => x.state === 'ready') && (await status()).processes.filter((x) => x.state === 'ready').length === 2 + p.length; }, 20_000, 'everything ready');
-  return { master, http, admin, status, proxies };
+  return { master, http, admin, status, proxies, file };
 }
 
 /** Connection errors other than the resets of requests in flight: a refused connection means the port was closed. */
@@ -116,7 +120,61 @@ describe('listeners held by the master', () => {
   }, 60_000);
 });
 
+/** Whether this process can bind host:port now (nothing holds it). */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+describe('listeners held by the master, through reloads', () => {
+  it('a reload moves listen.http: the master binds the new port, serves it, and lets the old one go once drained', async () => {
+    const { file, http, admin } = await start();
+    const oldPort = Number(new URL(http).port);
+    const newPort = await freePort();
+    writeFileSync(file, readFileSync(file, 'utf8').replace('http: "127.0.0.1:0"', `http: "127.0.0.1:${newPort}"`));
+    const reloaded = await getJson(`${admin}/reload`, { method: 'POST' });
+    expect(reloaded.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${newPort}/api/foo?val=10`)).status).toBe(200);
+    // Neither the proxy nor the master keeps the old socket: another program can take the port.
+    await waitUntil(() => bindable(oldPort), 10_000, 'the old port released');
+  }, 60_000);
+
+  it('a reload to a port another program holds is refused with the address and the reason; the old listener keeps serving', async () => {
+    const { file, http, admin } = await start();
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      writeFileSync(file, readFileSync(file, 'utf8').replace('http: "127.0.0.1:0"', `http: "127.0.0.1:${port}"`));
+      const refusedReload = await getJson(`${admin}/reload`, { method: 'POST' });
+      expect(refusedReload.status).toBe(422);
+      expect(String((refusedReload.body as { detail: string }).detail)).toContain(`cannot listen on 127.0.0.1:${port} (listen.http): the address is already in use (EADDRINUSE)`);
+      expect((await fetch(`${http}/api/foo?val=10`)).status).toBe(200);
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
+});
+
 describe('proxy.workers', () => {
+  const promtool = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim();
+
+  it('2 workers: /metrics has every worker\'s samples under a worker label, and passes promtool', async () => {
+    const { admin, http } = await start('proxy: { workers: 2 }');
+    for (let i = 0; i < 20; i++) await (await fetch(`${http}/api/foo?val=10`)).arrayBuffer();
+    const text = await (await fetch(`${admin}/metrics`)).text();
+    expect(text).toMatch(/portico_requests_total\{[^}]*worker="1"/);
+    expect(text).toMatch(/portico_requests_total\{[^}]*worker="2"/);
+    expect(text.match(/^# TYPE portico_requests_total /gm)).toHaveLength(1);
+    if (promtool) {
+      const lint = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(lint.status, lint.stdout + lint.stderr).toBe(0);
+    }
+  }, 60_000);
+
   it('2 workers share the sockets: both serve, a killed one is restarted while the other serves, caps are divided', async () => {
     const { http, admin, proxies } = await start('proxy: { workers: 2 }');
     const workers = await proxies();
