@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Http2SecureServer, ServerHttp2Session } from 'node:http2';
-import { Server as NetServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 
 /** How long an idle connection of a draining server may still send one more request. */
@@ -75,8 +75,7 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
       draining = true;
       // A server fed by a PROXY protocol front never listened itself: wait for its connections instead.
       const closed = server.listening
-        // net.Server's close, not http's: that one also closes idle connections at once, in the keep-alive race.
-        ? new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()))
+        ? new Promise<void>((resolve) => closeKeepingIdle(server, resolve))
         : new Promise<void>((resolve) => {
           const check = () => { if (inflight.size === 0) resolve(); };
           for (const socket of inflight.keys()) socket.once('close', () => setImmediate(check));
@@ -97,6 +96,23 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
       return closed;
     },
   };
+}
+
+/**
+ * http's close() (which also stops its timeout sweeps), without the idle connections
+ * it closes at once: a client may be sending on one (the keep-alive race), so the
+ * drain closes them itself, after a grace.
+ */
+function closeKeepingIdle(server: Server | Http2SecureServer, done: () => void): void {
+  const withIdle = server as { closeIdleConnections?: () => void };
+  const own = Object.getOwnPropertyDescriptor(withIdle, 'closeIdleConnections');
+  withIdle.closeIdleConnections = () => {};
+  try {
+    server.close(() => done());
+  } finally {
+    if (own) Object.defineProperty(withIdle, 'closeIdleConnections', own);
+    else delete withIdle.closeIdleConnections;
+  }
 }
 
 /**

@@ -34,12 +34,18 @@ export interface RequestedAddress {
 interface Held {
   handle: SocketHandle;
   port: number;
-  /** The processes using it (their names); the master keeps it while one does or the config names it. */
-  holders: Set<string>;
+  /**
+   * The processes using it, with how many of their listeners do (a reload that goes
+   * A → B → A opens A again before the first A has drained); the master keeps it
+   * while one does or the config names it.
+   */
+  holders: Map<string, number>;
 }
 
 export class HeldListeners {
   private readonly held = new Map<string, Held>();
+  /** Binds under way (a name being looked up): a second request for the same address waits for the first. */
+  private readonly binding = new Map<string, Promise<Held>>();
   /** The addresses the master's own view of the config names (the latest valid file). */
   private wanted = new Set<string>();
 
@@ -48,12 +54,15 @@ export class HeldListeners {
     const id = idOf(key, address);
     let entry = this.held.get(id);
     if (!entry) {
-      const bound = await bind(key, address);
-      entry = this.held.get(id) ?? { ...bound, holders: new Set() }; // another request may have bound it meanwhile
-      if (entry.handle !== bound.handle) bound.handle.close();
-      this.held.set(id, entry);
+      let pending = this.binding.get(id);
+      if (!pending) {
+        pending = bind(key, address).then((bound) => ({ ...bound, holders: new Map<string, number>() }));
+        this.binding.set(id, pending);
+        void pending.then((held) => this.held.set(id, held), () => {}).finally(() => this.binding.delete(id));
+      }
+      entry = await pending;
     }
-    if (holder) entry.holders.add(holder);
+    if (holder) entry.holders.set(holder, (entry.holders.get(holder) ?? 0) + 1);
     return entry;
   }
 
@@ -65,11 +74,14 @@ export class HeldListeners {
 
   /** `holder` no longer uses `key` at `address` (a reload moved it, and the old listener drained). */
   release(holder: string, key: string, address: RequestedAddress): void {
-    this.held.get(idOf(key, address))?.holders.delete(holder);
+    const holders = this.held.get(idOf(key, address))?.holders;
+    const uses = (holders?.get(holder) ?? 0) - 1;
+    if (uses > 0) holders!.set(holder, uses);
+    else holders?.delete(holder);
     this.closeUnused();
   }
 
-  /** `holder` exited: it holds nothing now (its successor asks again). */
+  /** `holder`'s process exited: it holds nothing now (its successor asks again for what it needs). */
   releaseAll(holder: string): void {
     for (const entry of this.held.values()) entry.holders.delete(holder);
     this.closeUnused();

@@ -58,9 +58,11 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     watcher?.stop();
     log.info({ signal }, 'stopping: draining the proxy, then the backends');
     for (const child of pool.backends) child.retire();
-    await proxies.stop();
-    await Promise.all(pool.backends.map((b) => b.stop()));
+    const proxiesStopped = proxies.stop();
+    // The proxies stop accepting now: the master's copies must not keep new connections waiting for no one.
     held.closeAll();
+    await proxiesStopped;
+    await Promise.all(pool.backends.map((b) => b.stop()));
     log.info('stopped');
     process.exit(exitCode);
   };
@@ -74,9 +76,8 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     printUrls(first.ready!, config);
   });
   const restartProxies = (source: string) => {
-    const workers = latestConfig(config.file)?.proxyWorkers ?? proxies.workers.length;
-    log.info({ source, workers }, 'restarting the proxy without downtime');
-    void proxies.restart(workers);
+    log.info({ source }, 'restarting the proxy without downtime');
+    void proxies.restart(() => latestConfig(config.file)?.proxyWorkers ?? proxies.workers.length);
   };
   proxies.on('message', (worker, message: unknown) => {
     if (!isIpcMessage(message)) return;

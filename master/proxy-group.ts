@@ -24,7 +24,12 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
   readonly workers: SupervisedChild[] = [];
   /** Workers replaced by a restart, still draining. */
   private readonly draining = new Set<SupervisedChild>();
+  /** A new worker of a restart, not yet serving. */
+  private starting: SupervisedChild | undefined;
   private restarting: Promise<boolean> | undefined;
+  /** A restart asked for while one runs: done once that one ends (it may follow a new build or a new `proxy.workers`). */
+  private restartAgain: { count: () => number; done: Promise<boolean> } | undefined;
+  private stopped = false;
   private generation = 0;
   private reportId = 0;
   private readonly reportWaiting = new Map<string, (body: unknown) => void>();
@@ -49,7 +54,12 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
 
   /** Every proxy process that runs: the serving ones and those still draining. */
   all(): SupervisedChild[] {
-    return [...this.workers, ...this.draining];
+    return [...this.workers, ...(this.starting ? [this.starting] : []), ...this.draining];
+  }
+
+  /** The workers that serve now: where an admin request taken by one of them is repeated. */
+  serving(): SupervisedChild[] {
+    return this.workers.filter((w) => w.state === 'ready');
   }
 
   send(message: unknown): void {
@@ -65,12 +75,27 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
    * (`count` of them: the config's `proxy.workers` now). Resolves false if a new
    * worker did not become ready: that one is stopped and the old ones keep serving.
    */
-  restart(count: number): Promise<boolean> {
-    this.restarting ??= this.replaceAll(count).finally(() => { this.restarting = undefined; });
-    return this.restarting;
+  restart(count: () => number): Promise<boolean> {
+    if (!this.restarting) {
+      this.restarting = this.replaceAll(count()).finally(() => { this.restarting = undefined; });
+      return this.restarting;
+    }
+    let again = this.restartAgain;
+    if (!again) {
+      const queued: { count: () => number; done: Promise<boolean> } = { count, done: Promise.resolve(false) };
+      queued.done = this.restarting.then((): Promise<boolean> | boolean => {
+        this.restartAgain = undefined;
+        return this.stopped ? false : this.restart(queued.count);
+      });
+      again = this.restartAgain = queued;
+    }
+    again.count = count;
+    return again.done;
   }
 
+  /** Stops every proxy (the serving, the starting and the draining ones); a restart under way ends. */
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const worker of this.all()) worker.retire();
     await Promise.all(this.all().map((w) => w.stop()));
   }
@@ -79,6 +104,7 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
     const old = [...this.workers];
     this.log.info({ from: old.length, to: count }, 'proxy restart: starting new proxies on the same sockets');
     for (let i = 0; i < Math.max(count, old.length); i++) {
+      if (this.stopped) return false;
       const previous = old[i];
       if (i >= count) {
         this.workers.splice(this.workers.indexOf(previous!), 1);
@@ -86,11 +112,13 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
         continue;
       }
       const next = this.make(i, count);
+      this.starting = next;
       next.start();
-      if (!(await readyOrNot(next))) {
-        this.log.error({ child: next.spec.name }, 'proxy restart: the new proxy did not become ready; the running ones keep serving');
+      const ready = await readyOrNot(next);
+      this.starting = undefined;
+      if (!ready || this.stopped) {
+        if (!this.stopped) this.log.error({ child: next.spec.name }, 'proxy restart: the new proxy did not become ready; the running ones keep serving');
         await next.stop();
-        this.held.releaseAll(holderOf(next));
         this.emit('change');
         return false;
       }
@@ -109,7 +137,6 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
     this.emit('change');
     await worker.stop();
     this.draining.delete(worker);
-    this.held.releaseAll(holderOf(worker));
     this.emit('change');
   }
 
@@ -122,14 +149,24 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
       stopTimeoutMs: STOP_TIMEOUT_MS,
       failFastOnListenError: this.failFastOnListenError,
     }, this.log);
-    const holder = `${worker.spec.name}#${++this.generation}`;
-    holders.set(worker, holder);
-    worker.on('change', () => this.emit('change'));
+    // One holder per process: a process that exits gives back what it held (its successor asks for what it needs).
+    let holder = '';
+    let pid: number | undefined;
+    worker.on('change', () => {
+      if (worker.pid !== pid) {
+        if (holder) this.held.releaseAll(holder);
+        pid = worker.pid;
+        holder = `${worker.spec.name}#${++this.generation}`;
+        holders.set(worker, holder);
+      }
+      if (worker.state === 'backoff' || worker.state === 'crash-loop' || worker.state === 'stopped') this.held.releaseAll(holder);
+      this.emit('change');
+    });
     worker.on('fatal', (message) => this.emit('fatal', message));
     worker.on('message', (message) => {
       if (isIpcMessage(message) && message.type === 'listen') return void this.answerListen(worker, holder, message);
       if (isIpcMessage(message) && message.type === 'listen-release') return this.held.release(holder, message.key, message);
-      if (isIpcMessage(message) && message.type === 'broadcast') return this.workers.forEach((w) => { if (w !== worker) w.send(message.message); });
+      if (isIpcMessage(message) && message.type === 'broadcast') return this.serving().forEach((w) => { if (w !== worker) w.send(message.message); });
       if (isIpcMessage(message) && message.type === 'collect') return void this.collect(worker, message);
       if (isIpcMessage(message) && message.type === 'report-reply') return this.reportWaiting.get(`${holder} ${message.id}`)?.(message.body);
       this.emit('message', worker, message);

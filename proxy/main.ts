@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig } from '../lib/config/load.js';
+import { loadConfig } from '../lib/config/load.js';
 import { watchConfigFile } from '../lib/config/watch.js';
 import { isIpcMessage, type SupervisedProcess, type WorkersBroadcastMessage } from '../lib/ipc.js';
 import { exitOnListenError, ListenError, listenErrorOf } from '../lib/listen-error.js';
@@ -120,12 +120,6 @@ export async function runProxy(configFile: string): Promise<void> {
   const toOtherWorkers = (message: WorkersBroadcastMessage['message']) => {
     if (workers > 1) process.send?.({ type: 'broadcast', message } satisfies WorkersBroadcastMessage);
   };
-  process.on('message', (message) => {
-    if (!isIpcMessage(message)) return;
-    if (message.type === 'reload') void reload('POST /reload on another worker');
-    if (message.type === 'purge') purge(message.match);
-  });
-
   const adminDrainer = trackConnections(admin);
 
   // Know the pool before accepting: a proxy restarted under load must not answer 503 for want of the master's word.
@@ -156,7 +150,7 @@ export async function runProxy(configFile: string): Promise<void> {
   const httpAddress = listeners.address(listeners.http)!;
   const adminAddress = admin.address() as AddressInfo;
   log.info({ http: httpAddress, https: listeners.httpsPort, admin: adminAddress, config: config.file }, 'proxy listening');
-  process.send?.({ type: 'ready', http: httpAddress.port, https: listeners.httpsPort, admin: adminAddress.port });
+  if (process.connected) process.send?.({ type: 'ready', http: httpAddress.port, https: listeners.httpsPort, admin: adminAddress.port });
 
   /** Validates the file, then applies it in place; resolves to the error when the file was refused. */
   let reloading = Promise.resolve<string | undefined>(undefined);
@@ -175,7 +169,7 @@ export async function runProxy(configFile: string): Promise<void> {
         log.info({ config: config.file, source }, 'config reloaded');
         return undefined;
       } catch (err) {
-        const message = err instanceof ConfigError ? err.message : String(err);
+        const message = err instanceof Error ? err.message : String(err);
         metrics.configReloads.inc({ result: 'failure' });
         metrics.configLastReloadSuccess.set(0);
         log.error({ error: message, source }, 'config reload failed; keeping the running config');
@@ -185,6 +179,12 @@ export async function runProxy(configFile: string): Promise<void> {
     return reloading;
   };
   onHangup = () => void reload('SIGHUP');
+  // Registered once `reload` exists: a worker still starting reads the file anyway when it gets there.
+  process.on('message', (message) => {
+    if (!isIpcMessage(message)) return;
+    if (message.type === 'reload') void reload('POST /reload on another worker');
+    if (message.type === 'purge') purge(message.match);
+  });
   const watcher = watchConfigFile(config.file, () => void reload('file change'));
 
   onShutdownSignal((reason) => {

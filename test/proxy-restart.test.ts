@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../bench/tools.js';
 import { failedCount, startLoad, type Tally } from './chaos-load.js';
-import { getJson, isAlive, portico, type PorticoProcess, waitUntil, writeConfig } from './helpers.js';
+import { getJson, isAlive, origin, portico, type PorticoProcess, waitUntil, writeConfig } from './helpers.js';
 
 interface Status {
   processes: Array<{ name: string; state: string; pid?: number; restarts: number }>;
@@ -30,7 +30,7 @@ pool: { processes: 2, base_port: 0, slots: 1 }
 ${extra}
 routes:
   - { path: /api/, upstream: inference }
-`);
+${extra.includes('slow:') ? '  - { path: /slow/, upstream: slow }\n' : ''}`);
   const master = portico(['--config', file]);
   running.push(master);
   const ready = await master.waitForLog((l) => l.msg === 'portico ready', 20_000);
@@ -156,6 +156,65 @@ describe('listeners held by the master, through reloads', () => {
     } finally {
       taken.close();
     }
+  }, 60_000);
+});
+
+describe('sockets given back (review of issue 21)', () => {
+  it('a listener moved by a reload stops taking connections at once, while its requests still drain', async () => {
+    const slow = await origin('slow', (_req, res) => setTimeout(() => res.end('late'), 1500));
+    try {
+      const { file, http, admin } = await start(`upstreams:\n  slow: { servers: ["${slow.url}"] }`);
+      const oldPort = Number(new URL(http).port);
+      const inFlight = fetch(`${http}/slow/x`).then((r) => r.text());
+      await new Promise((r) => setTimeout(r, 200));
+      writeFileSync(file, readFileSync(file, 'utf8').replace('http: "127.0.0.1:0"', `http: "127.0.0.1:${await freePort()}"`));
+      expect((await getJson(`${admin}/reload`, { method: 'POST' })).status).toBe(200);
+      // Refused (the port is free again) well before the slow request ends: nobody keeps it open unanswered.
+      await waitUntil(() => bindable(oldPort), 1000, 'the old port released before the drain ends');
+      expect(await inFlight).toBe('late');
+    } finally {
+      slow.server.close();
+    }
+  }, 60_000);
+
+  it('a killed proxy gives back what only it held: an admin address moved by reload is freed when the new proxy takes the new one', async () => {
+    const { file, admin, proxies } = await start();
+    const oldAdmin = Number(new URL(admin).port);
+    const newAdmin = await freePort();
+    writeFileSync(file, readFileSync(file, 'utf8').replace('admin: "127.0.0.1:0"', `admin: "127.0.0.1:${newAdmin}"`));
+    expect((await getJson(`${admin}/reload`, { method: 'POST' })).status).toBe(200);
+    const before = (await proxies())[0]!;
+    process.kill(before.pid!, 'SIGKILL');
+    await waitUntil(async () => { try { return (await fetch(`http://127.0.0.1:${newAdmin}/healthz`)).status === 200; } catch { return false; } }, 15_000, 'the new proxy on the new admin address');
+    await waitUntil(() => bindable(oldAdmin), 5000, 'the old admin address released');
+  }, 60_000);
+
+  it('POST /reload taken by one worker while another restarts does not crash the starting one', async () => {
+    const { admin, proxies } = await start('proxy: { workers: 2 }');
+    const victim = (await proxies())[1]!;
+    process.kill(victim.pid!, 'SIGKILL');
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      await getJson(`${admin}/reload`, { method: 'POST' }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitUntil(async () => (await proxies()).every((p) => p.state === 'ready'), 15_000, 'both workers ready');
+    // One restart for the kill, none for the reloads.
+    expect((await proxies()).find((p) => p.name === victim.name)!.restarts).toBe(1);
+  }, 60_000);
+
+  it('SIGTERM during a restart stops everything: no proxy outlives the master', async () => {
+    const { master, proxies } = await start('proxy: { workers: 2 }');
+    const pids = new Set((await proxies()).map((p) => p.pid!));
+    master.child.kill('SIGUSR2');
+    await master.waitForLog((l) => l.msg === 'proxy restart: starting new proxies on the same sockets');
+    await new Promise((r) => setTimeout(r, 300));
+    for (const line of master.lines) if (typeof line.pid === 'number' && line.component === 'proxy') pids.add(line.pid);
+    const { code } = await master.stop();
+    expect(code).toBe(0);
+    for (const line of master.lines) if (typeof line.pid === 'number' && line.component === 'proxy') pids.add(line.pid);
+    await waitUntil(() => [...pids].every((pid) => !isAlive(pid)), 10_000, 'every proxy gone');
+    expect(master.lines.filter((l) => l.component === 'proxy' && l.msg === 'proxy listening' && master.lines.indexOf(l) > master.lines.findIndex((x) => x.msg === 'stopped'))).toEqual([]);
   }, 60_000);
 });
 

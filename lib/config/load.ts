@@ -192,7 +192,7 @@ function resolveConfig(parsed: ParsedConfig, file: string, env: NodeJS.ProcessEn
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, proxyWorkers: parsed.proxy.workers === 'auto' ? availableParallelism() : parsed.proxy.workers, dns: parsed.dns, adminToken: parsed.admin_token ?? readAdminToken(parsed.admin_token_file, dir, file), publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file, stateDirOf(parsed.state_dir, dir, env)), pool, upstreams, routes };
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, proxyWorkers: parsed.proxy.workers === 'auto' ? Math.min(availableParallelism(), 64) : parsed.proxy.workers, dns: parsed.dns, adminToken: parsed.admin_token ?? readAdminToken(parsed.admin_token_file, dir, file), publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file, stateDirOf(parsed.state_dir, dir, env)), pool, upstreams, routes };
 }
 
 /** Active checks are on by default only where the servers are known to answer them: Portico backends. */

@@ -23,11 +23,14 @@ export class WorkerReports {
 
   /** `report`: this worker's own report of `what`. */
   constructor(private readonly report: (what: ReportKind) => Promise<unknown>) {
-    if (this.workers <= 1 || !process.send) return;
+    if (!process.send) return;
+    // Answered even by a lone worker: during a restart to more workers, the master asks every one.
     process.on('message', (message: unknown) => {
       if (!isIpcMessage(message)) return;
       if (message.type === 'report') {
-        void this.report(message.what).then((body) => process.send?.({ type: 'report-reply', id: message.id, body } satisfies ReportReplyMessage));
+        this.report(message.what)
+          .catch(() => undefined) // left out of the merged answer
+          .then((body) => { if (process.connected) process.send?.({ type: 'report-reply', id: message.id, body } satisfies ReportReplyMessage); }, () => {});
       } else if (message.type === 'collect-reply') {
         this.waiting.get(message.id)?.(message.reports);
         this.waiting.delete(message.id);

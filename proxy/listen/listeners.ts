@@ -193,10 +193,12 @@ export class Listeners {
     const address = this.address(server);
     this.fronts.get(server)?.close();
     this.fronts.delete(server);
-    await drainer?.drain({ keepUpgraded: true });
+    const drained = drainer?.drain({ keepUpgraded: true }); // stops accepting at once; resolves when the connections have finished
+    // Give the socket back now, not after the drain: while the master keeps it, new connections would wait there unanswered.
     const requested = this.requested.get(server);
     this.requested.delete(server);
     if (requested) releaseToMaster(requested.key, requested.address.host, requested.address.port);
+    await drained;
     this.deps.log.info({ address }, 'old listener drained');
   }
 }

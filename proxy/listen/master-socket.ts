@@ -10,6 +10,9 @@ import { ListenError } from '../../lib/listen-error.js';
 /** What server.listen() takes: Node's TCP handle as the master sent it. */
 export type ListenHandle = object;
 
+/** The master answers at once (a bind, or a name looked up): this only guards against a master that is gone. */
+const REPLY_TIMEOUT_MS = 10_000;
+
 const waiting = new Map<number, (reply: ListenReplyMessage, handle: ListenHandle | undefined) => void>();
 let nextId = 1;
 let subscribed = false;
@@ -37,15 +40,21 @@ export function socketFromMaster(key: string, host: string | undefined, port: nu
   const id = nextId++;
   const request: ListenRequestMessage = { type: 'listen', id, key, host, port };
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      waiting.delete(id);
+      reject(new Error(`the master did not send the socket for ${key} within ${REPLY_TIMEOUT_MS} ms`));
+    }, REPLY_TIMEOUT_MS);
     waiting.set(id, (reply, handle) => {
+      clearTimeout(timer);
       if (reply.error || !handle) reject(new ListenError(key, reply.error?.address ?? `${host ?? '0.0.0.0'}:${port}`, reply.error?.code ?? '', new Error(reply.error?.message ?? 'no socket')));
       else resolve(handle);
     });
+    if (!process.connected) return reject(new Error('the master is gone'));
     process.send!(request);
   });
 }
 
 /** Tells the master this process no longer uses `key` at host:port (a reload moved the listener and the old one drained). */
 export function releaseToMaster(key: string, host: string | undefined, port: number): void {
-  if (masterHoldsSockets()) process.send!({ type: 'listen-release', key, host, port });
+  if (masterHoldsSockets()) process.send?.({ type: 'listen-release', key, host, port });
 }
