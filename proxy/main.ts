@@ -6,7 +6,10 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadConfig } from '../lib/config/load.js';
+import { statSync } from 'node:fs';
+import { loadConfig, type PorticoConfig } from '../lib/config/load.js';
+import { AcmeManager } from './acme/manager.js';
+import { AcmeStore } from './acme/store.js';
 import { watchConfigFile } from '../lib/config/watch.js';
 import { isIpcMessage, type SupervisedProcess, type WorkersBroadcastMessage } from '../lib/ipc.js';
 import { exitOnListenError, ListenError, listenErrorOf } from '../lib/listen-error.js';
@@ -70,6 +73,7 @@ export async function runProxy(configFile: string): Promise<void> {
     rejectMalformed: onClientError((reason) => metrics.rejected.inc({ reason })),
     countRejected: (reason) => metrics.rejected.inc({ reason }),
     onTlsReload: (ok) => metrics.tlsReloads.inc({ result: ok ? 'success' : 'failure' }),
+    acmeFiles: () => { const a = config.tls?.acme; return a ? new AcmeStore(a.stateDir, a.directory, a.domains).stored() : undefined; },
     onProxyProtocolError: () => metrics.rejected.inc({ reason: 'proxy_protocol' }),
     log,
     config: () => config,
@@ -122,6 +126,21 @@ export async function runProxy(configFile: string): Promise<void> {
   };
   const adminDrainer = trackConnections(admin);
 
+  // tls.acme: ordered, stored and renewed in the state directory; remade when a reload changes it.
+  let acme: AcmeManager | undefined;
+  const startAcme = (next: PorticoConfig) => {
+    acme?.stop();
+    acme = next.tls?.acme ? new AcmeManager(next.tls.acme, log, {
+      onOrder: (kind, ok) => metrics.acmeOrders.inc({ kind, result: ok ? 'success' : 'failure' }),
+      onCertificate: (files, notAfter) => {
+        metrics.acmeLastSuccess.set({ certificate: next.tls!.acme!.domains[0]! }, Math.floor(statSync(files.cert).mtimeMs / 1000));
+        log.info({ domains: next.tls!.acme!.domains, notAfter }, 'serving the ACME certificate');
+        void listeners.refreshCertificates();
+      },
+    }) : undefined;
+    acme?.start();
+  };
+
   // Know the pool before accepting: a proxy restarted under load must not answer 503 for want of the master's word.
   const poolKnown = new Promise<void>((resolve) => {
     if (!supervised) return resolve();
@@ -147,6 +166,7 @@ export async function runProxy(configFile: string): Promise<void> {
     // A restart cannot free the port: say so once and end the start (the master stops the rest).
     return exitOnListenError(err, log);
   }
+  startAcme(config);
   const httpAddress = listeners.address(listeners.http)!;
   const adminAddress = admin.address() as AddressInfo;
   log.info({ http: httpAddress, https: listeners.httpsPort, admin: adminAddress, config: config.file }, 'proxy listening');
@@ -161,7 +181,9 @@ export async function runProxy(configFile: string): Promise<void> {
         const next = loadConfig(config.file);
         if (JSON.stringify(next.listen.admin) !== JSON.stringify(config.listen.admin)) log.warn('the admin listener\'s address applies when the proxy restarts');
         await listeners.apply(next, config);
+        const acmeChanged = JSON.stringify(next.tls?.acme) !== JSON.stringify(config.tls?.acme);
         config = { ...next, listen: { ...next.listen, admin: config.listen.admin } };
+        if (acmeChanged) startAcme(config);
         state = buildState(config, { supervised, metrics, log, fetchWithRetries, workers }, state);
         applyLocalServers(state, config.pool.upstream, localServers);
         metrics.configReloads.inc({ result: 'success' });
@@ -191,6 +213,7 @@ export async function runProxy(configFile: string): Promise<void> {
     draining = true;
     log.info({ reason }, 'draining');
     watcher.stop();
+    acme?.stop();
     // The admin listener drains like the others: a scrape on a kept-alive connection must not meet a reset.
     drainAndExit({ drain: () => Promise.all([listeners.drain(), adminDrainer.drain()]).then(() => undefined) }, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
   });

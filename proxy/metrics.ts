@@ -23,6 +23,8 @@ export interface ProxyMetrics {
   healthChecks: Counter<'upstream' | 'server' | 'result'>;
   configReloads: Counter<'result'>;
   tlsReloads: Counter<'result'>;
+  acmeOrders: Counter<'kind' | 'result'>;
+  acmeLastSuccess: Gauge<'certificate'>;
   rejected: Counter<'reason'>;
   upgrades: Counter<'route' | 'upstream' | 'result'>;
   websockets: Gauge<'route' | 'upstream'>;
@@ -163,6 +165,14 @@ export function createProxyMetrics(
     tlsReloads: new Counter({
       name: 'portico_tls_reloads_total', help: 'Certificate reloads after the files changed, by result (success, failure).',
       labelNames: ['result'], registers,
+    }),
+    acmeOrders: new Counter({
+      name: 'portico_acme_orders_total', help: 'ACME certificate orders by this proxy, by kind (new, renewal) and result (success, failure).',
+      labelNames: ['kind', 'result'], registers,
+    }),
+    acmeLastSuccess: new Gauge({
+      name: 'portico_acme_last_success_timestamp_seconds', help: 'When the ACME certificate served was last obtained, as a Unix time in seconds (by any proxy sharing the state directory).',
+      labelNames: ['certificate'], registers,
     }),
     configReloads: new Counter({
       name: 'portico_config_reloads_total', help: 'Config reloads attempted, by result (success, failure).',

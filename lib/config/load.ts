@@ -77,6 +77,18 @@ export interface TlsConfig {
   redirectHttp: boolean;
   hsts: string;
   http2: boolean;
+  /** `tls.acme`: certificates ordered and renewed from an ACME CA, kept under `stateDir`. */
+  acme?: AcmeConfig;
+}
+
+export interface AcmeConfig {
+  directory: string;
+  email: string;
+  domains: string[];
+  /** PEM text of the CA that signs the directory's HTTPS certificate, when it is a private one. */
+  ca?: string;
+  /** Where accounts, keys, certificates and pending challenges are kept (the config's state directory). */
+  stateDir: string;
 }
 
 export interface PorticoConfig {
@@ -216,7 +228,7 @@ function stateDirOf(stateDir: string | undefined, dir: string, env: NodeJS.Proce
 function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string, stateDir: string): TlsConfig | undefined {
   if (!tls) return undefined;
   const auto = tls.cert === 'auto';
-  const pairs = auto ? [] : (tls.certificates ?? [{ cert: tls.cert!, key: tls.key! }]);
+  const pairs = auto ? [] : (tls.certificates ?? (tls.cert !== undefined ? [{ cert: tls.cert, key: tls.key! }] : []));
   const certificates = pairs.map((pair, i) => {
     const where = tls.certificates ? `tls.certificates[${i}]` : 'tls';
     const resolved = { cert: resolve(dir, pair.cert), key: resolve(dir, pair.key) };
@@ -227,7 +239,21 @@ function resolveTls(tls: ParsedConfig['tls'], dir: string, file: string, stateDi
     }
     return resolved;
   });
-  return { certificates, auto, autoDir: stateDir, redirectHttp: tls.redirect_http, hsts: tls.hsts, http2: tls.http2 };
+  let acme: AcmeConfig | undefined;
+  if (tls.acme) {
+    let ca: string | undefined;
+    if (tls.acme.ca !== undefined) {
+      const caFile = resolve(dir, tls.acme.ca);
+      try {
+        ca = readFileSync(caFile, 'utf8');
+        if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error('not a PEM certificate');
+      } catch (err) {
+        throw new ConfigError(file, [{ key: 'tls.acme.ca', message: `cannot use ${caFile}: ${(err as Error).message}` }]);
+      }
+    }
+    acme = { directory: tls.acme.directory, email: tls.acme.email, domains: tls.acme.domains.map((d) => d.toLowerCase()), ca, stateDir };
+  }
+  return { certificates, auto, autoDir: stateDir, redirectHttp: tls.redirect_http, hsts: tls.hsts, http2: tls.http2, acme };
 }
 
 function readAdminToken(name: string | undefined, dir: string, file: string): string | undefined {

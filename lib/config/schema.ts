@@ -323,8 +323,22 @@ export const configSchema = z
         hsts: z.string().default(''),
         /** Offer HTTP/2 by ALPN beside HTTP/1.1 (upstreams stay HTTP/1.1 keep-alive). */
         http2: z.boolean().default(true),
+        /** Certificates ordered and renewed from an ACME CA (Let's Encrypt, or a private one), kept in `state_dir`. */
+        acme: z
+          .strictObject({
+            /** The CA's directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory. */
+            directory: z.url({ protocol: /^https?$/, message: 'the ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory' }),
+            /** The account's contact: the CA writes here about expiring certificates and policy changes. */
+            email: z.email({ message: 'an email address for the ACME account, e.g. ops@example.com' }),
+            /** The names of one certificate; each must reach this proxy's HTTP listener on port 80 (HTTP-01). */
+            domains: z.array(z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/i, 'a DNS name such as www.example.com (HTTP-01 cannot prove wildcards)')).min(1, 'name at least one domain'),
+            /** PEM file of the CA that signs the directory's HTTPS certificate (a private ACME CA). */
+            ca: z.string().min(1).optional(),
+          })
+          .optional(),
       })
-      .refine((t) => (t.cert === undefined) !== (t.certificates === undefined), { message: 'give either cert (+ key, or cert: auto) or certificates: [{cert, key}]' })
+      .refine((t) => !(t.cert !== undefined && t.certificates !== undefined), { message: 'give either cert (+ key, or cert: auto) or certificates: [{cert, key}], not both' })
+      .refine((t) => t.cert !== undefined || t.certificates !== undefined || t.acme !== undefined, { message: 'give cert (+ key, or cert: auto), certificates: [{cert, key}], or acme: {directory, email, domains}' })
       .refine((t) => t.cert === undefined || t.cert === 'auto' || t.key !== undefined, { message: 'a cert file needs its key: add tls.key' })
       .optional(),
     dns: z

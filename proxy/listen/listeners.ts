@@ -19,6 +19,8 @@ import { createTlsListener, type TlsListener, type TlsServer } from './tls-liste
 import { listenErrorOf } from '../../lib/listen-error.js';
 import { EditedResponse } from '../request/edited-response.js';
 import { releaseToMaster, socketFromMaster } from './master-socket.js';
+import { answerChallenge, CHALLENGE_PREFIX } from '../acme/challenge.js';
+import { challengesDir } from '../acme/store.js';
 
 /** A client listener: plain HTTP, or the TLS one (HTTP/2 with HTTP/1.1, or HTTP/1.1 alone). */
 type ClientServer = Server | TlsServer;
@@ -32,6 +34,8 @@ export interface ListenerDeps {
   /** Counts a request refused before the handler (portico_rejected_requests_total{reason}). */
   countRejected: (reason: string) => void;
   onTlsReload: (ok: boolean) => void;
+  /** The stored ACME certificate's files, once there is one (`tls.acme`). */
+  acmeFiles: () => { cert: string; key: string } | undefined;
   onProxyProtocolError: (reason: string) => void;
   log: Logger;
   /** The config in force: handlers read redirect and HSTS from it per request. */
@@ -85,7 +89,7 @@ export class Listeners {
     let tls = this.tls;
     try {
       if (next.tls) {
-        const pairs = next.tls.auto ? [await ensureDevCertificate(next.tls.autoDir)] : next.tls.certificates;
+        const pairs = await this.certificatePairs(next.tls);
         const httpsMoved = !previous?.tls || !tls || JSON.stringify(previous.listen.https) !== JSON.stringify(next.listen.https) || previous.tls.http2 !== next.tls.http2;
         if (httpsMoved) {
           tls = createTlsListener(pairs, this.httpsHandler(), this.deps.log, options, this.deps.onTlsReload, next.tls.http2);
@@ -111,6 +115,29 @@ export class Listeners {
     this.stopRenewal = next.tls?.auto ? this.renewDevCertificate(next.tls.autoDir) : undefined;
   }
 
+  /** The certificate files to serve: the configured ones, then the ACME one once stored; a self-signed one until there is any. */
+  private async certificatePairs(tls: NonNullable<PorticoConfig['tls']>): Promise<Array<{ cert: string; key: string }>> {
+    if (tls.auto) return [await ensureDevCertificate(tls.autoDir)];
+    const acme = tls.acme ? this.deps.acmeFiles() : undefined;
+    const pairs = [...tls.certificates, ...(acme ? [acme] : [])];
+    if (pairs.length > 0) return pairs;
+    this.deps.log.warn({ domains: tls.acme?.domains }, 'no ACME certificate yet: serving a self-signed one until the first order completes');
+    return [await ensureDevCertificate(tls.autoDir)];
+  }
+
+  /** The ACME certificate was stored (first order, renewal, or another proxy's): serve it. */
+  async refreshCertificates(): Promise<void> {
+    const tls = this.deps.config().tls;
+    if (!tls || !this.tls) return;
+    try {
+      this.tls.setCertificates(await this.certificatePairs(tls));
+      this.deps.onTlsReload(true);
+    } catch (err) {
+      this.deps.log.error({ error: (err as Error).message }, 'the new ACME certificate cannot be served; keeping the current certificates');
+      this.deps.onTlsReload(false);
+    }
+  }
+
   /** `tls.cert: auto`: renewed in place while running, well before its expiry alert (dev-cert.ts). */
   private renewDevCertificate(dir: string): () => void {
     return keepDevCertificateFresh(dir, (files) => {
@@ -132,7 +159,13 @@ export class Listeners {
   }
 
   private httpHandler(): Handler {
-    return (req, res) => (this.deps.config().tls?.redirectHttp ? this.redirect(req, res) : this.deps.serve(req, res));
+    return (req, res) => {
+      const tls = this.deps.config().tls;
+      // ACME's HTTP-01 comes before redirect_http, routes and limits: the CA must reach it on plain HTTP.
+      if (tls?.acme && req.url?.startsWith(CHALLENGE_PREFIX)) return void answerChallenge(req, res, challengesDir(tls.acme.stateDir));
+      if (tls?.redirectHttp) this.redirect(req, res);
+      else this.deps.serve(req, res);
+    };
   }
 
   private httpsHandler(): Handler {
