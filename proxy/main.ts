@@ -132,9 +132,8 @@ export async function runProxy(configFile: string): Promise<void> {
     acme?.stop();
     acme = next.tls?.acme ? new AcmeManager(next.tls.acme, log, {
       onOrder: (kind, ok) => metrics.acmeOrders.inc({ kind, result: ok ? 'success' : 'failure' }),
-      onCertificate: (files, notAfter) => {
+      onCertificate: (files) => {
         metrics.acmeLastSuccess.set({ certificate: next.tls!.acme!.domains[0]! }, Math.floor(statSync(files.cert).mtimeMs / 1000));
-        log.info({ domains: next.tls!.acme!.domains, notAfter }, 'serving the ACME certificate');
         void listeners.refreshCertificates();
       },
     }) : undefined;
