@@ -7,7 +7,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { problem, PROBLEM_CONTENT_TYPE } from '../lib/problem.js';
 import { CoreError, FOO_MAX_VAL, FOO_MIN_VAL, type Core } from './core.js';
 import type { BackendMetrics } from './metrics.js';
-import { AbandonedError, type Slots, SlotsFullError } from './slots.js';
+import { CallTimes } from './call-times.js';
+import { AbandonedError, NotStartedError, type Slots, SlotsFullError } from './slots.js';
 import { parseValBody, parseValParam, type ValResult } from './val.js';
 
 /** JSON bodies for POST /api/foo are tiny; anything larger is a mistake or an attack. */
@@ -17,6 +18,11 @@ export interface BackendState {
   draining: boolean;
 }
 
+/** The proxy's offer (issue 22): it will send a request this backend hands back unstarted to a free server. */
+export const GIVE_BACK_OFFER = 'portico-give-back';
+/** On a 503 that hands a request back: it never started, so sending it elsewhere is safe for any method. */
+export const NOT_STARTED = 'portico-not-started';
+
 /** Only known routes become metric labels; anything else is "other". */
 const ROUTES: Record<string, string> = { '/api/foo': 'foo', '/healthz': 'healthz', '/readyz': 'readyz', '/metrics': 'metrics' };
 
@@ -24,6 +30,7 @@ export function createApp(core: Core, slots: Slots, metrics: BackendMetrics, sta
   const app = new Hono();
   // A result is a pure function of val: caches may keep it (the proxy's route cache, a CDN, the browser).
   const resultCacheControl = cacheMaxAge > 0 ? `public, max-age=${cacheMaxAge}` : 'no-store';
+  const callTimes = new CallTimes();
 
   app.use(async (c, next) => {
     const started = performance.now();
@@ -76,8 +83,16 @@ export function createApp(core: Core, slots: Slots, metrics: BackendMetrics, sta
     const queuedAt = performance.now();
     let release: () => void;
     try {
-      release = await slots.acquire(c.req.raw.signal);
+      // Only a proxy that offers to re-send it gets a request back: any other client would just see a 503.
+      const giveBackAfterMs = c.req.header(GIVE_BACK_OFFER) === undefined ? undefined : callTimes.giveBackAfterMs();
+      release = await slots.acquire(c.req.raw.signal, giveBackAfterMs);
     } catch (err) {
+      if (err instanceof NotStartedError) {
+        metrics.givenBack.inc();
+        return c.body(JSON.stringify(problem(503, `${err.message}; given back to the proxy to send to a free server`)), 503, {
+          'Content-Type': PROBLEM_CONTENT_TYPE, 'Cache-Control': 'no-store', [NOT_STARTED]: String(Math.round(err.waitedMs)),
+        });
+      }
       if (err instanceof SlotsFullError) {
         metrics.shed.inc({ reason: 'queue_full' });
         c.header('Retry-After', '1');
@@ -94,6 +109,7 @@ export function createApp(core: Core, slots: Slots, metrics: BackendMetrics, sta
     try {
       const result = await core.foo(input.val);
       const ms = performance.now() - started;
+      callTimes.record(ms);
       metrics.nativeCallDuration.observe({ op: 'foo' }, ms / 1000);
       c.header('Cache-Control', resultCacheControl);
       return c.json({ val: input.val, result, ms: Math.round(ms * 1000) / 1000, pid: process.pid });

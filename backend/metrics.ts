@@ -11,6 +11,7 @@ export interface BackendMetrics {
   nativeCallErrors: Counter<'op' | 'code'>;
   queueWait: Histogram;
   shed: Counter<'reason'>;
+  givenBack: Counter;
 }
 
 export function createBackendMetrics(slots: Slots, coreVersion: string): BackendMetrics {
@@ -53,6 +54,10 @@ export function createBackendMetrics(slots: Slots, coreVersion: string): Backend
     queueWait: new Histogram({
       name: 'portico_backend_queue_wait_seconds', help: 'Time requests waited for a compute slot.',
       buckets: DURATION_BUCKETS, registers,
+    }),
+    givenBack: new Counter({
+      name: 'portico_backend_given_back_total', help: 'Queued requests handed back unstarted to the proxy that offered to re-send them (stuck behind a call far dearer than usual).',
+      registers,
     }),
     shed: new Counter({
       name: 'portico_backend_shed_total', help: 'Requests refused (queue full) or dropped (client gone while queued).',

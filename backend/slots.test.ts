@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AbandonedError, Slots, SlotsFullError } from './slots.js';
+import { AbandonedError, NotStartedError, Slots, SlotsFullError } from './slots.js';
 
 describe('Slots', () => {
   it('grants up to `slots` at once, queues up to `queueSize`, refuses the rest', async () => {
@@ -61,5 +61,32 @@ describe('Slots', () => {
 
   it.each([[0, 1], [1.5, 1], [1, -1]])('rejects slots=%d queueSize=%d', (s, q) => {
     expect(() => new Slots(s, q)).toThrow(RangeError);
+  });
+});
+
+describe('Slots: give-back (issue 22)', () => {
+  it('hands a queued request back when it has not started by its deadline, and keeps the slot order for the rest', async () => {
+    const slots = new Slots(1, 2);
+    const running = await slots.acquire();
+    const started = performance.now();
+    const givenBack = slots.acquire(undefined, 30);
+    const patient = slots.acquire();
+    await expect(givenBack).rejects.toBeInstanceOf(NotStartedError);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+    expect(slots.stats()).toMatchObject({ busy: 1, queued: 1 });
+    running();
+    (await patient)();
+    expect(slots.stats()).toMatchObject({ busy: 0, queued: 0 });
+  });
+
+  it('a request granted before its deadline is never handed back', async () => {
+    const slots = new Slots(1, 1);
+    const running = await slots.acquire();
+    const queued = slots.acquire(undefined, 50);
+    running();
+    const release = await queued;
+    await new Promise((r) => setTimeout(r, 80));
+    expect(slots.stats()).toMatchObject({ busy: 1, queued: 0 });
+    release();
   });
 });

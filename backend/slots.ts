@@ -18,6 +18,14 @@ export class AbandonedError extends Error {
   }
 }
 
+/** A queued request not started by its deadline, handed back for the proxy to send elsewhere (issue 22). */
+export class NotStartedError extends Error {
+  constructor(readonly waitedMs: number) {
+    super(`not started within ${Math.round(waitedMs)} ms: the slot is held by a call far longer than usual`);
+    this.name = 'NotStartedError';
+  }
+}
+
 interface Waiter {
   grant: (release: () => void) => void;
   refuse: (err: Error) => void;
@@ -41,10 +49,11 @@ export class Slots {
 
   /**
    * Waits for a free slot; resolves to its release function (call it once).
-   * @throws SlotsFullError when the queue is full; AbandonedError when `signal` aborts while queued.
+   * @throws SlotsFullError when the queue is full; AbandonedError when `signal` aborts while queued;
+   *   NotStartedError when `giveBackAfterMs` passes while queued.
    * @example const release = await slots.acquire(req.signal); try { await work(); } finally { release(); }
    */
-  acquire(signal?: AbortSignal): Promise<() => void> {
+  acquire(signal?: AbortSignal, giveBackAfterMs?: number): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(new AbandonedError());
     if (this.busy < this.slots) {
       this.busy++;
@@ -52,15 +61,18 @@ export class Slots {
     }
     if (this.waiting.length >= this.queueSize) return Promise.reject(new SlotsFullError());
     return new Promise((grant, refuse) => {
-      const waiter: Waiter = { grant, refuse };
-      this.waiting.push(waiter);
-      signal?.addEventListener('abort', () => {
+      const leave = (err: Error) => {
         const i = this.waiting.indexOf(waiter);
-        if (i >= 0) {
-          this.waiting.splice(i, 1);
-          refuse(new AbandonedError());
-        }
-      }, { once: true });
+        if (i < 0) return;
+        this.waiting.splice(i, 1);
+        clearTimeout(timer);
+        refuse(err);
+      };
+      // The caller may take it back: not started by then, it goes elsewhere (see NotStartedError).
+      const timer = giveBackAfterMs === undefined ? undefined : setTimeout(() => leave(new NotStartedError(giveBackAfterMs)), giveBackAfterMs);
+      const waiter: Waiter = { grant: (release) => { clearTimeout(timer); grant(release); }, refuse };
+      this.waiting.push(waiter);
+      signal?.addEventListener('abort', () => leave(new AbandonedError()), { once: true });
     });
   }
 

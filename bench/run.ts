@@ -334,13 +334,35 @@ async function mixed(): Promise<ScenarioResult> {
     open[policy] = f;
     openRow(policy, cap.split(': ')[1]!, f);
   }
-  for (const [name, kind, options] of anchorRuns(1)) openRow(name, kind === 'haproxy' ? '1' : 'none', await measureAnchor(kind, options, 0, openMs, undefined, openDrive));
+  for (const [name, kind, options] of anchorRuns(1)) {
+    const f = await measureAnchor(kind, options, 0, openMs, undefined, openDrive);
+    if (kind === 'haproxy') open.haproxy = f;
+    openRow(name, kind === 'haproxy' ? '1' : 'none', f);
+  }
   const openLo = open['least-outstanding']!;
   const openRr = open['round-robin']!;
+  // The second mix of issue 22: cheaper calls, the same 100× ratio, where the proxy's round trip weighs more.
+  const [cheap2, dear2] = [300, 30_000];
+  let m = 0;
+  const nextPath2 = () => `/api/foo?val=${m++ % 10 === 9 ? dear2 : cheap2}`;
+  const second: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+  for (const [policy, cap] of [['round-robin', 'max_inflight: 4'], ['least-outstanding', 'max_inflight: auto']] as const) {
+    const f = await repeated(() => measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, nextPath2));
+    second[policy] = f;
+    rows.push({ policy: `${policy}, foo(${cheap2})/foo(${dear2})`, cap: cap.split(': ')[1]!, 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
+  }
+  for (const [name, kind, options] of anchorRuns(1)) {
+    const f = await repeated(() => measureAnchor(kind, options, 2 * cores, ms, nextPath2));
+    if (kind === 'haproxy') second.haproxy = f;
+    rows.push({ policy: `${name}, foo(${cheap2})/foo(${dear2})`, cap: kind === 'haproxy' ? '1' : 'none', 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
+  }
+  const lo2 = second['least-outstanding']!;
+  const haproxy2 = second.haproxy;
+  const openHaproxy = open.haproxy;
   writeChart('mixed', 'Mixed cost: 90 % foo(1000), 10 % foo(100000), 4 clients', `npm run bench ${new Date().toISOString().slice(0, 10)}, ${cores} cores`, chart);
   return {
     scenario: 'mixed',
-    description: `90 % foo(${cheap}), 10 % foo(${dear}) (100× dearer), ${2 * cores} closed-loop clients, ${ms / 1000} s per run; then open loop: the mix (dear at random, 10 %) arriving at random at ${OPEN_LOOP_SHARE} × least-outstanding's closed-loop throughput, ${openMs / 1000} s, latency counted from each arrival. Checks compare the default (least-outstanding, cap auto) with round-robin as nginx runs it (no effective cap); errors include 503s.`,
+    description: `90 % foo(${cheap}), 10 % foo(${dear}) (100× dearer), ${2 * cores} closed-loop clients, ${ms / 1000} s per run, and the same for 90 % foo(${cheap2}), 10 % foo(${dear2}); then open loop: the mix (dear at random, 10 %) arriving at random at ${OPEN_LOOP_SHARE} × least-outstanding's closed-loop throughput, ${openMs / 1000} s, latency counted from each arrival. Checks compare the default (least-outstanding, cap auto) with round-robin as nginx runs it (no effective cap); errors include 503s.`,
     rows,
     checks: [
       { what: 'throughput least-outstanding / round-robin', target: '≥ 1.3', value: lo.rps / rr.rps, pass: lo.rps / rr.rps >= 1.3 },
@@ -352,6 +374,14 @@ async function mixed(): Promise<ScenarioResult> {
         { what: 'throughput Portico / HAProxy leastconn maxconn 1', target: '≥ 1', value: lo.rps / haproxy.rps, pass: lo.rps >= haproxy.rps },
         { what: 'p50 Portico / HAProxy leastconn maxconn 1', target: '≤ 1', value: lo.p50 / haproxy.p50, pass: lo.p50 <= haproxy.p50 },
         { what: 'p99 Portico / HAProxy leastconn maxconn 1', target: '≤ 1', value: lo.p99 / haproxy.p99, pass: lo.p99 <= haproxy.p99 },
+      ] : []),
+      ...(haproxy2 ? [
+        { what: `foo(${cheap2})/foo(${dear2}): throughput Portico / HAProxy`, target: '≥ 1', value: lo2.rps / haproxy2.rps, pass: lo2.rps >= haproxy2.rps },
+        { what: `foo(${cheap2})/foo(${dear2}): p50 Portico / HAProxy`, target: '≤ 1', value: lo2.p50 / haproxy2.p50, pass: lo2.p50 <= haproxy2.p50 },
+        { what: `foo(${cheap2})/foo(${dear2}): p99 Portico / HAProxy`, target: '≤ 1', value: lo2.p99 / haproxy2.p99, pass: lo2.p99 <= haproxy2.p99 },
+      ] : []),
+      ...(openHaproxy ? [
+        { what: 'open loop: p99 Portico / HAProxy', target: '≤ 1', value: openLo.p99 / openHaproxy.p99, pass: openLo.p99 <= openHaproxy.p99 },
       ] : []),
     ],
   };

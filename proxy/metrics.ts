@@ -20,6 +20,7 @@ export interface ProxyMetrics {
   queueWait: FastHistogram<'upstream'>;
   ejections: Counter<'upstream' | 'server'>;
   backpressure: Counter<'upstream' | 'server'>;
+  givenBack: Counter<'upstream' | 'server'>;
   healthChecks: Counter<'upstream' | 'server' | 'result'>;
   configReloads: Counter<'result'>;
   tlsReloads: Counter<'result'>;
@@ -140,6 +141,10 @@ export function createProxyMetrics(
     queueWait: new FastHistogram('portico_upstream_queue_wait_seconds', 'Time requests waited in the queue before getting a server.', ['upstream'], [0.001, ...DURATION_BUCKETS], registry),
     ejections: new Counter({
       name: 'portico_upstream_ejections_total', help: 'Times a server was ejected after consecutive failures.',
+      labelNames: ['upstream', 'server'], registers,
+    }),
+    givenBack: new Counter({
+      name: 'portico_upstream_given_back_total', help: 'Requests a server handed back unstarted (stuck behind a call far dearer than usual) and the proxy sent again at once, to a free server; never a failure, never a retry.',
       labelNames: ['upstream', 'server'], registers,
     }),
     backpressure: new Counter({

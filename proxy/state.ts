@@ -102,6 +102,7 @@ function upstreamEvents(upstream: string, metrics: ProxyMetrics, log: Logger): U
       log.warn({ upstream, server: server.url, ejectedMs }, 'server ejected after consecutive failures');
     },
     onBackpressure: (server) => metrics.backpressure.inc({ upstream, server: server.url }),
+    onGivenBack: (server) => metrics.givenBack.inc({ upstream, server: server.url }),
   };
 }
 

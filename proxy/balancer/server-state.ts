@@ -48,6 +48,13 @@ export class ServerState implements Candidate {
   private backpressureStreak = 0;
   /** When the server last came (back) up: slow start ramps from here. */
   upSince = Number.NEGATIVE_INFINITY;
+  /**
+   * It handed a queued request back unstarted (issue 22): its current call runs far longer
+   * than usual, so the extra request beyond its slots is not sent there until a call ends.
+   */
+  stalled = false;
+  /** Requests it handed back unstarted. */
+  givenBack = 0;
   /** For local backends: the process id the master reports. */
   pid: number | undefined;
   /** For servers found by DNS: which `{dns, port}` entry found it ("dns:name:port"). */
@@ -80,7 +87,8 @@ export class ServerState implements Candidate {
       ? Math.max(1, Math.floor((this.reportedCap ?? this.options.defaultCap) / this.options.replicas))
       : this.options.maxInflight;
     if (full === Number.POSITIVE_INFINITY) return full;
-    return Math.max(1, Math.floor(full * this.slowStartFactor()));
+    const usable = this.stalled ? full - 1 : full;
+    return Math.max(1, Math.floor(usable * this.slowStartFactor()));
   }
 
   get weight(): number {
@@ -97,6 +105,7 @@ export class ServerState implements Candidate {
     this.consecutiveFailures = 0;
     this.ejections = 0;
     this.backpressureStreak = 0;
+    this.stalled = false;
   }
 
   /**

@@ -53,6 +53,8 @@ export interface UpstreamStats {
   policy: string;
   queue: { depth: number; size: number; timeoutMs: number; order: 'adaptive' | 'fifo'; newestFirst: boolean };
   shed: Record<ShedReason, number>;
+  /** Requests its servers handed back unstarted and the proxy sent again (issue 22). */
+  givenBack: number;
   servers: Array<{
     url: string; local: boolean; up: boolean; state: LocalState; healthy: boolean; inflight: number;
     /** null: uncapped (a server that never said what it can take, under `max_inflight: auto`). */
@@ -62,6 +64,9 @@ export interface UpstreamStats {
     failures: number;
     /** Why the server is not up (failed check with its reason, ejection, back-pressure), when it is not. */
     down?: string;
+    /** Requests it handed back unstarted; `stalled`: it did so during its current call, and takes no extra request until a call ends. */
+    givenBack: number;
+    stalled: boolean;
   }>;
 }
 
@@ -75,6 +80,8 @@ export interface UpstreamEvents {
   onFailure?(server: ServerState, reason: FailureReason): void;
   /** That failure ejected the server for `ms`. */
   onEjected?(server: ServerState, ms: number): void;
+  /** The server handed a queued request back unstarted; it is sent again at once. */
+  onGivenBack?(server: ServerState): void;
   /** The server answered 503 + Retry-After: back-pressure, never a failure. */
   onBackpressure?(server: ServerState): void;
 }
@@ -98,6 +105,8 @@ export class Upstream {
   private readonly options: HealthOptions;
   private readonly list: ServerList;
   private readonly queue: Waiter[] = [];
+  /** Requests handed back unstarted by a server and sent again. */
+  private givenBack = 0;
   private readonly shedding = new Shedding((reason) => shedMessage(reason, this.config, this.servers));
   private tick?: NodeJS.Timeout;
   private readonly supervised: boolean;
@@ -131,14 +140,15 @@ export class Upstream {
    * @throws ShedError (queue full, queue timeout, no server up, client gone).
    * @example const server = await upstream.acquire({}, signal); try { ... } finally { upstream.release(server); }
    */
-  acquire(ctx: PickContext, signal?: LeftSignal, exclude: ReadonlySet<ServerState> = new Set()): Promise<ServerState> {
+  acquire(ctx: PickContext, signal?: LeftSignal, exclude: ReadonlySet<ServerState> = new Set(), givenBack = false): Promise<ServerState> {
     if (signal?.aborted) return Promise.reject(this.shed('client_gone'));
     if (!this.anyUp(exclude)) return Promise.reject(this.shed('no_server'));
-    if (this.queue.length === 0) {
+    if (this.queue.length === 0 || givenBack) {
       const server = this.pick(ctx, exclude);
       if (server) return Promise.resolve(this.take(server));
     }
-    if (this.queue.length >= this.config.queue.size) return Promise.reject(this.shed('queue_full'));
+    // A request handed back has waited already: it goes first, and a full queue does not refuse it.
+    if (this.queue.length >= this.config.queue.size && !givenBack) return Promise.reject(this.shed('queue_full'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => remove(this.shed('queue_timeout')), this.config.queue.timeout);
       const onAbort = () => remove(this.shed('client_gone'));
@@ -157,7 +167,8 @@ export class Upstream {
         waiter.refuse(err);
       };
       signal?.once('abort', onAbort);
-      this.queue.push(waiter);
+      if (givenBack) this.queue.unshift(waiter);
+      else this.queue.push(waiter);
       this.armTick();
     });
   }
@@ -198,6 +209,19 @@ export class Upstream {
     const ejectedMs = server.recordFailure(code, mayEject(this.servers, server, this.config.health.max_ejected_percent));
     if (ejectedMs !== undefined) this.events.onEjected?.(server, ejectedMs);
     this.dispatch();
+  }
+
+  /**
+   * `server` handed the request back unstarted (its 503 with Portico-Not-Started): not a
+   * failure, no back-pressure. Its slot is free, but its current call runs long, so it
+   * takes no extra request until a call ends (ServerState.stalled).
+   */
+  giveBack(server: ServerState): void {
+    server.stalled = true;
+    server.givenBack++;
+    this.givenBack++;
+    this.events.onGivenBack?.(server);
+    this.release(server);
   }
 
   /** Gives the slot back and hands freed capacity to the queue, oldest first. */
@@ -310,10 +334,11 @@ export class Upstream {
       policy: this.config.policy,
       queue: { depth: this.queue.length, size: this.config.queue.size, timeoutMs: this.config.queue.timeout, order: this.config.queue.order, newestFirst: this.newestFirst() },
       shed: { ...this.shedding.counts },
+      givenBack: this.givenBack,
       servers: this.servers.map((s) => ({
         url: s.url, local: s.local, up: s.up, state: s.localState, healthy: s.healthy,
         inflight: s.inflight, cap: Number.isFinite(s.cap) ? s.cap : null, ejectedUntil: s.ejectedUntil > now ? s.ejectedUntil : null,
-        failures: s.consecutiveFailures, down: s.downReason(this.config.health.path),
+        failures: s.consecutiveFailures, down: s.downReason(this.config.health.path), givenBack: s.givenBack, stalled: s.stalled,
       })),
     };
   }

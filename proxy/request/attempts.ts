@@ -32,10 +32,11 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
     const tried = new Set<ServerState>();
     upstream.retryBudget.recordRequest();
 
+    let givenBack = 0;
     for (let attempt = 0; ; attempt++) {
       let server: ServerState;
       try {
-        server = await upstream.acquire(ctx, clientGone, tried);
+        server = await upstream.acquire(ctx, clientGone, tried, givenBack > 0);
       } catch (err) {
         if (!(err instanceof ShedError)) throw err;
         metrics.shed.inc({ upstream: x.upstream, reason: err.reason });
@@ -46,7 +47,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
       tried.add(server);
       x.server = server.url;
       const options = attemptOptionsOf(upstream);
-      const headers = x.view.upstreamHeaders;
+      const headers = offersGiveBack(server, body, givenBack) ? { ...x.view.upstreamHeaders, [GIVE_BACK_OFFER]: '1' } : x.view.upstreamHeaders;
       let outcome = await forwarder.send(outgoing, server.url, options, headers, clientGone, body);
       if (outcome.kind === 'error' && outcome.staleConnection && mayResend(method, body)) {
         // The server closed a keep-alive connection as the request went out on it: not the
@@ -56,6 +57,15 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
         const again = await forwarder.send(outgoing, server.url, { ...options, freshConnection: true }, headers, clientGone, body);
         // The first attempt was sent: a refused resend must not make it look never sent.
         outcome = again.kind === 'error' ? { ...again, sent: true } : again;
+      }
+      if (outcome.kind === 'response' && outcome.status === 503 && outcome.headers[NOT_STARTED] !== undefined) {
+        // Handed back unstarted: sent again at once, to a free server (issue 22). Not a failure, not a retry.
+        outcome.body.resume();
+        upstream.giveBack(server);
+        tried.delete(server);
+        givenBack++;
+        attempt--;
+        continue;
       }
       if (outcome.kind === 'response') {
         upstream.recordAttempt(server, outcome);
@@ -85,6 +95,21 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
       metrics.retries.inc({ upstream: x.upstream });
     }
   };
+}
+
+/** The request header offering a server to hand the request back unstarted, and the response header that does. */
+const GIVE_BACK_OFFER = 'portico-give-back';
+const NOT_STARTED = 'portico-not-started';
+/** A request is handed back at most this often; after that it waits where it is sent. */
+const MAX_GIVE_BACKS = 3;
+
+/**
+ * Offer a give-back only to Portico backends: the local pool's, and servers that said what
+ * they can take (their /readyz reports slots); others never see the header. Only for requests that
+ * can be sent again whole, and only a few times per request.
+ */
+function offersGiveBack(server: ServerState, body: RequestBody, givenBack: number): boolean {
+  return (server.local || server.reportedCap !== undefined) && body.kind !== 'streamed' && givenBack < MAX_GIVE_BACKS;
 }
 
 const attemptOptions = new WeakMap<Upstream['config'], AttemptOptions>();
