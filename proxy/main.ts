@@ -73,7 +73,10 @@ export async function runProxy(configFile: string): Promise<void> {
     rejectMalformed: onClientError((reason) => metrics.rejected.inc({ reason })),
     countRejected: (reason) => metrics.rejected.inc({ reason }),
     onTlsReload: (ok) => metrics.tlsReloads.inc({ result: ok ? 'success' : 'failure' }),
-    acmeFiles: () => { const a = config.tls?.acme; return a ? new AcmeStore(a.stateDir, a.directory, a.domains).stored() : undefined; },
+    acmeFiles: (a) => {
+      const stored = new AcmeStore(a.stateDir, a.directory, a.domains).stored();
+      return stored && { cert: stored.certFile, key: stored.keyFile };
+    },
     onProxyProtocolError: () => metrics.rejected.inc({ reason: 'proxy_protocol' }),
     log,
     config: () => config,
@@ -129,7 +132,7 @@ export async function runProxy(configFile: string): Promise<void> {
   // tls.acme: ordered, stored and renewed in the state directory; remade when a reload changes it.
   let acme: AcmeManager | undefined;
   const startAcme = (next: PorticoConfig) => {
-    acme?.stop();
+    const previous = acme;
     acme = next.tls?.acme ? new AcmeManager(next.tls.acme, log, {
       onOrder: (kind, ok) => metrics.acmeOrders.inc({ kind, result: ok ? 'success' : 'failure' }),
       onCertificate: (files) => {
@@ -137,7 +140,9 @@ export async function runProxy(configFile: string): Promise<void> {
         void listeners.refreshCertificates();
       },
     }) : undefined;
-    acme?.start();
+    // The previous manager's order (if one runs) ends first: two orders side by side would waste the CA's limits.
+    const next_ = acme;
+    void (previous?.stop() ?? Promise.resolve()).then(() => next_?.start());
   };
 
   // Know the pool before accepting: a proxy restarted under load must not answer 503 for want of the master's word.
@@ -212,7 +217,7 @@ export async function runProxy(configFile: string): Promise<void> {
     draining = true;
     log.info({ reason }, 'draining');
     watcher.stop();
-    acme?.stop();
+    void acme?.stop();
     // The admin listener drains like the others: a scrape on a kept-alive connection must not meet a reset.
     drainAndExit({ drain: () => Promise.all([listeners.drain(), adminDrainer.drain()]).then(() => undefined) }, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
   });

@@ -327,7 +327,7 @@ export const configSchema = z
         acme: z
           .strictObject({
             /** The CA's directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory. */
-            directory: z.url({ protocol: /^https?$/, message: 'the ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory' }),
+            directory: z.url({ protocol: /^https$/, message: 'the ACME directory\'s https:// URL (RFC 8555 requires HTTPS), e.g. https://acme-v02.api.letsencrypt.org/directory' }),
             /** The account's contact: the CA writes here about expiring certificates and policy changes. */
             email: z.email({ message: 'an email address for the ACME account, e.g. ops@example.com' }),
             /** The names of one certificate; each must reach this proxy's HTTP listener on port 80 (HTTP-01). */
@@ -338,6 +338,7 @@ export const configSchema = z
           .optional(),
       })
       .refine((t) => !(t.cert !== undefined && t.certificates !== undefined), { message: 'give either cert (+ key, or cert: auto) or certificates: [{cert, key}], not both' })
+      .refine((t) => !(t.cert === 'auto' && t.acme !== undefined), { message: 'cert: auto and acme exclude each other: acme serves a self-signed certificate itself until its first one arrives', path: ['acme'] })
       .refine((t) => t.cert !== undefined || t.certificates !== undefined || t.acme !== undefined, { message: 'give cert (+ key, or cert: auto), certificates: [{cert, key}], or acme: {directory, email, domains}' })
       .refine((t) => t.cert === undefined || t.cert === 'auto' || t.key !== undefined, { message: 'a cert file needs its key: add tls.key' })
       .optional(),

@@ -4,11 +4,9 @@
  * keeps it in the state directory, and renews it at two thirds of its lifetime.
  * A failed order is retried with exponential backoff while the old certificate
  * keeps being served. Proxies sharing the state directory take the store's order
- * lock first: one orders, the others load what it stored.
+ * lock first and share its backoff: one orders, the others load what it stored.
  */
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { Agent, get as httpsGet } from 'node:https';
+import { get as httpsGet, Agent } from 'node:https';
 import acme from 'acme-client';
 import type { AcmeConfig } from '../../lib/config/load.js';
 import type { Logger } from '../../lib/log.js';
@@ -17,6 +15,8 @@ import { AcmeStore, type CertificateFiles } from './store.js';
 
 /** While another process holds the order lock, look at the store again this often. */
 const LOCKED_RETRY_MS = 1000;
+/** The lock is touched this often while an order runs (a lock untouched for a minute is taken over). */
+const HEARTBEAT_MS = 5000;
 /** A CA that does not answer within this long is a failed attempt (axios waits forever by default). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -30,8 +30,9 @@ export interface AcmeEvents {
 export class AcmeManager {
   readonly store: AcmeStore;
   private timer?: NodeJS.Timeout;
-  private failures = 0;
   private stopped = false;
+  /** The order under way, if any: stop() waits for it, so that a successor never orders beside it. */
+  private ordering: Promise<void> | undefined;
   /** The order lock's holder this process last said it waits for. */
   private waitingFor: string | undefined;
   /** notAfter of the certificate last handed to onCertificate. */
@@ -46,62 +47,81 @@ export class AcmeManager {
     void this.tick();
   }
 
-  stop(): void {
+  /** No more orders; resolves once the one under way (if any) has ended and given its lock back. */
+  stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.store.unlock(); // an order under way is abandoned with the process
+    return this.ordering ?? Promise.resolve();
   }
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
-    const stored = this.readStored();
+    try {
+      await this.step();
+    } catch (err) {
+      // The state directory unwritable, say: never an unhandled rejection that ends the proxy.
+      const delay = retryDelay(1);
+      this.log.error({ domains: this.config.domains, dir: this.config.stateDir, error: (err as Error).message, retryInMs: delay }, `ACME: ${(err as Error).message}; trying again in ${Math.round(delay / 1000)} s`);
+      this.schedule(delay);
+    }
+  }
+
+  private async step(): Promise<void> {
+    const stored = this.store.stored();
     const now = Date.now();
     if (stored) {
       if (stored.notAfter.getTime() !== this.served) {
         this.served = stored.notAfter.getTime();
         this.log.info({ domains: this.config.domains, notAfter: stored.notAfter }, 'ACME certificate loaded from the state directory');
-        this.events.onCertificate(stored.files, stored.notAfter);
+        this.events.onCertificate({ cert: stored.certFile, key: stored.keyFile }, stored.notAfter);
       }
       const due = renewAt(stored.notBefore.getTime(), stored.notAfter.getTime(), this.random);
-      if (due > now) {
-        this.failures = 0; // another proxy may have renewed it
-        return this.schedule(due - now);
-      }
+      if (due > now) return this.schedule(due - now);
     }
+    // Due, or nothing stored: wait out the backoff every proxy shares, then take the lock.
+    const backoff = this.store.backoff();
+    if (backoff.nextAttemptAt > now) return this.schedule(backoff.nextAttemptAt - now);
     if (!this.store.lock()) {
-      // Another proxy orders: load its result when it is stored.
       const holder = this.store.holder();
-      const who = holder ? `${holder.host} ${holder.pid}` : 'gone';
-      if (who !== this.waitingFor) this.log.info({ domains: this.config.domains, holder }, 'another proxy is ordering this certificate; waiting for it in the state directory');
+      const who = holder ? `${holder.host} ${holder.pid}` : 'unknown';
+      if (who !== this.waitingFor) this.log.info({ domains: this.config.domains, holder: holder && { host: holder.host, pid: holder.pid } }, 'another proxy is ordering this certificate; waiting for it in the state directory');
       this.waitingFor = who;
       return this.schedule(LOCKED_RETRY_MS);
     }
     this.waitingFor = undefined;
     const kind = stored ? 'renewal' : 'new';
+    let done!: () => void;
+    this.ordering = new Promise((resolve) => { done = resolve; });
+    const heartbeat = setInterval(() => this.store.touch(), HEARTBEAT_MS);
     try {
       const started = Date.now();
       await this.order();
-      this.failures = 0;
+      this.store.saveBackoff({ failures: 0, nextAttemptAt: 0 });
       this.events.onOrder(kind, true);
       this.log.info({ domains: this.config.domains, kind, ms: Date.now() - started }, 'ACME certificate obtained');
     } catch (err) {
-      this.failures++;
-      this.events.onOrder(kind, false);
+      const failures = this.store.backoff().failures + 1;
       const lifetime = stored ? stored.notAfter.getTime() - stored.notBefore.getTime() : undefined;
-      const delay = retryDelay(this.failures, lifetime);
-      this.log.error({ domains: this.config.domains, kind, directory: this.config.directory, failures: this.failures, retryInMs: delay, error: describe(err, this.config.directory) },
-        `ACME ${kind === 'new' ? 'order' : 'renewal'} failed: ${describe(err, this.config.directory)}; ${stored ? 'still serving the current certificate, ' : ''}retrying in ${Math.round(delay / 1000)} s`);
+      const delay = retryDelay(failures, lifetime);
+      this.store.saveBackoff({ failures, nextAttemptAt: Date.now() + delay });
+      this.events.onOrder(kind, false);
+      const why = describe(err, this.config.directory);
+      this.log.error({ domains: this.config.domains, kind, directory: this.config.directory, failures, retryInMs: delay, error: why },
+        `ACME ${kind === 'new' ? 'order' : 'renewal'} failed: ${why}; ${stored ? 'still serving the current certificate, ' : ''}retrying in ${Math.round(delay / 1000)} s`);
       return this.schedule(delay);
     } finally {
+      clearInterval(heartbeat);
       this.store.unlock();
+      this.ordering = undefined;
+      done();
     }
-    return this.tick(); // serve it, and schedule its renewal
+    return this.step(); // serve it, and schedule its renewal
   }
 
   private schedule(ms: number): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    // setTimeout's limit is 24.8 days: a longer wait is taken in steps.
+    // setTimeout's limit is 24.8 days: a longer wait is taken in steps (tick looks again).
     this.timer = setTimeout(() => void this.tick(), Math.min(Math.max(ms, 0), 2 ** 31 - 1));
     this.timer.unref();
   }
@@ -111,9 +131,9 @@ export class AcmeManager {
    * retries run out (it throws "Cannot read properties of undefined (reading
    * 'config')"), and the operator needs to know what could not be reached.
    */
-  private reachDirectory(): Promise<void> {
+  private reachDirectory(agent: Agent): Promise<void> {
     return new Promise((resolve, reject) => {
-      const req = httpsGet(this.config.directory, { ca: this.config.ca, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+      const req = httpsGet(this.config.directory, { agent, timeout: REQUEST_TIMEOUT_MS }, (res) => {
         res.resume();
         if (res.statusCode === 200) resolve();
         else reject(new Error(`the ACME directory ${this.config.directory} answered ${res.statusCode}`));
@@ -123,25 +143,15 @@ export class AcmeManager {
     });
   }
 
-  private readStored(): { files: CertificateFiles; notBefore: Date; notAfter: Date } | undefined {
-    const files = this.store.stored();
-    if (!files) return undefined;
-    try {
-      const x509 = new X509Certificate(readFileSync(files.cert));
-      return { files, notBefore: new Date(x509.validFrom), notAfter: new Date(x509.validTo) };
-    } catch (err) {
-      this.log.error({ file: files.cert, error: (err as Error).message }, 'stored ACME certificate unreadable; ordering a new one');
-      return undefined;
-    }
-  }
-
   private async order(): Promise<void> {
+    // acme-client has one axios for the process: set every time, so a reload that drops `ca` drops it here too.
+    const agent = new Agent(this.config.ca ? { ca: this.config.ca } : {});
+    acme.axios.defaults.httpsAgent = agent;
     acme.axios.defaults.timeout = REQUEST_TIMEOUT_MS;
     // acme-client retries a refused connection 5 times over 75 s; the manager's own backoff takes over after two quick retries.
     Object.assign((acme.axios.defaults as { acmeSettings?: object }).acmeSettings ?? {}, { retryMaxAttempts: 2, retryDefaultDelay: 1 });
-    if (this.config.ca) acme.axios.defaults.httpsAgent = new Agent({ ca: this.config.ca });
     acme.setLogger((message: string) => this.log.debug({ acme: message }, 'acme-client'));
-    await this.reachDirectory();
+    await this.reachDirectory(agent);
     let accountKey = this.store.accountKey();
     if (!accountKey) {
       accountKey = (await acme.crypto.createPrivateEcdsaKey()).toString();
@@ -159,15 +169,16 @@ export class AcmeManager {
       challengeCreateFn: async (_authz, challenge, keyAuthorization) => this.store.saveChallenge(challenge.token, keyAuthorization),
       challengeRemoveFn: async (_authz, challenge) => this.store.removeChallenge(challenge.token),
     });
+    // Stored even if a reload stopped this manager meanwhile: the store is keyed by this config's CA and names.
     this.store.saveCertificate(key.toString(), cert);
   }
 }
 
 /** An error as an operator can act on it: what could not be reached, or what the CA said. */
 function describe(err: unknown, directory: string): string {
-  const e = err as Error & { code?: string; response?: { status?: number } };
-  if (e.code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|ECONNABORTED|EHOSTUNREACH|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/.test(e.code)) {
-    const hint = /CERT|VERIFY/.test(e.code) ? ' (a private CA? set tls.acme.ca to its PEM file)' : '';
+  const e = err as Error & { code?: string };
+  if (e.code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|ECONNABORTED|EHOSTUNREACH|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/.test(e.code)) {
+    const hint = /CERT|VERIFY|ISSUER/.test(e.code) ? ' (a private CA? set tls.acme.ca to its PEM file)' : '';
     return `cannot reach the ACME directory ${directory}: ${e.code}${hint}`;
   }
   if (/reading 'config'/.test(e.message ?? '')) return `the ACME CA ${directory} stopped answering during the order (connection failed)`;

@@ -35,7 +35,7 @@ export interface ListenerDeps {
   countRejected: (reason: string) => void;
   onTlsReload: (ok: boolean) => void;
   /** The stored ACME certificate's files, once there is one (`tls.acme`). */
-  acmeFiles: () => { cert: string; key: string } | undefined;
+  acmeFiles: (acme: NonNullable<NonNullable<PorticoConfig['tls']>['acme']>) => { cert: string; key: string } | undefined;
   onProxyProtocolError: (reason: string) => void;
   log: Logger;
   /** The config in force: handlers read redirect and HSTS from it per request. */
@@ -118,7 +118,7 @@ export class Listeners {
   /** The certificate files to serve: the configured ones, then the ACME one once stored; a self-signed one until there is any. */
   private async certificatePairs(tls: NonNullable<PorticoConfig['tls']>): Promise<Array<{ cert: string; key: string }>> {
     if (tls.auto) return [await ensureDevCertificate(tls.autoDir)];
-    const acme = tls.acme ? this.deps.acmeFiles() : undefined;
+    const acme = tls.acme ? this.deps.acmeFiles(tls.acme) : undefined; // the config being applied, not the one in force
     const pairs = [...tls.certificates, ...(acme ? [acme] : [])];
     if (pairs.length > 0) return pairs;
     this.deps.log.warn({ domains: tls.acme?.domains }, 'no ACME certificate yet: serving a self-signed one until the first order completes');

@@ -106,7 +106,10 @@ function load(pairs: Array<{ cert: string; key: string }>): Loaded[] {
   });
 }
 
-/** The first certificate whose names cover `servername`; else the first one (the default). */
+/** The first certificate naming `servername` exactly, else the first whose wildcard covers it; else the first one (the default). */
 export function pick<T extends { certificate: Pick<Certificate, 'names'> }>(loaded: T[], servername: string): T {
-  return loaded.find((l) => l.certificate.names.some((name) => nameMatches(name, servername))) ?? loaded[0]!;
+  const host = servername.toLowerCase();
+  return loaded.find((l) => l.certificate.names.includes(host))
+    ?? loaded.find((l) => l.certificate.names.some((name) => nameMatches(name, servername)))
+    ?? loaded[0]!;
 }
