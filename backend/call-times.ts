@@ -8,9 +8,9 @@
 /** Calls remembered. */
 const WINDOW = 32;
 /** A queued request waits this many median calls before it is given back. */
-export const GIVE_BACK_FACTOR = 3;
+export const GIVE_BACK_FACTOR = 2;
 /** Never sooner than this: a proxy round trip costs about a millisecond on loopback. */
-export const GIVE_BACK_MIN_MS = 5;
+export const GIVE_BACK_MIN_MS = 3;
 /** Fewer calls than this and the median says little: nothing is given back yet. */
 const MIN_SAMPLES = 8;
 
@@ -26,7 +26,7 @@ export class CallTimes {
 
   /**
    * How long a queued request may wait before it is given back; undefined until enough calls were seen.
-   * @example times.giveBackAfterMs() // 3 × the median of the last 32 calls, at least 5 ms
+   * @example times.giveBackAfterMs() // 2 × the median of the last 32 calls, at least 3 ms
    */
   giveBackAfterMs(): number | undefined {
     if (this.times.length < MIN_SAMPLES) return undefined;
