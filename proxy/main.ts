@@ -4,7 +4,7 @@
  * config in place (file change, SIGHUP, POST /reload), and drains on SIGTERM
  * (or when the master goes away).
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { statSync } from 'node:fs';
 import { loadConfig, type PorticoConfig } from '../lib/config/load.js';
@@ -12,7 +12,7 @@ import { AcmeManager } from './acme/manager.js';
 import { AcmeStore } from './acme/store.js';
 import { watchConfigFile } from '../lib/config/watch.js';
 import { isIpcMessage, type SupervisedProcess, type WorkersBroadcastMessage } from '../lib/ipc.js';
-import { exitOnListenError, ListenError, listenErrorOf } from '../lib/listen-error.js';
+import { exitOnListenError, ListenError } from '../lib/listen-error.js';
 import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
 import { createAdminServer } from './admin/api.js';
@@ -24,7 +24,7 @@ import type { LocalServer } from './balancer/upstream.js';
 import { Forwarder } from './forward/forward.js';
 import { onClientError } from './listen/client-error.js';
 import { Listeners } from './listen/listeners.js';
-import { masterHoldsSockets, socketFromMaster } from './listen/master-socket.js';
+import { listenOn, masterHoldsSockets } from './listen/master-socket.js';
 import { createProxyMetrics } from './metrics.js';
 import { createAttempts } from './request/attempts.js';
 import { createHandler } from './request/handler.js';
@@ -162,9 +162,7 @@ export async function runProxy(configFile: string): Promise<void> {
 
   try {
     await listeners.apply(config);
-    await listen(admin, config.listen.admin.port, config.listen.admin.host).catch((err: unknown) => {
-      throw err instanceof ListenError ? err : listenErrorOf(err, 'listen.admin', config.listen.admin.host, config.listen.admin.port);
-    });
+    await listenOn(admin, 'listen.admin', config.listen.admin.host, config.listen.admin.port);
   } catch (err) {
     if (!(err instanceof ListenError)) throw err;
     // A restart cannot free the port: say so once and end the start (the master stops the rest).
@@ -220,19 +218,5 @@ export async function runProxy(configFile: string): Promise<void> {
     void acme?.stop();
     // The admin listener drains like the others: a scrape on a kept-alive connection must not meet a reset.
     drainAndExit({ drain: () => Promise.all([listeners.drain(), adminDrainer.drain()]).then(() => undefined) }, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
-  });
-}
-
-/** Listens on host:port, or on the master's socket for it when a master holds the sockets. */
-async function listen(server: Server, port: number, host: string | undefined): Promise<void> {
-  const held = await socketFromMaster('listen.admin', host, port);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const done = () => {
-      server.off('error', reject);
-      resolve();
-    };
-    if (held) server.listen(held, done);
-    else server.listen(port, host, done);
   });
 }

@@ -16,9 +16,8 @@ import type { Certificate } from '../../lib/certificates.js';
 import { ensureDevCertificate, keepDevCertificateFresh } from './dev-cert.js';
 import { onConnect } from './client-error.js';
 import { createTlsListener, type TlsListener, type TlsServer } from './tls-listener.js';
-import { listenErrorOf } from '../../lib/listen-error.js';
 import { EditedResponse } from '../request/edited-response.js';
-import { releaseToMaster, socketFromMaster } from './master-socket.js';
+import { listenOn, releaseToMaster } from './master-socket.js';
 import { answerChallenge, CHALLENGE_PREFIX } from '../acme/challenge.js';
 import { challengesDir } from '../acme/store.js';
 
@@ -194,17 +193,7 @@ export class Listeners {
     const front = address.proxyProtocol ? proxyProtocolFront(server, this.deps.onProxyProtocolError) : undefined;
     const listening: NetServer = front ?? server;
     try {
-      // Under a master, the socket is the master's (it outlives this process); alone, bind it here.
-      const held = await socketFromMaster(key, address.host, address.port);
-      await new Promise<void>((resolve, reject) => {
-        listening.once('error', reject);
-        const done = () => {
-          listening.off('error', reject);
-          resolve();
-        };
-        if (held) listening.listen(held, done);
-        else listening.listen(address.port, address.host, done);
-      }).catch((err: Error) => { throw listenErrorOf(err, key, address.host, address.port); });
+      await listenOn(listening, key, address.host, address.port);
     } catch (err) {
       this.drainers.delete(server);
       throw err;

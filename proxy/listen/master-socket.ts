@@ -5,7 +5,8 @@
  */
 import type { ListenReplyMessage, ListenRequestMessage } from '../../lib/ipc.js';
 import { isIpcMessage } from '../../lib/ipc.js';
-import { ListenError } from '../../lib/listen-error.js';
+import type { Server as NetServer } from 'node:net';
+import { ListenError, listenErrorOf } from '../../lib/listen-error.js';
 
 /** What server.listen() takes: Node's TCP handle as the master sent it. */
 export type ListenHandle = object;
@@ -57,4 +58,22 @@ export function socketFromMaster(key: string, host: string | undefined, port: nu
 /** Tells the master this process no longer uses `key` at host:port (a reload moved the listener and the old one drained). */
 export function releaseToMaster(key: string, host: string | undefined, port: number): void {
   if (masterHoldsSockets()) process.send?.({ type: 'listen-release', key, host, port });
+}
+
+/**
+ * Listens with `server` on listener `key` at host:port: on the master's socket when a
+ * master holds them (it outlives this process), else on the address itself.
+ * @throws ListenError naming the address, `key` and the reason.
+ */
+export async function listenOn(server: NetServer, key: string, host: string | undefined, port: number): Promise<void> {
+  const held = await socketFromMaster(key, host, port);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (held) server.listen(held, done);
+    else server.listen(port, host, done);
+  }).catch((err: Error) => { throw listenErrorOf(err, key, host, port); });
 }
