@@ -4,6 +4,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { GIVE_BACK_OFFER, NOT_STARTED } from '../lib/give-back.js';
 import { problem, PROBLEM_CONTENT_TYPE } from '../lib/problem.js';
 import { CoreError, FOO_MAX_VAL, FOO_MIN_VAL, type Core } from './core.js';
 import type { BackendMetrics } from './metrics.js';
@@ -17,11 +18,6 @@ export const MAX_BODY_BYTES = 1024;
 export interface BackendState {
   draining: boolean;
 }
-
-/** The proxy's offer (issue 22): it will send a request this backend hands back unstarted to a free server. */
-export const GIVE_BACK_OFFER = 'portico-give-back';
-/** On a 503 that hands a request back: it never started, so sending it elsewhere is safe for any method. */
-export const NOT_STARTED = 'portico-not-started';
 
 /** Only known routes become metric labels; anything else is "other". */
 const ROUTES: Record<string, string> = { '/api/foo': 'foo', '/healthz': 'healthz', '/readyz': 'readyz', '/metrics': 'metrics' };

@@ -5,6 +5,7 @@
  * on failure, try another server when that is safe and the budget allows.
  */
 import type { ClientLeft } from '../../lib/client-left.js';
+import { GIVE_BACK_OFFER, NOT_STARTED } from '../../lib/give-back.js';
 import type { Logger } from '../../lib/log.js';
 import { hashKeyOf } from '../balancer/hash-key.js';
 import { ShedError, type ServerState, type Upstream } from '../balancer/upstream.js';
@@ -97,9 +98,6 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
   };
 }
 
-/** The request header offering a server to hand the request back unstarted, and the response header that does. */
-const GIVE_BACK_OFFER = 'portico-give-back';
-const NOT_STARTED = 'portico-not-started';
 /** A request is handed back at most this often; after that it waits where it is sent. */
 const MAX_GIVE_BACKS = 3;
 
