@@ -32,7 +32,8 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
   private stopped = false;
   private generation = 0;
   private reportId = 0;
-  private readonly reportWaiting = new Map<string, (body: unknown) => void>();
+  /** Reports asked for, by their id (unique in the group: each goes to one worker). */
+  private readonly reportWaiting = new Map<number, (body: unknown) => void>();
 
   constructor(
     private readonly configFile: string,
@@ -157,7 +158,6 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
         if (holder) this.held.releaseAll(holder);
         pid = worker.pid;
         holder = `${worker.spec.name}#${++this.generation}`;
-        holders.set(worker, holder);
       }
       if (worker.state === 'backoff' || worker.state === 'crash-loop' || worker.state === 'stopped') this.held.releaseAll(holder);
       this.emit('change');
@@ -168,7 +168,7 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
       if (isIpcMessage(message) && message.type === 'listen-release') return this.held.release(holder, message.key, message);
       if (isIpcMessage(message) && message.type === 'broadcast') return this.serving().forEach((w) => { if (w !== worker) w.send(message.message); });
       if (isIpcMessage(message) && message.type === 'collect') return void this.collect(worker, message);
-      if (isIpcMessage(message) && message.type === 'report-reply') return this.reportWaiting.get(`${holder} ${message.id}`)?.(message.body);
+      if (isIpcMessage(message) && message.type === 'report-reply') return this.reportWaiting.get(message.id)?.(message.body);
       this.emit('message', worker, message);
     });
     return worker;
@@ -194,17 +194,14 @@ export class ProxyGroup extends EventEmitter<{ change: []; message: [SupervisedC
   /** Asks one worker for its report; undefined when it does not answer in time. */
   private report(worker: SupervisedChild, what: ReportKind): Promise<unknown> {
     const id = ++this.reportId;
-    const key = `${holderOf(worker)} ${id}`;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => { this.reportWaiting.delete(key); resolve(undefined); }, REPORT_TIMEOUT_MS);
-      this.reportWaiting.set(key, (body) => { clearTimeout(timer); this.reportWaiting.delete(key); resolve(body); });
+      const timer = setTimeout(() => { this.reportWaiting.delete(id); resolve(undefined); }, REPORT_TIMEOUT_MS);
+      this.reportWaiting.set(id, (body) => { clearTimeout(timer); this.reportWaiting.delete(id); resolve(body); });
       worker.send({ type: 'report', id, what } satisfies ReportRequestMessage);
     });
   }
 }
 
-const holders = new WeakMap<SupervisedChild, string>();
-const holderOf = (worker: SupervisedChild) => holders.get(worker)!;
 
 /** Resolves once `child` is ready (true) or has failed its start (false). */
 function readyOrNot(child: SupervisedChild): Promise<boolean> {

@@ -18,7 +18,7 @@ import { createLogger } from '../lib/log.js';
 import { createAdminServer } from './admin/api.js';
 import { targets } from './admin/targets.js';
 import type { PurgeMatch } from './cache/purge.js';
-import { WorkerReports } from './admin/worker-reports.js';
+import { WORKER, WORKERS, WorkerReports } from './admin/worker-reports.js';
 import { workersMetrics, workersStatus } from './admin/workers-view.js';
 import type { LocalServer } from './balancer/upstream.js';
 import { Forwarder } from './forward/forward.js';
@@ -43,7 +43,7 @@ export async function runProxy(configFile: string): Promise<void> {
   process.on('SIGHUP', () => onHangup());
   const supervised = process.connected;
   // Under a master with `proxy.workers`, this process is one of several on the same sockets.
-  const workers = Number(process.env.PORTICO_PROXY_WORKERS ?? 1);
+  const workers = WORKERS;
   let config = loadConfig(configFile);
   let processes: SupervisedProcess[] = [];
   let localServers: LocalServer[] = [];
@@ -81,10 +81,9 @@ export async function runProxy(configFile: string): Promise<void> {
     log,
     config: () => config,
   });
-  const worker = Number(process.env.PORTICO_PROXY_WORKER ?? 1);
   const ownStatus = () => ({
     pid: process.pid,
-    ...(workers > 1 ? { worker } : {}),
+    ...(workers > 1 ? { worker: WORKER } : {}),
     config: config.file,
     draining,
     upstreams: [...state.upstreams.values()].map((u) => u.stats()),

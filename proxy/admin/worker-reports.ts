@@ -14,10 +14,11 @@ export interface WorkerReport {
   body: unknown;
 }
 
+/** This process's number among the proxy workers (1 …) and how many there are, as the master started it (1 of 1 alone). */
+export const WORKER = Number(process.env.PORTICO_PROXY_WORKER ?? 1);
+export const WORKERS = Number(process.env.PORTICO_PROXY_WORKERS ?? 1);
+
 export class WorkerReports {
-  /** This process's number among the workers (1 …). */
-  readonly worker = Number(process.env.PORTICO_PROXY_WORKER ?? 1);
-  readonly workers = Number(process.env.PORTICO_PROXY_WORKERS ?? 1);
   private readonly waiting = new Map<number, (reports: WorkerReport[]) => void>();
   private nextId = 1;
 
@@ -40,8 +41,8 @@ export class WorkerReports {
 
   /** Every serving worker's report of `what` (this one's alone when it is the only worker, or the master does not answer in time). */
   async collect(what: ReportKind): Promise<WorkerReport[]> {
-    const own = async () => [{ worker: this.worker, body: await this.report(what) }];
-    if (this.workers <= 1 || !process.send) return own();
+    const own = async () => [{ worker: WORKER, body: await this.report(what) }];
+    if (WORKERS <= 1 || !process.send) return own();
     const id = this.nextId++;
     const reports = await new Promise<WorkerReport[] | undefined>((resolve) => {
       const timer = setTimeout(() => { this.waiting.delete(id); resolve(undefined); }, COLLECT_TIMEOUT_MS);
