@@ -27,6 +27,8 @@ beforeAll(async () => {
   writeFileSync(join(root, 'app.js.gz'), gzipSync(js));
   writeFileSync(join(root, 'app.js.br'), brotliCompressSync(js));
   writeFileSync(join(root, 'data.bin'), bin);
+  writeFileSync(join(root, 'paper.pdf'), '%PDF-1.4');
+  writeFileSync(join(root, 'photo.avif'), bin);
   writeFileSync(join(root, '.secret'), 'hidden');
   writeFileSync(join(dir, 'outside.txt'), 'outside the root');
   symlinkSync(join(dir, 'outside.txt'), join(root, 'escape.txt'));
@@ -59,6 +61,9 @@ describe('static files', () => {
     expect(redirect.status).toBe(301);
     expect(redirect.headers.get('location')).toBe('/sub/');
     expect((await fetch(`${base}/data.bin`)).headers.get('content-type')).toBe('application/octet-stream');
+    // From mime-db, not a short table of our own.
+    expect((await fetch(`${base}/paper.pdf`)).headers.get('content-type')).toBe('application/pdf');
+    expect((await fetch(`${base}/photo.avif`)).headers.get('content-type')).toBe('image/avif');
   });
 
   it('answers 304 to If-None-Match and If-Modified-Since', async () => {

@@ -8,15 +8,10 @@ import { createReadStream, type Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, sep } from 'node:path';
+import { contentTypeOf } from './content-type.js';
 import { parseRange } from './range.js';
 import { sendProblem } from './respond.js';
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
-  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp', '.ico': 'image/x-icon',
-  '.txt': 'text/plain; charset=utf-8', '.map': 'application/json', '.woff2': 'font/woff2', '.wasm': 'application/wasm',
-};
 /** Precompressed siblings, preferred in this order when the client accepts them. */
 const ENCODINGS = [['br', '.br'], ['gzip', '.gz']] as const;
 
@@ -48,7 +43,7 @@ export async function serveStatic(
   }
   if (!found) return sendProblem(res, 404, `not found: ${pathname}`);
 
-  const type = CONTENT_TYPES[extname(found.file).toLowerCase()] ?? 'application/octet-stream';
+  const type = contentTypeOf(extname(found.file).toLowerCase());
   const variant = await precompressed(found.file, req.headers['accept-encoding']);
   const file = variant?.file ?? found.file;
   const info = variant?.info ?? found.info;
