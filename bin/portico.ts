@@ -28,7 +28,8 @@ Options:
   -h, --help          this text
   -v, --version       the version
 
-Signals (master): SIGHUP reloads the config; SIGTERM/SIGINT drain and stop everything.`;
+Signals (master): SIGHUP reloads the config; SIGUSR2 restarts the proxies without downtime;
+SIGUSR1 reopens access_log.file (logrotate); SIGTERM/SIGINT drain and stop everything.`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed;

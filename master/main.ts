@@ -13,7 +13,8 @@ import { loadConfig, type PorticoConfig } from '../lib/config/load.js';
 import { watchConfigFile } from '../lib/config/watch.js';
 import { isIpcMessage, type PoolMessage, type ReadyMessage } from '../lib/ipc.js';
 import { ListenError } from '../lib/listen-error.js';
-import { createLogger } from '../lib/log.js';
+import { createLogger, type Logger } from '../lib/log.js';
+import { LogFile } from '../lib/log-file.js';
 import { HeldListeners, type RequestedAddress } from './held-listeners.js';
 import { BackendPool } from './pool.js';
 import { ProxyGroup } from './proxy-group.js';
@@ -25,6 +26,10 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
   process.on('SIGHUP', () => onHangup());
   let onRestartProxy = () => log.info('SIGUSR2 before start-up finished: ignored');
   process.on('SIGUSR2', () => onRestartProxy());
+  // SIGUSR1 would start Node's inspector: here it asks the proxies to reopen their log files (logrotate).
+  let onReopen = () => log.info('SIGUSR1 before start-up finished: ignored');
+  process.on('SIGUSR1', () => onReopen());
+  if (config.accessLogFile !== undefined) checkLogFile(config.accessLogFile, log);
   let watcher: ReturnType<typeof watchConfigFile> | undefined;
 
   // Every listener is bound before any child starts (nginx's way): a taken port ends the start here.
@@ -125,6 +130,10 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     followConfig('SIGHUP');
   };
   onRestartProxy = () => restartProxies('SIGUSR2');
+  onReopen = () => {
+    log.info('SIGUSR1: the proxies reopen their log files');
+    proxies.signal('SIGUSR1');
+  };
 
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -140,6 +149,17 @@ function latestConfig(file: string): PorticoConfig | undefined {
 }
 
 /** The listeners a config asks for, by key: the master binds and keeps these. */
+/** Like nginx -t: a log file the proxies could not open ends the start here, not in a restart loop. */
+function checkLogFile(path: string, log: Logger): void {
+  try {
+    new LogFile(path).close();
+  } catch (err) {
+    log.error({ file: path }, (err as Error).message);
+    process.stderr.write(`portico: ${(err as Error).message} (access_log.file)\n`);
+    process.exit(1);
+  }
+}
+
 function listenersOf(config: PorticoConfig): Array<[string, RequestedAddress]> {
   const { http, https, admin } = config.listen;
   return [['listen.http', http], ...(config.tls ? [['listen.https', https] as [string, RequestedAddress]] : []), ['listen.admin', admin]];

@@ -15,6 +15,7 @@ import { isIpcMessage, type SupervisedProcess, type WorkersBroadcastMessage } fr
 import { exitOnListenError, ListenError } from '../lib/listen-error.js';
 import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
+import { LogFile } from '../lib/log-file.js';
 import { createAdminServer } from './admin/api.js';
 import { targets } from './admin/targets.js';
 import type { PurgeMatch } from './cache/purge.js';
@@ -54,7 +55,21 @@ export async function runProxy(configFile: string): Promise<void> {
   metrics.configLastReloadSuccess.set(1);
   const fetchWithRetries = createAttempts(forwarder, metrics, log);
   let state = buildState(config, { supervised, metrics, log, fetchWithRetries, workers });
-  const handler = createHandler(() => state, metrics, createRecorder(metrics, log));
+  // access_log.file: opened here, swapped by a reload that names another, reopened on SIGUSR1 (logrotate).
+  // A reload opens the new file first (its error refuses the reload), and closes the old one once it applies.
+  const openAccessLog = (path: string | undefined) => path === accessLogFile?.path ? accessLogFile
+    : path === undefined ? undefined : new LogFile(path, (lines, reason) => metrics.accessLogDropped.inc({ reason }, lines));
+  const useAccessLog = (file: LogFile | undefined) => {
+    if (file !== accessLogFile) accessLogFile?.close();
+    accessLogFile = file;
+  };
+  let accessLogFile: LogFile | undefined;
+  useAccessLog(openAccessLog(config.accessLogFile));
+  process.on('SIGUSR1', () => {
+    log.info({ file: accessLogFile?.path }, 'SIGUSR1: reopening the access log file');
+    accessLogFile?.reopen((err) => log.error({ error: err.message }, 'cannot reopen the access log file; still writing to the one open'));
+  });
+  const handler = createHandler(() => state, metrics, createRecorder(metrics, log, () => accessLogFile));
   const failed = (res: ServerResponse, err: Error) => {
     log.error({ err }, 'request handler failed');
     if (!res.headersSent) res.writeHead(500).end();
@@ -181,7 +196,14 @@ export async function runProxy(configFile: string): Promise<void> {
         watcher.resync();
         const next = loadConfig(config.file);
         if (JSON.stringify(next.listen.admin) !== JSON.stringify(config.listen.admin)) log.warn('the admin listener\'s address applies when the proxy restarts');
-        await listeners.apply(next, config);
+        const nextAccessLog = openAccessLog(next.accessLogFile);
+        try {
+          await listeners.apply(next, config);
+        } catch (err) {
+          if (nextAccessLog !== accessLogFile) nextAccessLog?.close();
+          throw err;
+        }
+        useAccessLog(nextAccessLog);
         const acmeChanged = JSON.stringify(next.tls?.acme) !== JSON.stringify(config.tls?.acme);
         config = { ...next, listen: { ...next.listen, admin: config.listen.admin } };
         if (acmeChanged) startAcme(config);

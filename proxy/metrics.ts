@@ -27,6 +27,7 @@ export interface ProxyMetrics {
   acmeOrders: Counter<'kind' | 'result'>;
   acmeLastSuccess: Gauge<'certificate'>;
   rejected: Counter<'reason'>;
+  accessLogDropped: Counter<'reason'>;
   upgrades: Counter<'route' | 'upstream' | 'result'>;
   websockets: Gauge<'route' | 'upstream'>;
   configLastReloadSuccess: Gauge;
@@ -165,6 +166,10 @@ export function createProxyMetrics(
     }),
     rejected: new Counter({
       name: 'portico_rejected_requests_total', help: 'Requests refused before routing: malformed or ambiguous framing, header or body limits, slow clients, non-WebSocket upgrades, CONNECT.',
+      labelNames: ['reason'], registers,
+    }),
+    accessLogDropped: new Counter({
+      name: 'portico_access_log_lines_dropped_total', help: 'Access-log lines not written to access_log.file, by reason (backlog: the disk fell behind; write_error).',
       labelNames: ['reason'], registers,
     }),
     tlsReloads: new Counter({

@@ -91,11 +91,22 @@ export interface AcmeConfig {
   stateDir: string;
 }
 
+export interface TracingConfig {
+  /** The collector's OTLP/HTTP traces URL; undefined: the exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT. */
+  otlp: string | undefined;
+  /** Share of new traces recorded (parent-based). */
+  sample: number;
+}
+
 export interface PorticoConfig {
   file: string;
   listen: ParsedConfig['listen'];
   client: ParsedConfig['client'];
   accessLog: boolean;
+  /** Where the access log goes when not stdout. */
+  accessLogFile: string | undefined;
+  /** OpenTelemetry tracing, when on. */
+  tracing: TracingConfig | undefined;
   metrics: boolean;
   replicas: number;
   /** Proxy processes the master runs on its sockets (`proxy.workers`, "auto" resolved to the cores). */
@@ -204,7 +215,12 @@ function resolveConfig(parsed: ParsedConfig, file: string, env: NodeJS.ProcessEn
     }
     return { ...route, static: staticDir };
   });
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log, metrics: parsed.metrics, replicas: parsed.replicas, proxyWorkers: parsed.proxy.workers === 'auto' ? Math.min(availableParallelism(), 64) : parsed.proxy.workers, dns: parsed.dns, adminToken: parsed.admin_token ?? readAdminToken(parsed.admin_token_file, dir, file), publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file, stateDirOf(parsed.state_dir, dir, env)), pool, upstreams, routes };
+  const accessLogFile = typeof parsed.access_log === 'object' ? resolve(dir, parsed.access_log.file) : undefined;
+  if (accessLogFile !== undefined && !isDirectory(dirname(accessLogFile))) {
+    throw new ConfigError(file, [{ key: 'access_log.file', message: `${dirname(accessLogFile)} is not a directory: create it, or name a file in an existing one` }]);
+  }
+  const tracing = parsed.tracing && tracingOf(parsed.tracing, file, env);
+  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log !== false, accessLogFile, tracing, metrics: parsed.metrics, replicas: parsed.replicas, proxyWorkers: parsed.proxy.workers === 'auto' ? Math.min(availableParallelism(), 64) : parsed.proxy.workers, dns: parsed.dns, adminToken: parsed.admin_token ?? readAdminToken(parsed.admin_token_file, dir, file), publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file, stateDirOf(parsed.state_dir, dir, env)), pool, upstreams, routes };
 }
 
 /** Active checks are on by default only where the servers are known to answer them: Portico backends. */
@@ -283,6 +299,15 @@ function resolveUpstreamTls(tls: ParsedConfig['upstreams'][string]['tls'], dir: 
     }
   };
   return { ca: read('ca'), cert: read('cert'), key: read('key'), servername: tls.servername, rejectUnauthorized: tls.verify };
+}
+
+/** `tracing`, unless OTEL_SDK_DISABLED=true turns it off (the SDK's own switch). */
+function tracingOf(tracing: NonNullable<ParsedConfig['tracing']>, file: string, env: NodeJS.ProcessEnv): TracingConfig | undefined {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
+  if (tracing.otlp === undefined && !env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
+    throw new ConfigError(file, [{ key: 'tracing.otlp', message: 'give the collector\'s OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces), or set OTEL_EXPORTER_OTLP_ENDPOINT' }]);
+  }
+  return { otlp: tracing.otlp, sample: tracing.sample };
 }
 
 function isDirectory(path: string): boolean {

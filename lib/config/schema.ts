@@ -383,8 +383,25 @@ export const configSchema = z
       .prefault({}),
     /** Per-request metrics (off only to measure what they cost: npm run bench:hot-path). */
     metrics: z.boolean().default(true),
-    /** One JSON line per request on stdout (nginx's access_log); off saves the proxy CPU under heavy load. */
-    access_log: z.boolean().default(true),
+    /**
+     * One JSON line per request (nginx's access_log): `true` writes it to stdout, `false` turns it
+     * off (saves the proxy CPU under heavy load), `{ file: PATH }` appends to a file, reopened on
+     * SIGUSR1 (logrotate's postrotate).
+     */
+    access_log: z.union([z.boolean(), z.strictObject({ file: z.string().min(1, 'give the access log file\'s path, e.g. /var/log/portico/access.log') })]).default(true),
+    /**
+     * OpenTelemetry traces (off when absent): spans of every request, its queue wait and upstream
+     * attempts, exported over OTLP/HTTP (protobuf) in batches. `otlp` may be left out when
+     * OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set.
+     */
+    tracing: z
+      .strictObject({
+        /** The collector's OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces. */
+        otlp: z.url({ protocol: /^https?$/, message: 'the collector\'s OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces' }).optional(),
+        /** Share of new traces recorded (a trace that arrives sampled or not keeps its parent's choice). */
+        sample: z.number().min(0).max(1).default(1),
+      })
+      .optional(),
     client: z
       .strictObject({
         /** How long a client's keep-alive connection may sit idle between requests. */

@@ -26,7 +26,7 @@ function slowSink() {
   return sink;
 }
 
-const make = (controller = fakeController()) => new UpstreamResponse(controller as never, 200, {}, 1);
+const make = (controller = fakeController()) => new UpstreamResponse(controller as never, 200, {}, 0, 0, 1);
 
 describe('UpstreamResponse', () => {
   it('pauses the upstream while the client is full and resumes on drain, with one drain listener however often', () => {

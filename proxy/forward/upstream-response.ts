@@ -31,11 +31,18 @@ export class UpstreamResponse {
   private state: 'open' | 'ended' | 'failed' = 'open';
   private failure: Error | undefined;
   private doneCallbacks: Array<() => void> | undefined;
+  /** When the body ended or failed (performance.now()); NaN while it streams. */
+  endedAt = Number.NaN;
 
   constructor(
     private readonly controller: Controller,
     readonly status: number,
     readonly headers: Record<string, string | string[]>,
+    /** When the attempt began (performance.now()). */
+    readonly startedAt: number,
+    /** From the attempt's start until the request went out on a connection (nginx's $upstream_connect_time). */
+    readonly connectMs: number,
+    /** From the attempt's start until the response headers (nginx's $upstream_header_time). */
     readonly headersMs: number,
   ) {
     const retryAfter = headers['retry-after'];
@@ -109,6 +116,7 @@ export class UpstreamResponse {
   /** undici's onResponseEnd. */
   end(): void {
     this.state = 'ended';
+    this.endedAt = performance.now();
     if (this.sink) this.sink.end();
     else if (this.stream) this.stream.push(null);
     this.done();
@@ -118,6 +126,7 @@ export class UpstreamResponse {
   fail(err: Error): void {
     if (this.state !== 'open') return;
     this.state = 'failed';
+    this.endedAt = performance.now();
     this.failure = err;
     if (this.sink) this.sink.destroy();
     else if (this.stream) failStream(this.stream, err);
@@ -159,6 +168,8 @@ function failStream(stream: Readable, err: Error): void {
 export class ResponseHandler implements Dispatcher.DispatchHandler {
   private controller: Controller | undefined;
   private response: UpstreamResponse | undefined;
+  /** When undici put the request on a connection (a new one connected, or a kept-alive one). */
+  private connectedAt = Number.NaN;
   private readonly onClientLeft = () => this.controller?.abort(new Error('the client left'));
 
   constructor(
@@ -171,12 +182,13 @@ export class ResponseHandler implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Controller): void {
     this.controller = controller;
+    this.connectedAt = performance.now();
     if (this.clientLeft.aborted) controller.abort(new Error('the client left'));
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return; // 103 Early Hints and the like: the final response follows
-    this.response = new UpstreamResponse(controller, statusCode, stripHopByHop(headers), performance.now() - this.started);
+    this.response = new UpstreamResponse(controller, statusCode, stripHopByHop(headers), this.started, this.connectedAt - this.started, performance.now() - this.started);
     this.settle(this.response);
   }
 

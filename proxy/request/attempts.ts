@@ -47,6 +47,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
       }
       tried.add(server);
       x.server = server.url;
+      x.upstreamAddr = x.upstreamAddr ? `${x.upstreamAddr}, ${server.url}` : server.url;
       const options = attemptOptionsOf(upstream);
       const headers = offersGiveBack(server, body, givenBack) ? { ...x.view.upstreamHeaders, [GIVE_BACK_OFFER]: '1' } : x.view.upstreamHeaders;
       let outcome = await forwarder.send(outgoing, server.url, options, headers, clientGone, body);
@@ -74,6 +75,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
           log.warn({ id: x.id, upstream: x.upstream, server: server.url, status: outcome.status }, 'upstream attempt failed');
         }
         outcome.whenDone(() => upstream.release(server));
+        x.answered = outcome;
         return { kind: 'response', response: outcome };
       }
       upstream.release(server);

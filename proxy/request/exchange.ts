@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientLeft } from '../../lib/client-left.js';
 import type { CacheStatus } from '../cache/http-cache.js';
+import type { UpstreamResponse } from '../forward/upstream-response.js';
 import { proxiedAddressOf } from '../listen/proxy-protocol.js';
 import { clientView, type ClientView, type TrustedProxies } from './forwarded.js';
 import type { EditableResponse } from './edited-response.js';
@@ -29,6 +30,10 @@ export interface Exchange {
   route: string;
   upstream: string;
   server: string;
+  /** Every server tried, comma-separated, for the access log (nginx's $upstream_addr). */
+  upstreamAddr: string;
+  /** The upstream response being delivered, for the access log's upstream timings. */
+  answered: UpstreamResponse | undefined;
   /** What the route's cache did (X-Cache), when it has one. */
   cache?: CacheStatus;
   /** Whether its access-log line is written (the config's `access_log` when it began). */
@@ -51,6 +56,6 @@ export function startExchange(req: IncomingMessage, res: ServerResponse, trusted
   const query = target.indexOf('?');
   return {
     req, res, id: view.requestId, client: view.client, view, target, pathname: query < 0 ? target : target.slice(0, query),
-    started: performance.now(), bytesBefore: accessLog ? req.socket.bytesWritten : 0, route: 'none', upstream: '', server: '', cache: undefined, accessLog, left: undefined,
+    started: performance.now(), bytesBefore: accessLog ? req.socket.bytesWritten : 0, route: 'none', upstream: '', server: '', upstreamAddr: '', answered: undefined, cache: undefined, accessLog, left: undefined,
   };
 }

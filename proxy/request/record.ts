@@ -1,8 +1,10 @@
 /** The end of an exchange: its request metrics and its access-log line, made in this one place. */
-import type { Logger } from '../../lib/log.js';
+import type { LineDestination, Logger } from '../../lib/log.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { createAccessLog } from './access-log.js';
 import type { Exchange } from './exchange.js';
+import { requestLengthOf } from './request-length.js';
+import { tlsInfoOf } from './tls-info.js';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'POST', 'PATCH', 'CONNECT']);
 
@@ -19,8 +21,8 @@ export type Recorder = (x: Exchange, written?: boolean) => void;
  * cache hit), so it is recorded at once instead of on 'close'. A response that
  * did not finish (the client left, a backend died mid-body) is counted as code 0.
  */
-export function createRecorder(metrics: ProxyMetrics, log: Logger): Recorder {
-  const accessLog = createAccessLog(log);
+export function createRecorder(metrics: ProxyMetrics, log: Logger, accessLogFile?: () => LineDestination | undefined): Recorder {
+  const accessLog = createAccessLog(log, accessLogFile);
   return function record(x, written = false) {
     const { req, res } = x;
     const seconds = (performance.now() - x.started) / 1000;
@@ -30,10 +32,33 @@ export function createRecorder(metrics: ProxyMetrics, log: Logger): Recorder {
     metrics.requests.inc({ route: x.route, upstream: x.upstream, server: x.server, code, method });
     metrics.requestDuration.observe({ route: x.route, upstream: x.upstream }, seconds);
     if (!x.accessLog) return;
+    const { headers } = req;
+    const answered = x.answered;
+    const tls = tlsInfoOf(req);
     accessLog({
-      id: x.id, client: x.client, method: req.method, path: x.target, status: res.statusCode,
-      bytes: req.socket.bytesWritten - x.bytesBefore, duration: Math.round(seconds * 1e6) / 1e6,
-      route: x.route, upstream: x.upstream, server: x.server, cache: x.cache, completed,
+      id: x.id, client: x.client, method: req.method, path: x.target, protocol: protocolOf(req.httpVersionMajor, req.httpVersionMinor),
+      host: headers.host ?? headers[':authority'] as string | undefined, status: res.statusCode,
+      bytes: req.socket.bytesWritten - x.bytesBefore, requestLength: requestLengthOf(req), duration: rounded(seconds),
+      route: x.route, upstream: x.upstream, server: x.server, upstreamAddr: x.upstreamAddr,
+      upstreamConnectTime: answered ? rounded(answered.connectMs / 1000) : Number.NaN,
+      upstreamHeaderTime: answered ? rounded(answered.headersMs / 1000) : Number.NaN,
+      upstreamResponseTime: answered ? rounded(((Number.isNaN(answered.endedAt) ? performance.now() : answered.endedAt) - answered.startedAt) / 1000) : Number.NaN,
+      cache: x.cache, userAgent: headers['user-agent'], referer: headers.referer, tlsVersion: tls?.version, tlsCipher: tls?.cipher,
+      traceId: undefined, spanId: undefined, completed,
     });
   };
+}
+
+/** Seconds to the microsecond. */
+function rounded(seconds: number): number {
+  return Math.round(seconds * 1e6) / 1e6;
+}
+
+const PROTOCOLS = new Map<number, string>();
+/** "HTTP/1.1", made once per version (the parser accepts only single digits). */
+function protocolOf(major: number, minor: number): string {
+  const key = major * 10 + minor;
+  let protocol = PROTOCOLS.get(key);
+  if (protocol === undefined) PROTOCOLS.set(key, (protocol = `HTTP/${major}.${minor}`));
+  return protocol;
 }

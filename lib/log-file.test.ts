@@ -1,0 +1,55 @@
+import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LogFile } from './log-file.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'portico-log-file-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const turn = () => new Promise((r) => setTimeout(r, 20));
+
+describe('LogFile', () => {
+  it('appends every line in order, batched per turn, and writes what waits when closed', async () => {
+    const path = join(dir, 'order.log');
+    const file = new LogFile(path);
+    for (let i = 0; i < 1000; i++) file.write(`${i}\n`);
+    await turn();
+    for (let i = 1000; i < 1500; i++) file.write(`${i}\n`);
+    file.close();
+    await turn();
+    expect(readFileSync(path, 'utf8').trim().split('\n').map(Number)).toEqual(Array.from({ length: 1500 }, (_, i) => i));
+  });
+
+  it('goes on in a new file at the same path after reopen(), lines still waiting included', async () => {
+    const path = join(dir, 'rotated.log');
+    const file = new LogFile(path);
+    file.write('a\n');
+    await turn();
+    renameSync(path, `${path}.1`);
+    file.write('b\n');
+    file.reopen(); // 'b' waits for the end of the turn: it goes to the new file
+    await turn();
+    file.write('c\n');
+    await turn();
+    file.close();
+    expect(readFileSync(`${path}.1`, 'utf8')).toBe('a\n');
+    expect(readFileSync(path, 'utf8')).toBe('b\nc\n');
+  });
+
+  it('keeps the open file when the path cannot be opened again, and says why', async () => {
+    const sub = mkdtempSync(join(dir, 'gone-'));
+    const path = join(sub, 'x.log');
+    const file = new LogFile(path);
+    rmSync(sub, { recursive: true });
+    const errors: string[] = [];
+    file.reopen((err) => errors.push(err.message));
+    expect(errors[0]).toMatch(/cannot open the log file .*x\.log: ENOENT \(its directory does not exist\)/);
+    file.write('still\n'); // into the unlinked file: no crash, no error
+    await turn();
+    file.close();
+  });
+
+  it('names the path when it cannot be opened at all', () => {
+    expect(() => new LogFile(join(dir, 'missing', 'x.log'))).toThrow(/cannot open the log file .*missing\/x\.log: ENOENT/);
+  });
+});
