@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
+import type { TracingConfig } from '../lib/config/load.js';
+import { createTracingCounters, flushSpans, startTracing } from '../lib/tracing/tracer.js';
 import { exitOnListenError, listenErrorOf } from '../lib/listen-error.js';
 import { createApp, type BackendState } from './app.js';
 import { loadCore } from './core.js';
@@ -22,6 +24,8 @@ export interface BackendOptions {
   cacheMaxAge?: number;
   /** How long in-flight work may take to finish after SIGTERM before the process exits anyway. */
   drainTimeoutMs?: number;
+  /** OpenTelemetry tracing of the API's requests, when on. */
+  tracing?: TracingConfig;
 }
 
 export async function runBackend(options: BackendOptions): Promise<void> {
@@ -29,7 +33,14 @@ export async function runBackend(options: BackendOptions): Promise<void> {
   const core = loadCore();
   const slots = new Slots(options.slots, options.queue);
   const state: BackendState = { draining: false };
-  const app = createApp(core, slots, createBackendMetrics(slots, core.version), state, options.cacheMaxAge ?? 3600);
+  const metrics = createBackendMetrics(slots, core.version);
+  const tracing = options.tracing && startTracing(options.tracing, 'portico-backend', createTracingCounters(metrics.registry), {
+    onHealth: (error) => {
+      if (error) log.warn({ error }, 'cannot export spans to the OTLP collector; dropping them (portico_trace_spans_dropped_total) until it works again');
+      else log.info('exporting spans to the OTLP collector again');
+    },
+  });
+  const app = createApp(core, slots, metrics, state, options.cacheMaxAge ?? 3600, tracing?.tracer);
   const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   if (options.slots > threads) {
     log.warn({ slots: options.slots, threads }, `only ${threads} native calls can run at once: set UV_THREADPOOL_SIZE to at least ${options.slots}`);
@@ -47,13 +58,13 @@ export async function runBackend(options: BackendOptions): Promise<void> {
     return exitOnListenError(listenErrorOf(err, process.connected ? 'pool.base_port' : '--port', options.host, options.port), log);
   }
   const port = (server.address() as AddressInfo).port;
-  log.info({ host: options.host, port, slots: options.slots, queue: options.queue, core: core.version }, 'backend ready');
+  log.info({ host: options.host, port, slots: options.slots, queue: options.queue, core: core.version, tracing: options.tracing ? options.tracing.otlp ?? 'OTEL_EXPORTER_OTLP_ENDPOINT' : 'off' }, 'backend ready');
   process.send?.({ type: 'ready', port });
 
   const drainer = trackConnections(server);
   onShutdownSignal((reason) => {
     state.draining = true;
     log.info({ reason, ...slots.stats() }, 'draining');
-    drainAndExit(drainer, log, options.drainTimeoutMs ?? 30_000);
+    drainAndExit(drainer, log, options.drainTimeoutMs ?? 30_000, () => flushSpans(tracing));
   });
 }

@@ -7,12 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, configFilePath, loadConfig } from '../lib/config/load.js';
+import { ConfigError, configFilePath, loadConfig, type TracingConfig } from '../lib/config/load.js';
 import { PROJECT_ROOT } from '../lib/paths.js';
 
 const HELP = `Usage:
   portico [--config FILE]                 start the master: proxy + supervised backend pool
-  portico backend [--host H] [--port N] [--slots N] [--queue N] [--cache-max-age S]
+  portico backend [--host H] [--port N] [--slots N] [--queue N] [--cache-max-age S] [--otlp URL]
                                           run one standalone inference backend
   portico check-config [FILE]             validate a config file and exit (0 valid, 1 invalid)
   portico proxy [--config FILE]           run only the proxy (the master does this for you)
@@ -25,6 +25,11 @@ Options:
       --queue N       backend: requests held beyond the slots before 503 (default 4)
       --cache-max-age S
                       backend: seconds caches may keep a result (default 3600; 0: no-store)
+      --otlp URL      backend: send OpenTelemetry spans to this OTLP/HTTP traces URL
+                      (default: OTEL_EXPORTER_OTLP_ENDPOINT when set, else no tracing)
+      --trace-sample R
+                      backend: share of new traces recorded, 0 to 1 (default 1; requests
+                      from the proxy keep its choice)
   -h, --help          this text
   -v, --version       the version
 
@@ -44,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
         slots: { type: 'string', default: '1' },
         queue: { type: 'string', default: '4' },
         'cache-max-age': { type: 'string', default: '3600' },
+        otlp: { type: 'string' },
+        'trace-sample': { type: 'string', default: '1' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -87,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
       const queue = integerFlag('queue', values.queue, 0, 10_000);
       const { runBackend } = await import('../backend/server.js');
       const cacheMaxAge = integerFlag('cache-max-age', values['cache-max-age'], 0, 2 ** 31);
-      await runBackend({ host: values.host, port, slots, queue, cacheMaxAge });
+      await runBackend({ host: values.host, port, slots, queue, cacheMaxAge, tracing: backendTracing(values.otlp, values['trace-sample']) });
       return -1;
     }
     case 'check-config': {
@@ -111,6 +118,26 @@ function loadOrExit(file: string) {
     process.stderr.write(`portico: invalid config\n${err.message}\n`);
     process.exit(1);
   }
+}
+
+/**
+ * A standalone backend traces when given --otlp, or when OTEL_EXPORTER_OTLP_ENDPOINT (or
+ * _TRACES_ENDPOINT) is set, as OpenTelemetry SDKs do; OTEL_SDK_DISABLED=true turns it off.
+ */
+function backendTracing(otlp: string | undefined, sampleText: string): TracingConfig | undefined {
+  const sample = Number(sampleText);
+  if (sampleText.trim() === '' || !(sample >= 0 && sample <= 1)) {
+    process.stderr.write(`portico: --trace-sample must be a number from 0 to 1, got "${sampleText}"\n`);
+    process.exit(2);
+  }
+  if (otlp !== undefined && !/^https?:\/\/[^/]/.test(otlp)) {
+    process.stderr.write(`portico: --otlp must be the collector's OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces, got "${otlp}"\n`);
+    process.exit(2);
+  }
+  const env = process.env;
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
+  if (otlp === undefined && !env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
+  return { otlp, sample };
 }
 
 function integerFlag(name: string, text: string, min: number, max: number): number {

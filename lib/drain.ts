@@ -131,14 +131,14 @@ export function onShutdownSignal(stop: (reason: string) => void): void {
   if (process.connected) process.on('disconnect', () => once('master gone'));
 }
 
-/** Drains, then exits 0; exits 1 if the drain takes longer than `timeoutMs`. */
-export function drainAndExit(drainer: Drainer, log: { info(msg: string): void; warn(msg: string): void }, timeoutMs: number, cleanup?: () => void): void {
+/** Drains, then runs `cleanup` (flushing spans, say) and exits 0; exits 1 if it all takes longer than `timeoutMs`. */
+export function drainAndExit(drainer: Drainer, log: { info(msg: string): void; warn(msg: string): void }, timeoutMs: number, cleanup?: () => void | Promise<void>): void {
   setTimeout(() => {
     log.warn('drain timed out, exiting');
     process.exit(1);
   }, timeoutMs).unref();
-  void drainer.drain().then(() => {
-    cleanup?.();
+  void drainer.drain().then(async () => {
+    await cleanup?.();
     log.info('drained, exiting');
     process.exit(0);
   });

@@ -54,6 +54,7 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
   const poolMessage = (): PoolMessage => ({ type: 'pool', servers: pool.servers(), processes: processList() });
   const announce = () => proxies.send(poolMessage());
   const pool = new BackendPool(config.pool, log, announce, failFastOnListenError);
+  pool.tracing = config.tracing;
   proxies.on('change', announce);
 
   let stopping = false;
@@ -117,6 +118,7 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     if (next.proxyWorkers !== proxies.workers.length) {
       log.warn({ source, running: proxies.workers.length, configured: next.proxyWorkers }, 'proxy.workers applies at the next proxy restart (POST /proxy/restart or SIGUSR2)');
     }
+    pool.tracing = next.tracing;
     if (next.pool.processes !== pool.backends.length) {
       log.info({ source, from: pool.backends.length, to: next.pool.processes }, 'resizing the pool');
       void pool.resize(next.pool.processes);

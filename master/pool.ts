@@ -4,7 +4,7 @@
  * restart. A backend leaving the pool is announced as draining first, so the
  * proxy sends it nothing new, then stopped with SIGTERM: it finishes what it has.
  */
-import type { PoolConfig } from '../lib/config/load.js';
+import type { PoolConfig, TracingConfig } from '../lib/config/load.js';
 import type { Logger } from '../lib/log.js';
 import { CLI_SCRIPT } from '../lib/paths.js';
 import type { LocalServer } from '../lib/ipc.js';
@@ -24,6 +24,9 @@ export class BackendPool {
    * `onChange`: a backend changed state. `failFastOnListenError`: whether a backend
    * that cannot bind its port ends the start (while the system starts) or is retried.
    */
+  /** The config's `tracing`, passed to backends as they start (a change reaches running ones at POST /pool/restart). */
+  tracing: TracingConfig | undefined;
+
   constructor(private readonly pool: PoolConfig, private readonly log: Logger, private readonly onChange: () => void, private readonly failFastOnListenError: () => boolean = () => false) {}
 
   /** Starts or stops backends until there are `processes` of them (the newest go first). */
@@ -74,9 +77,10 @@ export class BackendPool {
     const child = new SupervisedChild({
       name: `backend-${i + 1}`,
       script: CLI_SCRIPT,
-      args: ['backend', '--host', host, '--port', String(basePort === 0 ? 0 : basePort + i), '--slots', String(slots), '--queue', String(queue), '--cache-max-age', String(cacheMaxAge)],
+      args: ['backend', '--host', host, '--port', String(basePort === 0 ? 0 : basePort + i), '--slots', String(slots), '--queue', String(queue), '--cache-max-age', String(cacheMaxAge), ...tracingArgs(this.tracing)],
       // koffi's async calls run on libuv's pool: give every slot a thread, and fs/dns some room.
-      env: { UV_THREADPOOL_SIZE: String(Math.max(4, slots + 2)) },
+      // Tracing follows the config, not an OTEL_* endpoint the master's environment may have.
+      env: { UV_THREADPOOL_SIZE: String(Math.max(4, slots + 2)), ...(this.tracing ? {} : { OTEL_SDK_DISABLED: 'true' }) },
       probe: (ready, signal) => waitForReadyz(`http://${urlHost}:${ready.port}/readyz`, signal),
       readyTimeoutMs: 30_000,
       failFastOnListenError: this.failFastOnListenError,
@@ -85,6 +89,13 @@ export class BackendPool {
     child.on('fatal', (message) => this.onFatal(message));
     return child;
   }
+}
+
+/** The backend's tracing flags: its spans go where the proxy's go, sampled as their parent was. */
+function tracingArgs(tracing: TracingConfig | undefined): string[] {
+  if (!tracing) return [];
+  // Without `otlp` the backend, as the proxy, exports where OTEL_EXPORTER_OTLP_ENDPOINT says.
+  return [...(tracing.otlp ? ['--otlp', tracing.otlp] : []), '--trace-sample', String(tracing.sample)];
 }
 
 /** Polls a backend's /readyz until it answers 200. */

@@ -16,6 +16,7 @@ import { exitOnListenError, ListenError } from '../lib/listen-error.js';
 import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
 import { LogFile } from '../lib/log-file.js';
+import { flushSpans } from '../lib/tracing/tracer.js';
 import { createAdminServer } from './admin/api.js';
 import { targets } from './admin/targets.js';
 import type { PurgeMatch } from './cache/purge.js';
@@ -238,6 +239,9 @@ export async function runProxy(configFile: string): Promise<void> {
     watcher.stop();
     void acme?.stop();
     // The admin listener drains like the others: a scrape on a kept-alive connection must not meet a reset.
-    drainAndExit({ drain: () => Promise.all([listeners.drain(), adminDrainer.drain()]).then(() => undefined) }, log, DRAIN_TIMEOUT_MS, () => forwarder.close());
+    drainAndExit({ drain: () => Promise.all([listeners.drain(), adminDrainer.drain()]).then(() => undefined) }, log, DRAIN_TIMEOUT_MS, () => {
+      forwarder.close();
+      return flushSpans(state.tracing);
+    });
   });
 }

@@ -5,6 +5,7 @@ import { createRegistry, DURATION_BUCKETS } from '../lib/metrics.js';
 import type { Certificate } from '../lib/certificates.js';
 import type { SupervisedProcess } from '../lib/ipc.js';
 import type { ServerState, Upstream } from './balancer/upstream.js';
+import { createTracingCounters, type TracingCounters } from '../lib/tracing/metrics.js';
 
 
 export interface ProxyMetrics {
@@ -28,6 +29,7 @@ export interface ProxyMetrics {
   acmeLastSuccess: Gauge<'certificate'>;
   rejected: Counter<'reason'>;
   accessLogDropped: Counter<'reason'>;
+  tracing: TracingCounters;
   upgrades: Counter<'route' | 'upstream' | 'result'>;
   websockets: Gauge<'route' | 'upstream'>;
   configLastReloadSuccess: Gauge;
@@ -168,6 +170,7 @@ export function createProxyMetrics(
       name: 'portico_rejected_requests_total', help: 'Requests refused before routing: malformed or ambiguous framing, header or body limits, slow clients, non-WebSocket upgrades, CONNECT.',
       labelNames: ['reason'], registers,
     }),
+    tracing: createTracingCounters(registry),
     accessLogDropped: new Counter({
       name: 'portico_access_log_lines_dropped_total', help: 'Access-log lines not written to access_log.file, by reason (backlog: the disk fell behind; write_error).',
       labelNames: ['reason'], registers,

@@ -6,6 +6,7 @@
  */
 import type { PorticoConfig } from '../lib/config/load.js';
 import type { Logger } from '../lib/log.js';
+import { startTracing, type Tracing } from '../lib/tracing/tracer.js';
 import { DnsDiscovery } from './balancer/dns-discovery.js';
 import { autoCap, HealthChecker } from './balancer/health.js';
 import { Upstream, type LocalServer, type UpstreamEvents } from './balancer/upstream.js';
@@ -86,10 +87,30 @@ export function buildState(config: PorticoConfig, { supervised, metrics, log, fe
   const limits = previous?.limits ?? new ClientLimits();
   return {
     router: new Router(config.routes), chains: buildChains(config.routes, { upstreams, cache, limits, metrics, fetchWithRetries }),
-    upstreams, checkers, discoveries, accessLog: config.accessLog, cache, limits,
+    upstreams, checkers, discoveries, accessLog: config.accessLog, tracing: tracingFor(config, metrics, log, previous?.tracing), cache, limits,
     trustedProxies: new TrustedProxies(config.trustedProxies), maxHeaders: config.client.max_headers, publicStatus: config.publicStatus,
   };
 }
+
+/**
+ * The tracer for `config`: the running one while `tracing` stays the same; a new one when it
+ * changes, the old one flushed and stopped once the requests it traced have ended.
+ */
+function tracingFor(config: PorticoConfig, metrics: ProxyMetrics, log: Logger, previous: Tracing | undefined): Tracing | undefined {
+  if (JSON.stringify(previous?.config) === JSON.stringify(config.tracing)) return previous;
+  if (previous) setTimeout(() => void previous.shutdown(), TRACER_RETIRE_MS).unref();
+  if (!config.tracing) return undefined;
+  log.info({ otlp: config.tracing.otlp ?? '(OTEL_EXPORTER_OTLP_ENDPOINT)', sample: config.tracing.sample }, 'tracing on');
+  return startTracing(config.tracing, 'portico-proxy', metrics.tracing, {
+    onHealth: (error) => {
+      if (error) log.warn({ error }, 'cannot export spans to the OTLP collector; dropping them (portico_trace_spans_dropped_total) until it works again');
+      else log.info('exporting spans to the OTLP collector again');
+    },
+  });
+}
+
+/** How long a replaced tracer keeps taking the spans of requests it began. */
+const TRACER_RETIRE_MS = 30_000;
 
 /** The upstream's events as metrics and log lines. */
 function upstreamEvents(upstream: string, metrics: ProxyMetrics, log: Logger): UpstreamEvents {

@@ -41,6 +41,12 @@ interface Waiter {
  * How one attempt on a server ended, as the forwarder saw it: response headers
  * (any status), or an error, with whether the request may have reached the server.
  */
+/** What the policy reads, and what the upstream writes back for the request's trace. */
+export interface AcquireContext extends PickContext {
+  /** How long the request waited in the queue, when it did (set when it was granted a server or shed). */
+  queuedMs?: number;
+}
+
 export type AttemptResult =
   | { kind: 'response'; status: number; retryAfter: string | undefined; headersMs: number }
   | { kind: 'error'; code: string; sent: boolean; timedOut: boolean };
@@ -140,7 +146,7 @@ export class Upstream {
    * @throws ShedError (queue full, queue timeout, no server up, client gone).
    * @example const server = await upstream.acquire({}, signal); try { ... } finally { upstream.release(server); }
    */
-  acquire(ctx: PickContext, signal?: LeftSignal, exclude: ReadonlySet<ServerState> = new Set(), givenBack = false): Promise<ServerState> {
+  acquire(ctx: AcquireContext, signal?: LeftSignal, exclude: ReadonlySet<ServerState> = new Set(), givenBack = false): Promise<ServerState> {
     if (signal?.aborted) return Promise.reject(this.shed('client_gone'));
     if (!this.anyUp(exclude)) return Promise.reject(this.shed('no_server'));
     if (this.queue.length === 0 || givenBack) {
@@ -158,8 +164,13 @@ export class Upstream {
       };
       const waiter: Waiter = {
         ctx, exclude, enqueuedAt: this.now(),
-        grant: (server) => { done(); this.events.onQueueWait?.(this.now() - waiter.enqueuedAt); resolve(server); },
-        refuse: (err) => { done(); reject(err); },
+        grant: (server) => {
+          done();
+          ctx.queuedMs = this.now() - waiter.enqueuedAt;
+          this.events.onQueueWait?.(ctx.queuedMs);
+          resolve(server);
+        },
+        refuse: (err) => { done(); ctx.queuedMs = this.now() - waiter.enqueuedAt; reject(err); },
       };
       const remove = (err: ShedError) => {
         const i = this.queue.indexOf(waiter);

@@ -8,12 +8,13 @@ import type { ClientLeft } from '../../lib/client-left.js';
 import { GIVE_BACK_OFFER, NOT_STARTED } from '../../lib/give-back.js';
 import type { Logger } from '../../lib/log.js';
 import { hashKeyOf } from '../balancer/hash-key.js';
-import { ShedError, type ServerState, type Upstream } from '../balancer/upstream.js';
+import { type AcquireContext, ShedError, type ServerState, type Upstream } from '../balancer/upstream.js';
 import type { Fetched } from '../forward/fetched.js';
 import type { AttemptOptions, AttemptOutcome, Forwarder, OutgoingRequest } from '../forward/forward.js';
 import type { RequestBody } from '../forward/request-body.js';
 import type { ProxyMetrics } from '../metrics.js';
 import type { Exchange } from './exchange.js';
+import { endAttempt } from './trace.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -29,11 +30,13 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
   return async function fetchWithRetries(x, outgoing, upstream, body, clientGone) {
     const { retries, timeouts } = upstream.config;
     const method = x.req.method ?? 'GET';
-    const ctx = { hashKey: hashKeyOf(x.req, x.client, upstream.config.hash.key) };
+    const ctx: AcquireContext = { hashKey: hashKeyOf(x.req, x.client, upstream.config.hash.key), queuedMs: undefined };
     const tried = new Set<ServerState>();
     upstream.retryBudget.recordRequest();
 
     let givenBack = 0;
+    /** Attempts sent so far, give-backs included (a span's http.request.resend_count). */
+    let sent = 0;
     for (let attempt = 0; ; attempt++) {
       let server: ServerState;
       try {
@@ -41,21 +44,33 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
       } catch (err) {
         if (!(err instanceof ShedError)) throw err;
         metrics.shed.inc({ upstream: x.upstream, reason: err.reason });
+        if (x.trace) {
+          if (ctx.queuedMs !== undefined) x.trace.queued(x.upstream, ctx.queuedMs, err.reason);
+          x.trace.shed(err.reason);
+        }
         if (err.reason === 'client_gone') return { kind: 'gone' }; // nobody to answer; free the connection
         if (tried.size > 0) return { kind: 'problem', status: 502, detail: `every server of upstream "${x.upstream}" tried failed this request` };
         return { kind: 'problem', status: 503, detail: `${err.message}; retry after 1 s`, headers: { 'Retry-After': '1' } };
+      }
+      if (x.trace && ctx.queuedMs !== undefined) {
+        x.trace.queued(x.upstream, ctx.queuedMs);
+        ctx.queuedMs = undefined;
       }
       tried.add(server);
       x.server = server.url;
       x.upstreamAddr = x.upstreamAddr ? `${x.upstreamAddr}, ${server.url}` : server.url;
       const options = attemptOptionsOf(upstream);
-      const headers = offersGiveBack(server, body, givenBack) ? { ...x.view.upstreamHeaders, [GIVE_BACK_OFFER]: '1' } : x.view.upstreamHeaders;
+      let headers = offersGiveBack(server, body, givenBack) ? { ...x.view.upstreamHeaders, [GIVE_BACK_OFFER]: '1' } : x.view.upstreamHeaders;
+      // Each attempt is a span of its own, and the upstream continues the trace from it.
+      const traced = x.trace?.attempt(server.url, outgoing.path, sent++, headers);
+      if (traced) headers = traced.headers;
       let outcome = await forwarder.send(outgoing, server.url, options, headers, clientGone, body);
       if (outcome.kind === 'error' && outcome.staleConnection && mayResend(method, body)) {
         // The server closed a keep-alive connection as the request went out on it: not the
         // server's fault, so once more on a new connection to the same server, counted
         // neither as a failure nor against the retry budget (HAProxy's http-reuse safe).
         metrics.staleConnectionResends.inc({ upstream: x.upstream });
+        traced?.span.addEvent('resent on a fresh connection', { 'error.type': outcome.code });
         const again = await forwarder.send(outgoing, server.url, { ...options, freshConnection: true }, headers, clientGone, body);
         // The first attempt was sent: a refused resend must not make it look never sent.
         outcome = again.kind === 'error' ? { ...again, sent: true } : again;
@@ -63,6 +78,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
       if (outcome.kind === 'response' && outcome.status === 503 && outcome.headers[NOT_STARTED] !== undefined) {
         // Handed back unstarted: sent again at once, to a free server (issue 22). Not a failure, not a retry.
         outcome.body.resume();
+        if (traced) endAttempt(traced.span, { status: 503, givenBack: true });
         upstream.giveBack(server);
         tried.delete(server);
         givenBack++;
@@ -75,10 +91,15 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
           log.warn({ id: x.id, upstream: x.upstream, server: server.url, status: outcome.status }, 'upstream attempt failed');
         }
         outcome.whenDone(() => upstream.release(server));
+        if (traced) {
+          const { span } = traced, { status } = outcome;
+          outcome.whenDone(() => endAttempt(span, { status }));
+        }
         x.answered = outcome;
         return { kind: 'response', response: outcome };
       }
       upstream.release(server);
+      if (traced) endAttempt(traced.span, { error: outcome.kind === 'client-gone' ? 'client_gone' : outcome.code });
       if (outcome.kind === 'client-gone') return { kind: 'gone' };
 
       if (body.kind === 'streamed' && body.tooLarge()) {

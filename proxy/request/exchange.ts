@@ -11,6 +11,7 @@ import type { UpstreamResponse } from '../forward/upstream-response.js';
 import { proxiedAddressOf } from '../listen/proxy-protocol.js';
 import { clientView, type ClientView, type TrustedProxies } from './forwarded.js';
 import type { EditableResponse } from './edited-response.js';
+import type { ExchangeTrace } from './trace.js';
 
 export interface Exchange {
   req: IncomingMessage;
@@ -38,6 +39,8 @@ export interface Exchange {
   cache?: CacheStatus;
   /** Whether its access-log line is written (the config's `access_log` when it began). */
   accessLog: boolean;
+  /** Its spans, when tracing is on. */
+  trace: ExchangeTrace | undefined;
   /** Set while the upstream is asked: fired when the client leaves before its response is complete. */
   left?: ClientLeft;
 }
@@ -56,6 +59,6 @@ export function startExchange(req: IncomingMessage, res: ServerResponse, trusted
   const query = target.indexOf('?');
   return {
     req, res, id: view.requestId, client: view.client, view, target, pathname: query < 0 ? target : target.slice(0, query),
-    started: performance.now(), bytesBefore: accessLog ? req.socket.bytesWritten : 0, route: 'none', upstream: '', server: '', upstreamAddr: '', answered: undefined, cache: undefined, accessLog, left: undefined,
+    started: performance.now(), bytesBefore: accessLog ? req.socket.bytesWritten : 0, route: 'none', upstream: '', server: '', upstreamAddr: '', answered: undefined, cache: undefined, accessLog, trace: undefined, left: undefined,
   };
 }

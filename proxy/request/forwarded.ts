@@ -44,6 +44,8 @@ export interface ClientView {
   /** The real client's address. */
   client: string;
   requestId: string;
+  /** The connection comes from a trusted proxy, whose forwarding headers, request id and trace context are believed. */
+  readonly fromTrusted: boolean;
   /** Headers to set on the upstream request (replacing the client's), X-Request-Id included; built once, on first use. */
   readonly upstreamHeaders: Record<string, string>;
 }
@@ -60,7 +62,7 @@ class View implements ClientView {
     private readonly headers: IncomingHttpHeaders,
     private readonly conn: Connection,
     private readonly peer: string,
-    private readonly fromTrusted: boolean,
+    readonly fromTrusted: boolean,
     private readonly incomingXff: string | undefined,
   ) {}
 

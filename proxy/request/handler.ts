@@ -15,6 +15,8 @@ import { NEXT, type Problem, type RouteChain, WRITTEN } from './chain.js';
 import { type Exchange, startExchange } from './exchange.js';
 import type { TrustedProxies } from './forwarded.js';
 import type { Recorder } from './record.js';
+import { ExchangeTrace } from './trace.js';
+import type { Tracing } from '../../lib/tracing/tracer.js';
 import { sendProblem } from './respond.js';
 import type { Router } from './router.js';
 
@@ -24,6 +26,8 @@ export interface HandlerState {
   chains: ReadonlyMap<RouteConfig, RouteChain>;
   upstreams: Map<string, Upstream>;
   accessLog: boolean;
+  /** OpenTelemetry tracing, when the config turns it on. */
+  tracing: Tracing | undefined;
   trustedProxies: TrustedProxies;
   maxHeaders: number;
   /** Path of the public pool status, or "" for none. */
@@ -35,6 +39,7 @@ export function createHandler(getState: () => HandlerState, metrics: ProxyMetric
   return function handle(req: IncomingMessage, res: ServerResponse): Promise<void> | void {
     const state = getState();
     const x = startExchange(req, res, state.trustedProxies, state.accessLog);
+    if (state.tracing) x.trace = new ExchangeTrace(state.tracing.tracer, x);
 
     const early = beforeRouting(x, state);
     if (early !== undefined) return answer(x, early);
@@ -42,6 +47,7 @@ export function createHandler(getState: () => HandlerState, metrics: ProxyMetric
     const route = state.router.match(x.pathname, req.headers.host);
     if (!route) return answer(x, { status: 404, detail: `no route matches ${x.pathname}${state.router.byHost ? ` on host ${req.headers.host ?? '(none)'}` : ''}` });
     x.route = route.name;
+    x.trace?.routed(route.path);
 
     const chain = state.chains.get(route)!;
     for (const step of chain.steps) {

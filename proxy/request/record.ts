@@ -5,6 +5,7 @@ import { createAccessLog } from './access-log.js';
 import type { Exchange } from './exchange.js';
 import { requestLengthOf } from './request-length.js';
 import { tlsInfoOf } from './tls-info.js';
+import { traceIdOf } from '../../lib/tracing/propagation.js';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'POST', 'PATCH', 'CONNECT']);
 
@@ -31,6 +32,7 @@ export function createRecorder(metrics: ProxyMetrics, log: Logger, accessLogFile
     const code = completed ? codeLabel(res.statusCode) : '0';
     metrics.requests.inc({ route: x.route, upstream: x.upstream, server: x.server, code, method });
     metrics.requestDuration.observe({ route: x.route, upstream: x.upstream }, seconds);
+    x.trace?.end(res.statusCode, completed, x.route, x.upstream, x.server, x.cache);
     if (!x.accessLog) return;
     const { headers } = req;
     const answered = x.answered;
@@ -44,7 +46,8 @@ export function createRecorder(metrics: ProxyMetrics, log: Logger, accessLogFile
       upstreamHeaderTime: answered ? rounded(answered.headersMs / 1000) : Number.NaN,
       upstreamResponseTime: answered ? rounded(((Number.isNaN(answered.endedAt) ? performance.now() : answered.endedAt) - answered.startedAt) / 1000) : Number.NaN,
       cache: x.cache, userAgent: headers['user-agent'], referer: headers.referer, tlsVersion: tls?.version, tlsCipher: tls?.cipher,
-      traceId: undefined, spanId: undefined, completed,
+      // Tracing off: the trace id of a client's traceparent, which went upstream unchanged.
+      traceId: x.trace ? x.trace.traceId : traceIdOf(headers.traceparent), spanId: x.trace?.spanId, completed,
     });
   };
 }

@@ -1,0 +1,50 @@
+/**
+ * The backend's spans, when tracing is on: a SERVER span per API request
+ * (continuing the proxy's traceparent: the backend sits behind it), with
+ * INTERNAL spans for the wait for a compute slot and for the native call.
+ * Health checks and scrapes are not traced: they would be most of the traces.
+ */
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import type { IncomingHttpHeaders } from 'node:http';
+import { remoteParentOf } from '../lib/tracing/propagation.js';
+
+export class RequestTrace {
+  private readonly span: Span;
+  private readonly context: Context;
+
+  constructor(private readonly tracer: Tracer, method: string, path: string, headers: IncomingHttpHeaders) {
+    this.span = tracer.startSpan(`${method} ${path}`, {
+      kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, 'http.route': path },
+    }, remoteParentOf(headers));
+    this.context = trace.setSpan(ROOT_CONTEXT, this.span);
+  }
+
+  /** The wait for a compute slot, from `startedAt` (performance.now()) until now, and how it ended. */
+  slotWait(startedAt: number, outcome: 'acquired' | 'given_back' | 'queue_full' | 'client_gone'): void {
+    if (!this.span.isRecording()) return;
+    const span = this.tracer.startSpan('slot wait', { kind: SpanKind.INTERNAL, startTime: startedAt, attributes: { 'portico.slot.outcome': outcome } }, this.context);
+    if (outcome !== 'acquired') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+    span.end();
+  }
+
+  /** The native call `foo(val)`, from `startedAt` until now. */
+  nativeCall(startedAt: number, val: number, error?: string): void {
+    if (!this.span.isRecording()) return;
+    const span = this.tracer.startSpan('foo', { kind: SpanKind.INTERNAL, startTime: startedAt, attributes: { 'code.function.name': 'foo', 'portico.val': val } }, this.context);
+    if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    span.end();
+  }
+
+  end(status: number): void {
+    if (this.span.isRecording()) {
+      this.span.setAttribute('http.response.status_code', status);
+      if (status >= 500) this.span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    this.span.end();
+  }
+}
+
+/** The requests traced: the inference API, not health checks and scrapes. */
+export function isTraced(path: string): boolean {
+  return path.startsWith('/api/');
+}

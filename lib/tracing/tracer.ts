@@ -1,0 +1,55 @@
+/**
+ * OpenTelemetry tracing for one hop (the proxy, a backend): the SDK's tracer
+ * provider with parent-based ratio sampling, batched OTLP/HTTP protobuf export
+ * (countedBatchProcessor), and the hop's `service.name`. The exporter reads
+ * OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout, compression, certificates)
+ * and the resource OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, as the SDK
+ * does everywhere. No context manager is installed: the request path passes
+ * its parent spans explicitly, which costs nothing when tracing is off.
+ */
+import type { Tracer } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { TracingConfig } from '../config/load.js';
+import { countedBatchProcessor, type ExportEvents } from './exporter.js';
+import type { TracingCounters } from './metrics.js';
+
+export { createTracingCounters, type TracingCounters } from './metrics.js';
+
+export interface Tracing {
+  tracer: Tracer;
+  /** The config it was made from (a reload with the same keeps it). */
+  readonly config: TracingConfig;
+  /** Exports what is queued, then stops. */
+  shutdown(): Promise<void>;
+}
+
+const VERSION = '0.1.0';
+
+/**
+ * @example const tracing = startTracing({ otlp: 'http://127.0.0.1:4318/v1/traces', sample: 0.01 }, 'portico-proxy', counters, events);
+ */
+export function startTracing(config: TracingConfig, serviceName: string, counters: TracingCounters, events: ExportEvents): Tracing {
+  const exporter = new OTLPTraceExporter(config.otlp === undefined ? {} : { url: config.otlp });
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the hop's own name, as the spec has it.
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName, [ATTR_SERVICE_VERSION]: VERSION, 'process.pid': process.pid }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const provider = new TracerProvider({
+    resource,
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sample) }),
+    spanProcessors: [countedBatchProcessor(exporter, counters, events)],
+  });
+  return { tracer: provider.getTracer('portico', VERSION), config, shutdown: () => provider.shutdown() };
+}
+
+/** How long a stopping process waits for its last spans to reach the collector. */
+const FLUSH_AT_EXIT_MS = 2000;
+
+/** Exports what is queued, for at most FLUSH_AT_EXIT_MS (a collector that is down must not hold up an exit). */
+export function flushSpans(tracing: Tracing | undefined): Promise<void> {
+  if (!tracing) return Promise.resolve();
+  return Promise.race([tracing.shutdown().catch(() => {}), new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AT_EXIT_MS).unref())]);
+}
