@@ -185,7 +185,13 @@ export const upstreamSchema = z.strictObject({
     .optional(),
   timeouts: z
     .strictObject({
-      connect: duration.default(1000),
+      /**
+       * How long connecting may take before the attempt goes to another server. 5 s (Envoy's
+       * default, HAProxy's usual setting): Linux retransmits a SYN dropped by a full backlog
+       * after 1 s, so the earlier 1 s failed such connections (502 behind Python's http.server,
+       * whose backlog is 5, under 16 clients). A refused connection fails at once either way.
+       */
+      connect: duration.default(5000),
       /** From sending the request to the response headers: a backend call may take this long. */
       response: duration.default(60_000),
     })
