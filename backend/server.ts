@@ -8,7 +8,7 @@ import { serve } from '@hono/node-server';
 import { drainAndExit, onShutdownSignal, trackConnections } from '../lib/drain.js';
 import { createLogger } from '../lib/log.js';
 import type { TracingConfig } from '../lib/config/load.js';
-import { createTracingCounters, flushSpans, startTracing } from '../lib/tracing/tracer.js';
+import { createTracingCounters, flushSpans, loggedExportHealth, startTracing } from '../lib/tracing/tracer.js';
 import { exitOnListenError, listenErrorOf } from '../lib/listen-error.js';
 import { createApp, type BackendState } from './app.js';
 import { loadCore } from './core.js';
@@ -30,16 +30,15 @@ export interface BackendOptions {
 
 export async function runBackend(options: BackendOptions): Promise<void> {
   const log = createLogger('backend');
+  // Signals meant for the master (systemctl kill without --kill-whom=main reaches every process of the
+  // unit): SIGUSR1 would open Node's inspector, SIGUSR2's default action ends the process.
+  process.on('SIGUSR1', () => log.info('SIGUSR1: nothing to reopen (a backend logs to stdout)'));
+  process.on('SIGUSR2', () => log.info('SIGUSR2 is for the master (it restarts the proxies): ignored'));
   const core = loadCore();
   const slots = new Slots(options.slots, options.queue);
   const state: BackendState = { draining: false };
   const metrics = createBackendMetrics(slots, core.version);
-  const tracing = options.tracing && startTracing(options.tracing, 'portico-backend', createTracingCounters(metrics.registry), {
-    onHealth: (error) => {
-      if (error) log.warn({ error }, 'cannot export spans to the OTLP collector; dropping them (portico_trace_spans_dropped_total) until it works again');
-      else log.info('exporting spans to the OTLP collector again');
-    },
-  });
+  const tracing = options.tracing && startTracing(options.tracing, 'portico-backend', createTracingCounters(metrics.registry), loggedExportHealth(log));
   const app = createApp(core, slots, metrics, state, options.cacheMaxAge ?? 3600, tracing?.tracer);
   const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   if (options.slots > threads) {

@@ -8,13 +8,17 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span,
 import type { IncomingHttpHeaders } from 'node:http';
 import { remoteParentOf } from '../lib/tracing/propagation.js';
 
+const KNOWN_ROUTES = new Set(['/api/foo']);
+
 export class RequestTrace {
   private readonly span: Span;
   private readonly context: Context;
 
   constructor(private readonly tracer: Tracer, method: string, path: string, headers: IncomingHttpHeaders) {
-    this.span = tracer.startSpan(`${method} ${path}`, {
-      kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, 'http.route': path },
+    // Only a known route names the span: a path the client chose must not become a span name.
+    const route = KNOWN_ROUTES.has(path) ? path : undefined;
+    this.span = tracer.startSpan(route ? `${method} ${route}` : method, {
+      kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path, ...(route && { 'http.route': route }) },
     }, remoteParentOf(headers));
     this.context = trace.setSpan(ROOT_CONTEXT, this.span);
   }

@@ -4,6 +4,7 @@
  * proxy and the local backend pool; `backend` runs one standalone backend;
  * `check-config` validates a file offline; `proxy` is what the master runs.
  */
+import './early-signals.js'; // first: see its comment
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';

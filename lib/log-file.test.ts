@@ -9,15 +9,19 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const turn = () => new Promise((r) => setTimeout(r, 20));
 
 describe('LogFile', () => {
-  it('appends every line in order, batched per turn, and writes what waits when closed', async () => {
+  it('appends every line in order, batched per turn, and writes what waits when closed, after the write under way', async () => {
     const path = join(dir, 'order.log');
     const file = new LogFile(path);
     for (let i = 0; i < 1000; i++) file.write(`${i}\n`);
     await turn();
     for (let i = 1000; i < 1500; i++) file.write(`${i}\n`);
-    file.close();
-    await turn();
-    expect(readFileSync(path, 'utf8').trim().split('\n').map(Number)).toEqual(Array.from({ length: 1500 }, (_, i) => i));
+    file.write('x'.repeat(1 << 20) + '\n'); // a large batch, likely still on its way when close() comes
+    await new Promise(setImmediate);
+    for (let i = 1500; i < 1600; i++) file.write(`${i}\n`);
+    await file.close();
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    expect(lines.filter((l) => !l.startsWith('x')).map(Number)).toEqual(Array.from({ length: 1600 }, (_, i) => i));
+    expect(lines.findIndex((l) => l.startsWith('x'))).toBe(1500); // nothing overtook the batch under way
   });
 
   it('goes on in a new file at the same path after reopen(), lines still waiting included', async () => {

@@ -33,7 +33,7 @@ export class LogFile implements LineDestination {
   }
 
   write(line: string): void {
-    if (this.closed) return;
+    if (this.closed) return this.onDropped(1, 'closed');
     if (this.pendingBytes > MAX_PENDING_BYTES) return this.onDropped(1, 'backlog');
     this.lines.push(line);
     this.pendingBytes += line.length;
@@ -56,13 +56,21 @@ export class LogFile implements LineDestination {
     this.swapFile(onError);
   }
 
-  /** Writes what waits, then closes the file (a reload that names another file). */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    process.removeListener('exit', this.flushAtExit);
-    if (!this.writing) this.finish();
+  /**
+   * Writes what waits, after the write under way, then closes the file (a reload that names
+   * another file, the proxy's drain); resolves when it is closed.
+   */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.whenClosed = new Promise((resolve) => { this.onClosed = resolve; });
+      if (!this.writing) this.finish();
+    }
+    return this.whenClosed!;
   }
+
+  private whenClosed: Promise<void> | undefined;
+  private onClosed: () => void = () => {};
 
   private onReopenError: (err: Error) => void = () => {};
 
@@ -113,11 +121,16 @@ export class LogFile implements LineDestination {
 
   /** After close(): the last lines, synchronously (nothing else is writing), then the descriptor. */
   private finish(): void {
+    process.removeListener('exit', this.flushAtExit);
     this.flushAtExit();
     closeSync(this.fd);
+    this.onClosed();
   }
 
-  /** At exit nothing asynchronous runs any more: what waits is written synchronously. */
+  /**
+   * At exit nothing asynchronous runs any more: what waits is written synchronously. (A process
+   * that drains awaits close() first, so a write under way cannot be overtaken.)
+   */
   private readonly flushAtExit = (): void => {
     if (this.lines.length === 0) return;
     let data = Buffer.from(this.lines.join(''));

@@ -32,7 +32,7 @@ import { createAttempts } from './request/attempts.js';
 import { createHandler } from './request/handler.js';
 import { createRecorder } from './request/record.js';
 import { createUpgradeHandler } from './request/upgrade.js';
-import { applyLocalServers, buildState, cacheGauges } from './state.js';
+import { applyLocalServers, buildState, cacheGauges, type ProxyState } from './state.js';
 
 const DRAIN_TIMEOUT_MS = 30_000;
 /** How long a supervised proxy waits for the master's first word on the pool before it listens anyway. */
@@ -61,11 +61,14 @@ export async function runProxy(configFile: string): Promise<void> {
   const openAccessLog = (path: string | undefined) => path === accessLogFile?.path ? accessLogFile
     : path === undefined ? undefined : new LogFile(path, (lines, reason) => metrics.accessLogDropped.inc({ reason }, lines));
   const useAccessLog = (file: LogFile | undefined) => {
-    if (file !== accessLogFile) accessLogFile?.close();
+    if (file !== accessLogFile) void accessLogFile?.close();
     accessLogFile = file;
   };
   let accessLogFile: LogFile | undefined;
   useAccessLog(openAccessLog(config.accessLogFile));
+  // SIGUSR2 restarts the proxies through the master; one that reaches a proxy (systemctl kill without
+  // --kill-whom=main) must not end it, which is SIGUSR2's default action.
+  process.on('SIGUSR2', () => log.info('SIGUSR2 is for the master (it restarts the proxies): ignored'));
   process.on('SIGUSR1', () => {
     log.info({ file: accessLogFile?.path }, 'SIGUSR1: reopening the access log file');
     accessLogFile?.reopen((err) => log.error({ error: err.message }, 'cannot reopen the access log file; still writing to the one open'));
@@ -198,17 +201,20 @@ export async function runProxy(configFile: string): Promise<void> {
         const next = loadConfig(config.file);
         if (JSON.stringify(next.listen.admin) !== JSON.stringify(config.listen.admin)) log.warn('the admin listener\'s address applies when the proxy restarts');
         const nextAccessLog = openAccessLog(next.accessLogFile);
+        let nextState: ProxyState;
+        const nextConfig = { ...next, listen: { ...next.listen, admin: config.listen.admin } };
         try {
           await listeners.apply(next, config);
+          nextState = buildState(nextConfig, { supervised, metrics, log, fetchWithRetries, workers }, state);
         } catch (err) {
-          if (nextAccessLog !== accessLogFile) nextAccessLog?.close();
+          if (nextAccessLog !== accessLogFile) void nextAccessLog?.close();
           throw err;
         }
-        useAccessLog(nextAccessLog);
         const acmeChanged = JSON.stringify(next.tls?.acme) !== JSON.stringify(config.tls?.acme);
-        config = { ...next, listen: { ...next.listen, admin: config.listen.admin } };
+        config = nextConfig;
         if (acmeChanged) startAcme(config);
-        state = buildState(config, { supervised, metrics, log, fetchWithRetries, workers }, state);
+        state = nextState;
+        useAccessLog(nextAccessLog);
         applyLocalServers(state, config.pool.upstream, localServers);
         metrics.configReloads.inc({ result: 'success' });
         metrics.configLastReloadSuccess.set(1);
@@ -241,7 +247,7 @@ export async function runProxy(configFile: string): Promise<void> {
     // The admin listener drains like the others: a scrape on a kept-alive connection must not meet a reset.
     drainAndExit({ drain: () => Promise.all([listeners.drain(), adminDrainer.drain()]).then(() => undefined) }, log, DRAIN_TIMEOUT_MS, () => {
       forwarder.close();
-      return flushSpans(state.tracing);
+      return Promise.all([flushSpans(state.tracing), accessLogFile?.close()]).then(() => undefined);
     });
   });
 }

@@ -172,7 +172,7 @@ export function createProxyMetrics(
     }),
     tracing: createTracingCounters(registry),
     accessLogDropped: new Counter({
-      name: 'portico_access_log_lines_dropped_total', help: 'Access-log lines not written to access_log.file, by reason (backlog: the disk fell behind; write_error).',
+      name: 'portico_access_log_lines_dropped_total', help: 'Access-log lines not written to access_log.file, by reason (backlog: the disk fell behind; write_error; closed: written after a reload closed the file).',
       labelNames: ['reason'], registers,
     }),
     tlsReloads: new Counter({

@@ -6,7 +6,7 @@
  */
 import type { PorticoConfig } from '../lib/config/load.js';
 import type { Logger } from '../lib/log.js';
-import { startTracing, type Tracing } from '../lib/tracing/tracer.js';
+import { loggedExportHealth, retireTracing, startTracing, type Tracing } from '../lib/tracing/tracer.js';
 import { DnsDiscovery } from './balancer/dns-discovery.js';
 import { autoCap, HealthChecker } from './balancer/health.js';
 import { Upstream, type LocalServer, type UpstreamEvents } from './balancer/upstream.js';
@@ -98,15 +98,10 @@ export function buildState(config: PorticoConfig, { supervised, metrics, log, fe
  */
 function tracingFor(config: PorticoConfig, metrics: ProxyMetrics, log: Logger, previous: Tracing | undefined): Tracing | undefined {
   if (JSON.stringify(previous?.config) === JSON.stringify(config.tracing)) return previous;
-  if (previous) setTimeout(() => void previous.shutdown(), TRACER_RETIRE_MS).unref();
+  if (previous) retireTracing(previous, TRACER_RETIRE_MS);
   if (!config.tracing) return undefined;
   log.info({ otlp: config.tracing.otlp ?? '(OTEL_EXPORTER_OTLP_ENDPOINT)', sample: config.tracing.sample }, 'tracing on');
-  return startTracing(config.tracing, 'portico-proxy', metrics.tracing, {
-    onHealth: (error) => {
-      if (error) log.warn({ error }, 'cannot export spans to the OTLP collector; dropping them (portico_trace_spans_dropped_total) until it works again');
-      else log.info('exporting spans to the OTLP collector again');
-    },
-  });
+  return startTracing(config.tracing, 'portico-proxy', metrics.tracing, loggedExportHealth(log));
 }
 
 /** How long a replaced tracer keeps taking the spans of requests it began. */

@@ -75,8 +75,12 @@ class BoundedProcessor implements SpanProcessor {
     this.inner.onStart(span, parent);
   }
 
+  private stopped = false;
+
   onEnd(span: ReadableSpan): void {
     if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    // A request that began before a reload replaced the tracer and ended after it stopped.
+    if (this.stopped) return void this.counters.dropped.inc({ reason: 'shutdown' });
     if (this.exporter.queued >= this.maxQueued) return void this.counters.dropped.inc({ reason: 'queue_full' });
     this.exporter.queued++;
     this.inner.onEnd(span);
@@ -87,6 +91,7 @@ class BoundedProcessor implements SpanProcessor {
   }
 
   shutdown(): Promise<void> {
+    this.stopped = true;
     return this.inner.shutdown();
   }
 }

@@ -1,8 +1,8 @@
 /**
- * W3C trace context (traceparent, tracestate) in and out of HTTP headers,
- * through the SDK's own propagator.
+ * W3C trace context (traceparent, tracestate) read from HTTP headers through
+ * the SDK's own propagator (proxy/request/trace.ts writes it).
  */
-import { context, defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, trace, type Context, type Span } from '@opentelemetry/api';
+import { defaultTextMapGetter, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -14,14 +14,12 @@ export function remoteParentOf(headers: IncomingHttpHeaders): Context {
   return propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
 }
 
-/** Sets traceparent (and tracestate, when there is one) on `headers` for a request made within `span`. */
-export function injectInto(headers: Record<string, string>, span: Span): void {
-  propagator.inject(trace.setSpan(context.active(), span), headers, defaultTextMapSetter);
-}
+/** `00-<trace id>-<parent id>-<flags>`; an all-zero trace id is invalid (W3C trace context §3.2.2.3). */
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}/;
+const ZERO_TRACE = '0'.repeat(32);
 
 /** The trace id of a traceparent header, when it is valid (for the access log when tracing is off). */
 export function traceIdOf(traceparent: string | string[] | undefined): string | undefined {
-  if (traceparent === undefined) return undefined;
-  const ctx = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter));
-  return ctx?.traceId;
+  const id = TRACEPARENT.exec(Array.isArray(traceparent) ? traceparent[0] ?? '' : traceparent ?? '')?.[1];
+  return id === ZERO_TRACE ? undefined : id;
 }

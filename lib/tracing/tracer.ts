@@ -13,6 +13,7 @@ import { defaultResource, detectResources, envDetector, resourceFromAttributes }
 import { ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { TracingConfig } from '../config/load.js';
+import type { Logger } from '../log.js';
 import { countedBatchProcessor, type ExportEvents } from './exporter.js';
 import type { TracingCounters } from './metrics.js';
 
@@ -48,8 +49,42 @@ export function startTracing(config: TracingConfig, serviceName: string, counter
 /** How long a stopping process waits for its last spans to reach the collector. */
 const FLUSH_AT_EXIT_MS = 2000;
 
-/** Exports what is queued, for at most FLUSH_AT_EXIT_MS (a collector that is down must not hold up an exit). */
+/** Tracers a reload replaced, still taking the spans of the requests they began. */
+const retiring = new Set<Tracing>();
+
+/**
+ * Stops `tracing` after `delayMs` (the requests it traced have ended by then), or at the
+ * process's drain if that comes first. Its last export may fail (a collector that is down):
+ * that is counted, never thrown.
+ */
+export function retireTracing(tracing: Tracing, delayMs: number): void {
+  retiring.add(tracing);
+  setTimeout(() => {
+    retiring.delete(tracing);
+    void flushSpans(tracing);
+  }, delayMs).unref();
+}
+
+/**
+ * Exports what is queued in `tracing` and in the tracers still retiring, for at most
+ * FLUSH_AT_EXIT_MS (a collector that is down or hangs must not hold up an exit).
+ */
 export function flushSpans(tracing: Tracing | undefined): Promise<void> {
-  if (!tracing) return Promise.resolve();
-  return Promise.race([tracing.shutdown().catch(() => {}), new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AT_EXIT_MS).unref())]);
+  const all = [...(tracing ? [tracing] : []), ...retiring];
+  retiring.clear();
+  if (all.length === 0) return Promise.resolve();
+  return Promise.race([
+    Promise.all(all.map((t) => t.shutdown().catch(() => {}))).then(() => undefined),
+    new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AT_EXIT_MS).unref()),
+  ]);
+}
+
+/** The export's health in the hop's log: once when spans stop reaching the collector, once when they reach it again. */
+export function loggedExportHealth(log: Logger): ExportEvents {
+  return {
+    onHealth: (error) => {
+      if (error) log.warn({ error }, 'cannot export spans to the OTLP collector; dropping them (portico_trace_spans_dropped_total) until it works again');
+      else log.info('exporting spans to the OTLP collector again');
+    },
+  };
 }

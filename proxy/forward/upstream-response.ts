@@ -88,6 +88,11 @@ export class UpstreamResponse {
     return this.stream;
   }
 
+  /** The body broke off (the upstream failed or was cut off) before its end. */
+  get failed(): boolean {
+    return this.state === 'failed';
+  }
+
   /** Calls `callback` once the upstream has sent the whole body, failed, or been cut off. */
   whenDone(callback: () => void): void {
     if (this.state !== 'open') return callback();

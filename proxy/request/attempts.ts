@@ -60,7 +60,8 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
       x.server = server.url;
       x.upstreamAddr = x.upstreamAddr ? `${x.upstreamAddr}, ${server.url}` : server.url;
       const options = attemptOptionsOf(upstream);
-      let headers = offersGiveBack(server, body, givenBack) ? { ...x.view.upstreamHeaders, [GIVE_BACK_OFFER]: '1' } : x.view.upstreamHeaders;
+      // Object.assign, not a spread with an extra key: that took 1 µs on Node 20 (a spread copy grows slowly).
+      let headers = offersGiveBack(server, body, givenBack) ? Object.assign({}, x.view.upstreamHeaders, OFFER_GIVE_BACK) : x.view.upstreamHeaders;
       // Each attempt is a span of its own, and the upstream continues the trace from it.
       const traced = x.trace?.attempt(server.url, outgoing.path, sent++, headers);
       if (traced) headers = traced.headers;
@@ -70,7 +71,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
         // server's fault, so once more on a new connection to the same server, counted
         // neither as a failure nor against the retry budget (HAProxy's http-reuse safe).
         metrics.staleConnectionResends.inc({ upstream: x.upstream });
-        traced?.span.addEvent('resent on a fresh connection', { 'error.type': outcome.code });
+        traced?.span?.addEvent('resent on a fresh connection', { 'error.type': outcome.code });
         const again = await forwarder.send(outgoing, server.url, { ...options, freshConnection: true }, headers, clientGone, body);
         // The first attempt was sent: a refused resend must not make it look never sent.
         outcome = again.kind === 'error' ? { ...again, sent: true } : again;
@@ -78,7 +79,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
       if (outcome.kind === 'response' && outcome.status === 503 && outcome.headers[NOT_STARTED] !== undefined) {
         // Handed back unstarted: sent again at once, to a free server (issue 22). Not a failure, not a retry.
         outcome.body.resume();
-        if (traced) endAttempt(traced.span, { status: 503, givenBack: true });
+        if (traced?.span) endAttempt(traced.span, { status: 503, givenBack: true });
         upstream.giveBack(server);
         tried.delete(server);
         givenBack++;
@@ -91,15 +92,15 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
           log.warn({ id: x.id, upstream: x.upstream, server: server.url, status: outcome.status }, 'upstream attempt failed');
         }
         outcome.whenDone(() => upstream.release(server));
-        if (traced) {
-          const { span } = traced, { status } = outcome;
-          outcome.whenDone(() => endAttempt(span, { status }));
+        if (traced?.span) {
+          const { span } = traced, response = outcome;
+          outcome.whenDone(() => endAttempt(span, { status: response.status, bodyFailed: response.failed }));
         }
         x.answered = outcome;
         return { kind: 'response', response: outcome };
       }
       upstream.release(server);
-      if (traced) endAttempt(traced.span, { error: outcome.kind === 'client-gone' ? 'client_gone' : outcome.code });
+      if (traced?.span) endAttempt(traced.span, { error: outcome.kind === 'client-gone' ? 'client_gone' : outcome.code });
       if (outcome.kind === 'client-gone') return { kind: 'gone' };
 
       if (body.kind === 'streamed' && body.tooLarge()) {
@@ -120,6 +121,8 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
     }
   };
 }
+
+const OFFER_GIVE_BACK = { [GIVE_BACK_OFFER]: '1' };
 
 /** A request is handed back at most this often; after that it waits where it is sent. */
 const MAX_GIVE_BACKS = 3;

@@ -46,8 +46,8 @@ export function createRecorder(metrics: ProxyMetrics, log: Logger, accessLogFile
       upstreamHeaderTime: answered ? rounded(answered.headersMs / 1000) : Number.NaN,
       upstreamResponseTime: answered ? rounded(((Number.isNaN(answered.endedAt) ? performance.now() : answered.endedAt) - answered.startedAt) / 1000) : Number.NaN,
       cache: x.cache, userAgent: headers['user-agent'], referer: headers.referer, tlsVersion: tls?.version, tlsCipher: tls?.cipher,
-      // Tracing off: the trace id of a client's traceparent, which went upstream unchanged.
-      traceId: x.trace ? x.trace.traceId : traceIdOf(headers.traceparent), spanId: x.trace?.spanId, completed,
+      // Tracing off: the trace id of a trusted hop's traceparent, which went upstream unchanged.
+      traceId: x.trace ? x.trace.traceId : x.view.fromTrusted ? traceIdOf(headers.traceparent) : undefined, spanId: x.trace?.spanId, completed,
     });
   };
 }

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { injectInto, remoteParentOf } from '../../lib/tracing/propagation.js';
+import { remoteParentOf } from '../../lib/tracing/propagation.js';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
@@ -24,7 +24,8 @@ export interface TracedRequest {
 
 export class ExchangeTrace {
   readonly span: Span;
-  private readonly context: Context;
+  /** The server span as the parent of its children: made when the first child is (recorded spans only). */
+  private parentContext: Context | undefined;
   private readonly method: string;
 
   constructor(private readonly tracer: Tracer, x: TracedRequest) {
@@ -32,8 +33,15 @@ export class ExchangeTrace {
     this.method = KNOWN_METHODS.has(req.method ?? '') ? req.method! : '_OTHER';
     const parent = x.view.fromTrusted ? remoteParentOf(req.headers) : ROOT_CONTEXT;
     this.span = tracer.startSpan(this.method, { kind: SpanKind.SERVER }, parent);
-    this.context = trace.setSpan(ROOT_CONTEXT, this.span);
+    // Upstream gets the proxy's trace context (withTraceContext), never the client's: a trusted
+    // parent's tracestate is carried by the span, an untrusted client's is dropped.
+    if (req.headers.traceparent !== undefined) delete req.headers.traceparent;
+    if (req.headers.tracestate !== undefined) delete req.headers.tracestate;
     if (this.span.isRecording()) this.span.setAttributes(requestAttributes(x, this.method));
+  }
+
+  private get context(): Context {
+    return (this.parentContext ??= trace.setSpan(ROOT_CONTEXT, this.span));
   }
 
   get traceId(): string {
@@ -69,22 +77,20 @@ export class ExchangeTrace {
   }
 
   /**
-   * A CLIENT span for one attempt at `serverUrl`, and the upstream headers with its traceparent.
-   * `resends` counts the attempts before it (http.request.resend_count).
+   * A CLIENT span for one attempt at `serverUrl` (none when the request is not sampled: its
+   * children would be recorded by no one), and the upstream headers with the traceparent
+   * the upstream continues. `resends` counts the attempts before it (http.request.resend_count).
    */
-  attempt(serverUrl: string, path: string, resends: number, headers: Record<string, string>): { span: Span; headers: Record<string, string> } {
+  attempt(serverUrl: string, path: string, resends: number, headers: Record<string, string>): { span: Span | undefined; headers: Record<string, string> } {
+    if (!this.span.isRecording()) return { span: undefined, headers: withTraceContext(headers, this.span) };
     const span = this.tracer.startSpan(this.method, { kind: SpanKind.CLIENT }, this.context);
-    if (span.isRecording()) {
-      const url = new URL(path, serverUrl);
-      const attributes: Attributes = {
-        'http.request.method': this.method, 'server.address': url.hostname, 'server.port': portOf(url), 'url.full': url.href, 'portico.server': serverUrl,
-      };
-      if (resends > 0) attributes['http.request.resend_count'] = resends;
-      span.setAttributes(attributes);
-    }
-    const traced = { ...headers };
-    injectInto(traced, span);
-    return { span, headers: traced };
+    const url = new URL(path, serverUrl);
+    const attributes: Attributes = {
+      'http.request.method': this.method, 'server.address': url.hostname, 'server.port': portOf(url), 'url.full': url.href, 'portico.server': serverUrl,
+    };
+    if (resends > 0) attributes['http.request.resend_count'] = resends;
+    span.setAttributes(attributes);
+    return { span, headers: withTraceContext(headers, span) };
   }
 
   /** The exchange's end: what was answered, by whom. */
@@ -107,8 +113,18 @@ export class ExchangeTrace {
   }
 }
 
+/**
+ * `headers` plus traceparent (and tracestate) naming `span`. Not through the propagator's setter,
+ * nor a spread with an extra key: adding a key to a copy took 1 µs on Node 20, Object.assign 0.1 µs.
+ */
+function withTraceContext(headers: Record<string, string>, span: Span): Record<string, string> {
+  const { traceId, spanId, traceFlags, traceState } = span.spanContext();
+  const traceparent = `00-${traceId}-${spanId}-${(traceFlags & 1) === 1 ? '01' : '00'}`;
+  return Object.assign({}, headers, traceState === undefined ? { traceparent } : { traceparent, tracestate: traceState.serialize() });
+}
+
 /** Ends an attempt's span with the upstream's status, or with the error that ended it. */
-export function endAttempt(span: Span, outcome: { status: number; givenBack?: boolean } | { error: string }): void {
+export function endAttempt(span: Span, outcome: { status: number; givenBack?: boolean; bodyFailed?: boolean } | { error: string }): void {
   if (span.isRecording()) {
     if ('error' in outcome) {
       span.setAttribute('error.type', outcome.error);
@@ -116,7 +132,11 @@ export function endAttempt(span: Span, outcome: { status: number; givenBack?: bo
     } else {
       span.setAttribute('http.response.status_code', outcome.status);
       if (outcome.givenBack) span.setAttribute('portico.given_back', true);
-      else if (outcome.status >= 400) {
+      else if (outcome.bodyFailed) {
+        // The headers came, the body did not: the client's connection was cut.
+        span.setAttribute('error.type', 'response_body_incomplete');
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'the upstream stopped sending the body' });
+      } else if (outcome.status >= 400) {
         // Client spans: 4xx and 5xx are both errors of the call.
         span.setAttribute('error.type', String(outcome.status));
         span.setStatus({ code: SpanStatusCode.ERROR });
@@ -138,7 +158,7 @@ function requestAttributes(x: TracedRequest, method: string): Attributes {
     'server.port': socket.localPort ?? 0,
     'network.peer.address': socket.remoteAddress ?? '',
     'network.peer.port': socket.remotePort ?? 0,
-    'network.protocol.version': req.httpVersion,
+    'network.protocol.version': req.httpVersionMajor === 2 ? '2' : req.httpVersion,
     'client.address': x.client,
     'portico.request_id': x.id,
   };
