@@ -7,25 +7,33 @@
  * - Portico as `npm start` runs it (master, pool, HTTPS listener, the shipped
  *   config plus one pass-through route), access log on (the default, to a
  *   file) and off, and off with `metrics: false`;
+ * - Portico with tracing on (sample 0.01 and 1) into an OTLP sink in this
+ *   process, and, with BASELINE=DIR (a checkout of an earlier commit, built),
+ *   that build on the same config: the cost of a change, side by side;
  * - nginx (one worker) with its access log off and on, and HAProxy.
  * Rounds alternate the servers so that noise on this shared machine spreads
  * over all of them. Needs wrk and taskset.
  *   ROUNDS=3 HOT_PATH_SECONDS=5 ONLY=undici-pool,portico npm run bench:hot-path
+ *   BASELINE=/tmp/before ONLY=portico-baseline,portico,portico-trace-0.01 npm run bench:hot-path
  */
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { median, pairedRatio, spread, table } from './report.js';
 import { availableAnchors, startAnchor, startNginxOrigin } from './anchors.js';
+import { otlpSink } from './otlp-sink.js';
 import { startShippedPortico } from './shipped-portico.js';
 import { freePort, installed, stopChild } from './tools.js';
+import { cpuSeconds } from './portico.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.HOT_PATH_SECONDS ?? 5);
 const MINIMAL = ['http-proxy-3', 'node-http-request', 'undici-pool'];
-const PORTICO = ['portico', 'portico-no-log', 'portico-no-log-no-metrics'];
+const PORTICO = ['portico', 'portico-no-log', 'portico-no-log-no-metrics', 'portico-trace-0.01', 'portico-trace-1'];
+const BASELINE = process.env.BASELINE;
 const PATH = '/bench/';
 const LABELS: Record<string, string> = {
   'http-proxy-3': 'http-proxy-3 (minimal, keep-alive agent)',
@@ -34,6 +42,9 @@ const LABELS: Record<string, string> = {
   portico: 'Portico as npm start runs it, access log on (default)',
   'portico-no-log': 'Portico, access_log: false',
   'portico-no-log-no-metrics': 'Portico, access_log: false, metrics: false',
+  'portico-trace-0.01': 'Portico, access log on, tracing sample 0.01',
+  'portico-trace-1': 'Portico, access log on, tracing sample 1',
+  'portico-baseline': `Portico as npm start runs it, access log on, built from ${BASELINE ?? 'BASELINE'}`,
   nginx: 'nginx (one worker), access log off',
   'nginx-log': 'nginx (one worker), access log on',
   haproxy: 'HAProxy (one thread), no log',
@@ -56,24 +67,29 @@ async function startMinimal(kind: string, port: number, originPort: number): Pro
 }
 
 /** Starts one server of the comparison; its URL for wrk, and how to stop it. */
-async function start(kind: string, origin: string): Promise<{ url: string; stop(): Promise<unknown> }> {
+async function start(kind: string, origin: string): Promise<{ url: string; stop(): Promise<unknown>; proxyPid?: number }> {
   if (kind === 'nginx' || kind === 'nginx-log' || kind === 'haproxy') {
     const anchor = await startAnchor(kind === 'haproxy' ? 'haproxy' : 'nginx', [origin], { cpus: '0', balance: 'roundrobin', accessLog: kind === 'nginx-log' });
     return { url: `${anchor.url}${PATH}`, stop: anchor.stop };
   }
   if (kind.startsWith('portico')) {
-    const portico = await startShippedPortico({ path: PATH, origin, accessLog: kind === 'portico', metrics: !kind.endsWith('no-metrics'), cpus: '0' }, PATH);
-    return { url: `${portico.url}${PATH}`, stop: portico.stop };
+    const sample = /^portico-trace-([\d.]+)$/.exec(kind)?.[1];
+    const portico = await startShippedPortico({
+      path: PATH, origin, accessLog: !kind.includes('no-log'), metrics: !kind.endsWith('no-metrics'), cpus: '0',
+      ...(sample !== undefined && { tracing: { otlp: await otlpSink(), sample: Number(sample) } }),
+      ...(kind === 'portico-baseline' && { cli: join(BASELINE!, 'dist/bin/portico.js') }),
+    }, PATH);
+    return { url: `${portico.url}${PATH}`, stop: portico.stop, proxyPid: portico.proxyPid };
   }
   const port = await freePort();
   const child = await startMinimal(kind, port, Number(new URL(origin).port));
   return { url: `http://127.0.0.1:${port}${PATH}`, stop: () => stopChild(child) };
 }
 
-/** Runs wrk without blocking this process, which may serve the origin. */
-async function wrk(url: string, seconds: number): Promise<number> {
+/** Runs wrk without blocking this process, which may serve the origin; requests per second and in all. */
+async function wrk(url: string, seconds: number): Promise<{ rps: number; requests: number }> {
   const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, url], { encoding: 'utf8' });
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN), requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN) };
 }
 
 async function main(): Promise<void> {
@@ -96,15 +112,26 @@ async function main(): Promise<void> {
   for (const line of missing) process.stdout.write(`${line}\n`);
   const anchors = anchorKinds.flatMap((k) => (k === 'nginx' ? ['nginx', 'nginx-log'] : [k]));
   const only = process.env.ONLY?.split(',');
-  const candidates = only ?? [...MINIMAL, ...PORTICO, ...anchors];
+  const candidates = only ?? [...MINIMAL, ...(BASELINE ? ['portico-baseline'] : []), ...PORTICO, ...anchors];
   const runs: Record<string, number[]> = Object.fromEntries(candidates.map((c) => [c, []]));
+  /**
+   * The proxy process's CPU time per request (µs), for Portico's rows: on this shared machine a
+   * neighbour's load moves throughput by a third between runs, while the CPU a request costs the
+   * proxy moves far less, so the cost of a change is read from it too.
+   */
+  const cpuRuns: Record<string, number[]> = Object.fromEntries(candidates.map((c) => [c, []]));
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const kind of candidates) {
+      // Each round starts one server later: a server's place in the round must not bias it
+      // (a run right after another Portico's shutdown ran up to a quarter slower here).
+      for (const kind of candidates.map((_, i) => candidates[(i + round) % candidates.length]!)) {
         const server = await start(kind, origin);
         try {
           await wrk(server.url, 1); // warm-up: the JIT, and the upstream connections
-          runs[kind]!.push(await wrk(server.url, SECONDS));
+          const cpu0 = server.proxyPid === undefined ? 0 : cpuSeconds(server.proxyPid);
+          const { rps, requests } = await wrk(server.url, SECONDS);
+          runs[kind]!.push(rps);
+          if (server.proxyPid !== undefined) cpuRuns[kind]!.push(((cpuSeconds(server.proxyPid) - cpu0) / requests) * 1e6);
         } finally {
           await server.stop();
         }
@@ -119,6 +146,7 @@ async function main(): Promise<void> {
   process.stdout.write(`Pass-through GET ${PATH}, each server pinned to core 0, wrk -t1 -c50 -d${SECONDS}s on core 1, ${installed('nginx') ? 'a trivial nginx origin' : 'a Node origin'} unpinned, ${ROUNDS} rounds alternating (median; spread = half the range). Access logs go to a file. When nginx and the minimal proxies reach about the same figure, the origin or wrk is the limit, not the proxy.\n\n`);
   process.stdout.write(`${table(candidates.map((kind) => ({
     path: LABELS[kind] ?? kind, 'req/s (median)': of(kind)!, spread: spread(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '),
+    ...(cpuRuns[kind]!.length > 0 && { 'proxy CPU µs/request (median)': median(cpuRuns[kind]!), 'CPU runs': cpuRuns[kind]!.map((c) => c.toFixed(1)).join(' ') }),
     ...(ceiling !== undefined && { 'vs undici Pool': of(kind)! / ceiling }),
     ...(nginx !== undefined && { 'vs nginx': of(kind)! / nginx }),
   })))}\n\n`);
@@ -129,12 +157,23 @@ async function main(): Promise<void> {
     ['Portico (access log off) / nginx (one worker, no access log)', 'portico-no-log', 'nginx', undefined],
     ['Portico (access log on) / nginx (one worker, access log on)', 'portico', 'nginx-log', undefined],
     ['Portico with metrics / without', 'portico-no-log', 'portico-no-log-no-metrics', 0.95],
+    ['Portico (tracing off) / the BASELINE build', 'portico', 'portico-baseline', 0.98],
+    ['Portico tracing sample 0.01 / tracing off', 'portico-trace-0.01', 'portico', 0.95],
+    ['Portico tracing sample 1 / tracing off', 'portico-trace-1', 'portico', undefined],
     ['nginx access log on / off', 'nginx-log', 'nginx', undefined],
   ] as const;
+  // The same comparisons by the proxy's CPU per request: b's ÷ a's, so that 0.95 means a costs 5 % more.
+  const cpuChecks = checks.filter(([, a, b]) => a.startsWith('portico') && b.startsWith('portico') && cpuRuns[a]?.length && cpuRuns[b]?.length);
   process.stdout.write(`Ratios: the median of the ${ROUNDS} rounds' ratios (each round's runs are minutes apart at most), with their range.\n\n`);
   process.stdout.write(`${table(checks.filter(([, a, b]) => runs[a]?.length && runs[b]?.length).map(([what, a, b, target]) => {
     const r = pairedRatio(runs[a]!, runs[b]!);
     return { check: what, target: target === undefined ? 'report' : `≥ ${target}`, measured: r.median, range: `${r.min.toFixed(2)}–${r.max.toFixed(2)}`, result: target === undefined || r.median >= target ? 'pass' : 'FAIL' };
+  }))}\n`);
+  if (cpuChecks.length === 0) return;
+  process.stdout.write(`\nThe same, by the proxy process's CPU time per request (its utime + stime over the run ÷ requests; the first's cost relative to the second's, inverted: a ÷ b = CPU(b) ÷ CPU(a)).\n\n`);
+  process.stdout.write(`${table(cpuChecks.map(([what, a, b, target]) => {
+    const r = pairedRatio(cpuRuns[b]!, cpuRuns[a]!);
+    return { check: `${what} (CPU per request)`, target: target === undefined ? 'report' : `≥ ${target}`, measured: r.median, range: `${r.min.toFixed(2)}–${r.max.toFixed(2)}`, result: target === undefined || r.median >= target ? 'pass' : 'FAIL' };
   }))}\n`);
 }
 

@@ -17,6 +17,7 @@ import { availableAnchors, startAnchor, type AnchorKind, type AnchorOptions } fr
 import { cacheHit } from './cache-hit.js';
 import { latencyChart, throughputChart, type LatencyRow, type ThroughputBar } from './svg.js';
 import { http2Scenario } from './http2.js';
+import { otlpSink } from './otlp-sink.js';
 import { benchConfig, cpuSeconds, startPortico } from './portico.js';
 import { machine, printScenario, type ScenarioResult } from './report.js';
 
@@ -99,8 +100,8 @@ function figures(r: LoadResult) {
  */
 type Drive = (url: string, proxyPid: number) => Promise<LoadResult & { proxyCpu?: number }>;
 
-async function measure(upstream: string, clients: number, ms: number, nextPath?: () => string, honorRetryAfter = false, scheme: 'http' | 'https' = 'http', drive?: Drive) {
-  const portico = await startPortico(benchConfig(upstream));
+async function measure(upstream: string, clients: number, ms: number, nextPath?: () => string, honorRetryAfter = false, scheme: 'http' | 'https' = 'http', drive?: Drive, top = '') {
+  const portico = await startPortico(top + benchConfig(upstream));
   try {
     const cpu0 = cpuSeconds(portico.proxyPid);
     const base = scheme === 'https' ? portico.https! : portico.http;
@@ -231,12 +232,20 @@ async function capacity(limit: number): Promise<ScenarioResult & { rps: number; 
   const f = await repeated(() => slicedRound((drive) => measure('policy: least-outstanding', 2 * cores, durationMs, undefined, false, 'http', drive)), ofLimit);
   const row = (system: string, x: typeof f) => ({ system, 'req/s': x.rps, 'req/s range': x.range, 'limit req/s': x.limit, 'of limit': ofLimit(x), 'of limit range': x.keyRange, 'core alone, all cores req/s': x.parallel, 'of core alone': x.rps / x.parallel, 'p50 ms': x.p50, 'p99 ms': x.p99, errors: x.errors + x.other, 'proxy CPU': x.proxyCpu, 'generator CPU': x.generatorCpu });
   const rows = [row('Portico', f)];
+  // Tracing's cost on the inference path: every hop's spans into a sink that answers at once.
+  const traced = async (sample: number) => repeated(() => slicedRound(async (drive) =>
+    measure('policy: least-outstanding', 2 * cores, durationMs, undefined, false, 'http', drive, `tracing: { otlp: "${await otlpSink()}", sample: ${sample} }\n`)), ofLimit);
+  const sampled = await traced(0.01);
+  rows.push(row('Portico, tracing sample 0.01', sampled), row('Portico, tracing sample 1', await traced(1)));
   for (const [name, kind, options] of anchorRuns(1)) rows.push(row(name, await repeated(() => slicedRound((drive) => measureAnchor(kind, options, 2 * cores, durationMs, undefined, drive)), ofLimit)));
   return {
     scenario: 'capacity', rps: f.rps, share: ofLimit(f),
     description: `foo(${VAL}), ${2 * cores} closed-loop clients (2 per core), default pool and policy, ${durationMs / 1000} s a round in ${SLICE_MS / 1000} s slices; each round's limit is ${cores} cores ÷ the median single-call time timed before every slice and after the last (the machine's speed drifts), "core alone" the median calls per second of the core on all cores at once timed with it, and the median round by share of its limit is shown. The limit at the start of the run was ${limit.toFixed(1)} req/s.`,
     rows,
-    checks: [{ what: 'throughput / machine limit', target: '≥ 0.95', value: ofLimit(f), pass: ofLimit(f) >= 0.95 }],
+    checks: [
+      { what: 'throughput / machine limit', target: '≥ 0.95', value: ofLimit(f), pass: ofLimit(f) >= 0.95 },
+      { what: 'tracing sample 0.01 / off, shares of the limit', target: '≥ 0.95', value: ofLimit(sampled) / ofLimit(f), pass: ofLimit(sampled) / ofLimit(f) >= 0.95 },
+    ],
   };
 }
 

@@ -22,6 +22,10 @@ export interface ShippedOptions {
   metrics?: boolean;
   /** `proxy.workers` (the shipped default, 1, when absent). */
   workers?: number;
+  /** `tracing` (off, the shipped default, when absent). */
+  tracing?: { otlp: string; sample: number };
+  /** Another build's CLI (dist/bin/portico.js) to run instead of this one: the baseline of a before/after row. */
+  cli?: string;
   cpus: string;
 }
 
@@ -35,6 +39,7 @@ export function shippedConfig(o: ShippedOptions, ports: { http: number; https: n
   if (!o.accessLog) doc.set('access_log', false);
   if (o.metrics === false) doc.set('metrics', false);
   if (o.workers !== undefined) doc.set('proxy', doc.createNode({ workers: o.workers }));
+  if (o.tracing !== undefined) doc.set('tracing', doc.createNode(o.tracing));
   doc.setIn(['upstreams', 'bench_origin'], doc.createNode({ servers: [o.origin] }));
   const routes = doc.get('routes') as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }>; add(v: unknown): void };
   for (const route of routes.items) if (route.get('static') !== undefined) route.set('static', join(PROJECT_ROOT, 'static'));
@@ -43,14 +48,14 @@ export function shippedConfig(o: ShippedOptions, ports: { http: number; https: n
 }
 
 /** Starts it and waits until `probe` (a path under o.path) answers 200 through the proxy. */
-export async function startShippedPortico(o: ShippedOptions, probe: string): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startShippedPortico(o: ShippedOptions, probe: string): Promise<{ url: string; stop(): Promise<void>; proxyPid: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'portico-bench-shipped-'));
   const ports = { http: await freePort(), https: await freePort(), admin: await freePort() };
   const file = join(dir, 'portico.yaml');
   writeFileSync(file, shippedConfig(o, ports));
   const log = openSync(join(dir, 'stdout.log'), 'w');
   const errors = openSync(join(dir, 'stderr.log'), 'w'); // the start-up banner, and what went wrong if it did not start
-  const child = spawn('taskset', ['-c', o.cpus, process.execPath, CLI_SCRIPT, '--config', file], { stdio: ['ignore', log, errors] });
+  const child = spawn('taskset', ['-c', o.cpus, process.execPath, o.cli ?? CLI_SCRIPT, '--config', file], { stdio: ['ignore', log, errors] });
   closeSync(log);
   closeSync(errors);
   const url = `http://127.0.0.1:${ports.http}`;
@@ -62,7 +67,8 @@ export async function startShippedPortico(o: ShippedOptions, probe: string): Pro
     try {
       const res = await fetch(`${url}${probe}`);
       await res.arrayBuffer();
-      if (res.ok) return { url, stop };
+      // The proxy process's pid (admin /status), for its CPU time per request.
+      if (res.ok) return { url, stop, proxyPid: ((await (await fetch(`http://127.0.0.1:${ports.admin}/status`)).json()) as { pid: number }).pid };
     } catch {
       // not listening yet
     }
