@@ -200,9 +200,9 @@ describe('deploy/container', () => {
     }
   }, 40_000);
 
-  it('compose.yaml parses, has the proxy, three backends, Prometheus and Grafana, and mounts files that exist', () => {
+  it('compose.yaml parses, has the proxy, three backends, Prometheus, Grafana and Jaeger, and mounts files that exist', () => {
     const compose = parse(readFileSync(join(dir, 'compose.yaml'), 'utf8')) as { services: Record<string, { volumes?: string[]; command?: string[] }>; volumes?: Record<string, unknown> };
-    expect(Object.keys(compose.services).sort()).toEqual(['backend-1', 'backend-2', 'backend-3', 'grafana', 'portico', 'prometheus']);
+    expect(Object.keys(compose.services).sort()).toEqual(['backend-1', 'backend-2', 'backend-3', 'grafana', 'jaeger', 'portico', 'prometheus']);
     for (const service of Object.values(compose.services)) {
       for (const volume of service.volumes ?? []) {
         const source = volume.split(':')[0]!;
@@ -212,7 +212,9 @@ describe('deploy/container', () => {
       }
     }
     expect(compose.services.portico!.volumes).toContain('portico-state:/var/lib/portico');
-    expect(compose.services['backend-1']!.command).toEqual(['node', 'dist/bin/portico.js', 'backend', '--host', '0.0.0.0', '--port', '4001']);
+    expect(compose.services['backend-1']!.command).toEqual(['node', 'dist/bin/portico.js', 'backend', '--host', '0.0.0.0', '--port', '4001', '--otlp', 'http://jaeger:4318/v1/traces']);
+    // The proxy's spans go to the same Jaeger as the backends'.
+    expect(readFileSync(join(dir, 'portico.compose.yaml'), 'utf8')).toMatch(/^tracing:\n {2}otlp: http:\/\/jaeger:4318\/v1\/traces$/m);
   });
 
   it('logs of every container are rotated, and the admin token has one source both sides read', () => {
