@@ -2,12 +2,13 @@
 import type { LineDestination, Logger } from '../../lib/log.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { createAccessLog } from './access-log.js';
+import { KNOWN_METHODS } from './methods.js';
 import type { Exchange } from './exchange.js';
 import { requestLengthOf } from './request-length.js';
 import { tlsInfoOf } from './tls-info.js';
 import { traceIdOf } from '../../lib/tracing/propagation.js';
 
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'POST', 'PATCH', 'CONNECT']);
+
 
 /** Status codes as label values, made once each (the same string objects every time, which the metrics' maps hash once). */
 const CODE_LABELS: string[] = [];

@@ -10,8 +10,8 @@
 import type { IncomingMessage } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { remoteParentOf } from '../../lib/tracing/propagation.js';
+import { KNOWN_METHODS } from './methods.js';
 
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
 /** What the trace reads of an exchange (a subset of Exchange, so tests can build one). */
 export interface TracedRequest {
