@@ -5,6 +5,7 @@
  * a bad path gets at start and at reload.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { connect as http2Connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +69,24 @@ function httpsGet(path: string): Promise<string> {
   });
 }
 
+/** GETs over one HTTP/2 connection: each response's request id and body size. */
+async function http2Gets(paths: string[]): Promise<Array<{ id: string; size: number }>> {
+  const session = http2Connect(`https://127.0.0.1:${https}`, { servername: 'localhost', rejectUnauthorized: false });
+  try {
+    return await Promise.all(paths.map((path) => new Promise<{ id: string; size: number }>((resolve, reject) => {
+      const stream = session.request({ ':path': path });
+      let id = '';
+      let size = 0;
+      stream.on('response', (headers) => { id = String(headers['x-request-id']); });
+      stream.on('data', (chunk: Buffer) => { size += chunk.length; });
+      stream.on('end', () => resolve({ id, size }));
+      stream.on('error', reject);
+    })));
+  } finally {
+    session.close();
+  }
+}
+
 describe('the access log', () => {
   it('carries nginx\'s combined fields and the upstream\'s address and timings, every server tried', async () => {
     const body = JSON.stringify({ hello: 'x'.repeat(300) });
@@ -95,6 +114,15 @@ describe('the access log', () => {
     const id = await httpsGet('/over-tls');
     const line = await lineFor(logFile, id);
     expect(line).toMatchObject({ path: '/over-tls', tls_version: 'TLSv1.3', tls_cipher: expect.stringMatching(/^TLS_/) });
+  });
+
+  it('gives an HTTP/2 response its body size and the connection\'s TLS, though the stream has closed when the line is written', async () => {
+    const answers = await http2Gets(['/h2-first', '/h2-second?' + 'q'.repeat(500)]);
+    for (const { id, size } of answers) {
+      const line = await lineFor(logFile, id);
+      expect(size).toBeGreaterThan(0);
+      expect(line).toMatchObject({ protocol: 'HTTP/2.0', status: 200, bytes: size, tls_version: 'TLSv1.3', tls_cipher: expect.stringMatching(/^TLS_/) });
+    }
   });
 
   it('goes to the new file after logrotate moves it and SIGUSR1 reaches the master; nothing is lost', async () => {

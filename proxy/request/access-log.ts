@@ -19,7 +19,7 @@ export interface AccessFields {
   protocol: string;
   host: string | undefined;
   status: number;
-  /** NaN when the connection is gone (an HTTP/2 stream whose session closed): written as null, as pino did. */
+  /** The response's bytes: on the wire for HTTP/1.x (nginx's $bytes_sent), the body's for HTTP/2 ($body_bytes_sent). */
   bytes: number;
   /** The request line, headers and body as received (nginx's $request_length); NaN when unknown. */
   requestLength: number;

@@ -12,6 +12,8 @@ import { proxiedAddressOf } from '../listen/proxy-protocol.js';
 import { clientView, type ClientView, type TrustedProxies } from './forwarded.js';
 import type { EditableResponse } from './edited-response.js';
 import type { ExchangeTrace } from './trace.js';
+import { countBody, type BodyCount } from './body-count.js';
+import { tlsInfoOf, type TlsInfo } from './tls-info.js';
 
 export interface Exchange {
   req: IncomingMessage;
@@ -28,6 +30,10 @@ export interface Exchange {
   started: number;
   /** The client socket's bytesWritten when the request began (the response's size is the growth); read only for the access log. */
   bytesBefore: number;
+  /** HTTP/2 only, when the access log is on: the response body's bytes as written (a stream has no bytesWritten of its own). */
+  bodyCount: BodyCount | undefined;
+  /** The client connection's TLS version and cipher, for the access log: read when the request begins, as an HTTP/2 stream loses its connection when it closes. */
+  tls: TlsInfo | undefined;
   route: string;
   upstream: string;
   server: string;
@@ -57,8 +63,10 @@ export function startExchange(req: IncomingMessage, res: ServerResponse, trusted
   const view = clientOf(req, trusted);
   const target = req.url ?? '/';
   const query = target.indexOf('?');
+  const h2 = req.httpVersionMajor === 2;
   return {
     req, res, id: view.requestId, client: view.client, view, target, pathname: query < 0 ? target : target.slice(0, query),
-    started: performance.now(), bytesBefore: accessLog ? req.socket.bytesWritten : 0, route: 'none', upstream: '', server: '', upstreamAddr: '', answered: undefined, cache: undefined, accessLog, trace: undefined, left: undefined,
+    started: performance.now(), bytesBefore: accessLog && !h2 ? req.socket.bytesWritten : 0,
+    bodyCount: accessLog && h2 ? countBody(res) : undefined, tls: accessLog ? tlsInfoOf(req) : undefined, route: 'none', upstream: '', server: '', upstreamAddr: '', answered: undefined, cache: undefined, accessLog, trace: undefined, left: undefined,
   };
 }

@@ -5,7 +5,6 @@ import { createAccessLog } from './access-log.js';
 import { KNOWN_METHODS } from './methods.js';
 import type { Exchange } from './exchange.js';
 import { requestLengthOf } from './request-length.js';
-import { tlsInfoOf } from './tls-info.js';
 import { traceIdOf } from '../../lib/tracing/propagation.js';
 
 
@@ -37,11 +36,11 @@ export function createRecorder(metrics: ProxyMetrics, log: Logger, accessLogFile
     if (!x.accessLog) return;
     const { headers } = req;
     const answered = x.answered;
-    const tls = tlsInfoOf(req);
+    const tls = x.tls;
     accessLog({
       id: x.id, client: x.client, method: req.method, path: x.target, protocol: protocolOf(req.httpVersionMajor, req.httpVersionMinor),
       host: headers.host ?? headers[':authority'] as string | undefined, status: res.statusCode,
-      bytes: req.socket.bytesWritten - x.bytesBefore, requestLength: requestLengthOf(req), duration: rounded(seconds),
+      bytes: x.bodyCount ? x.bodyCount.bytes : req.socket.bytesWritten - x.bytesBefore, requestLength: requestLengthOf(req), duration: rounded(seconds),
       route: x.route, upstream: x.upstream, server: x.server, upstreamAddr: x.upstreamAddr,
       upstreamConnectTime: answered ? rounded(answered.connectMs / 1000) : Number.NaN,
       upstreamHeaderTime: answered ? rounded(answered.headersMs / 1000) : Number.NaN,

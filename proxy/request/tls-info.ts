@@ -9,13 +9,18 @@ export interface TlsInfo {
 
 const byConnection = new WeakMap<object, TlsInfo | null>();
 
-/** undefined for plain HTTP. */
+/**
+ * undefined for plain HTTP. Call it while the request is open: an HTTP/2
+ * request's socket is a view of its stream's session, gone when the stream closes.
+ */
 export function tlsInfoOf(req: IncomingMessage): TlsInfo | undefined {
   const socket = req.socket as TLSSocket;
-  let info = byConnection.get(socket);
+  // Each HTTP/2 stream has its own socket view; its session is the connection.
+  const connection: object = (req as IncomingMessage & { stream?: { session?: object } }).stream?.session ?? socket;
+  let info = byConnection.get(connection);
   if (info === undefined) {
     info = socket.encrypted ? { version: socket.getProtocol() ?? '', cipher: socket.getCipher()?.name ?? '' } : null;
-    byConnection.set(socket, info);
+    byConnection.set(connection, info);
   }
   return info ?? undefined;
 }
