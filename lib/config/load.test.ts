@@ -100,6 +100,8 @@ routes: [ { path: /, upstream: remote } ]
     ['listen: { http: "127.0.0.1:80", admin: "[::1]:9901" }', { http: { host: '127.0.0.1', port: 80 }, admin: { host: '::1', port: 9901 } }],
     ['listen: { http: ":8081" }', { http: { host: undefined, port: 8081 } }],
     ['listen: { http: { address: 8081, proxy_protocol: true } }', { http: { host: undefined, port: 8081, proxyProtocol: true } }],
+    ['tls: { cert: auto }', { https: { host: undefined, port: 8443, proxyProtocol: false } }],
+    ['listen: { https: "127.0.0.1:9443" }\ntls: { cert: auto }', { https: { host: '127.0.0.1', port: 9443 } }],
   ])('parses listen addresses: %s', (yaml, expected) => {
     expect(parseConfig(`${yaml}\n${minimal}`, file).listen).toMatchObject(expected);
   });
@@ -133,6 +135,7 @@ describe('config errors name the file, line and key', () => {
     ['a cache size without a unit', `cache: { max_bytes: "lots" }\n${minimal}`, /cache\.max_bytes: /],
     ['a bad trusted proxy', `trusted_proxies: [ 10.0.0.0/33 ]\n${minimal}`, /trusted_proxies\[0\]: not an address or CIDR block/],
     ['a trusted proxy that is a name', `trusted_proxies: [ proxy.local ]\n${minimal}`, /trusted_proxies\[0\]: not an address or CIDR/],
+    ['an HTTPS listener without a certificate', `listen: { https: 8443 }\n${minimal}`, /listen\.https: an HTTPS listener needs a certificate: add tls: \{ cert: auto \}/],
     ['a pool running past port 65535', `pool: { processes: 3, base_port: 65534 }\nroutes: [ { path: /, static: www } ]`, /pool\.base_port: 3 backends from port 65534 run past 65535/],
   ])('%s', (_what, text, expected) => {
     expect(problemOf(text)).toMatch(expected);

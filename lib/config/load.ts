@@ -10,7 +10,7 @@ import { readCertificate } from '../certificates.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { substituteEnv } from './env.js';
 import { ConfigError, problemsFromIssues } from './errors.js';
-import { configSchema, type ParsedConfig, upstreamSchema } from './schema.js';
+import { configSchema, DEFAULT_HTTPS_LISTEN, type ParsedConfig, upstreamSchema } from './schema.js';
 
 export { ConfigError } from './errors.js';
 
@@ -100,7 +100,7 @@ export interface TracingConfig {
 
 export interface PorticoConfig {
   file: string;
-  listen: ParsedConfig['listen'];
+  listen: ParsedConfig['listen'] & { https: NonNullable<ParsedConfig['listen']['https']> };
   client: ParsedConfig['client'];
   accessLog: boolean;
   /** Where the access log goes when not stdout. */
@@ -220,7 +220,7 @@ function resolveConfig(parsed: ParsedConfig, file: string, env: NodeJS.ProcessEn
     throw new ConfigError(file, [{ key: 'access_log.file', message: `${dirname(accessLogFile)} is not a directory: create it, or name a file in an existing one` }]);
   }
   const tracing = parsed.tracing && tracingOf(parsed.tracing, file, env);
-  return { file, listen: parsed.listen, client: parsed.client, accessLog: parsed.access_log !== false, accessLogFile, tracing, metrics: parsed.metrics, replicas: parsed.replicas, proxyWorkers: parsed.proxy.workers === 'auto' ? Math.min(availableParallelism(), 64) : parsed.proxy.workers, dns: parsed.dns, adminToken: parsed.admin_token ?? readAdminToken(parsed.admin_token_file, dir, file), publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file, stateDirOf(parsed.state_dir, dir, env)), pool, upstreams, routes };
+  return { file, listen: { ...parsed.listen, https: parsed.listen.https ?? DEFAULT_HTTPS_LISTEN }, client: parsed.client, accessLog: parsed.access_log !== false, accessLogFile, tracing, metrics: parsed.metrics, replicas: parsed.replicas, proxyWorkers: parsed.proxy.workers === 'auto' ? Math.min(availableParallelism(), 64) : parsed.proxy.workers, dns: parsed.dns, adminToken: parsed.admin_token ?? readAdminToken(parsed.admin_token_file, dir, file), publicStatus: parsed.public_status, trustedProxies: parsed.trusted_proxies, cache: parsed.cache, tls: resolveTls(parsed.tls, dir, file, stateDirOf(parsed.state_dir, dir, env)), pool, upstreams, routes };
 }
 
 /** Active checks are on by default only where the servers are known to answer them: Portico backends. */

@@ -310,8 +310,8 @@ export const configSchema = z
     listen: z
       .strictObject({
         http: listenSchema.default({ host: undefined, port: 8080, proxyProtocol: false }),
-        /** Used when `tls` is set. */
-        https: listenSchema.default({ host: undefined, port: 8443, proxyProtocol: false }),
+        /** Needs `tls`; default 8443 when `tls` is set (DEFAULT_HTTPS_LISTEN). */
+        https: listenSchema.optional(),
         admin: listenSchema.default({ host: '127.0.0.1', port: 9901, proxyProtocol: false }),
       })
       .prefault({}),
@@ -439,6 +439,10 @@ export const configSchema = z
     routes: z.array(routeSchema).min(1, 'list at least one route'),
   })
   .superRefine((config, ctx) => {
+    if (config.listen.https !== undefined && config.tls === undefined) {
+      // nginx refuses `listen 443 ssl` without ssl_certificate; silently serving no HTTPS would be worse.
+      ctx.addIssue({ code: 'custom', path: ['listen', 'https'], message: 'an HTTPS listener needs a certificate: add tls: { cert: auto } (a self-signed development certificate), tls: { cert, key } or tls: { acme: … }; or remove listen.https' });
+    }
     const adminHost = config.listen.admin.host;
     const loopback = adminHost !== undefined && (adminHost === 'localhost' || adminHost === '::1' || /^127\./.test(adminHost));
     if (config.admin_token !== undefined && config.admin_token_file !== undefined) {
@@ -459,6 +463,9 @@ export const configSchema = z
       }
     });
   });
+
+/** Where HTTPS listens when `tls` is set and `listen.https` is not. */
+export const DEFAULT_HTTPS_LISTEN = { host: undefined, port: 8443, proxyProtocol: false } as const;
 
 export type PorticoConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
