@@ -15,6 +15,7 @@ import { isIpcMessage, type PoolMessage, type ReadyMessage } from '../lib/ipc.js
 import { ListenError } from '../lib/listen-error.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { LogFile } from '../lib/log-file.js';
+import { bannerOf } from './banner.js';
 import { HeldListeners, type RequestedAddress } from './held-listeners.js';
 import { BackendPool } from './pool.js';
 import { ProxyGroup } from './proxy-group.js';
@@ -79,7 +80,7 @@ export async function runMaster(config: PorticoConfig): Promise<void> {
     if (first?.state !== 'ready' || announcedUrls) return;
     announcedUrls = true;
     log.info({ http: first.ready!.http, https: first.ready!.https, admin: first.ready!.admin, workers: proxies.workers.length }, 'portico ready');
-    printUrls(first.ready!, config);
+    process.stderr.write(bannerOf(first.ready!, config));
   });
   const restartProxies = (source: string) => {
     log.info({ source }, 'restarting the proxy without downtime');
@@ -150,7 +151,6 @@ function latestConfig(file: string): PorticoConfig | undefined {
   }
 }
 
-/** The listeners a config asks for, by key: the master binds and keeps these. */
 /** Like nginx -t: a log file the proxies could not open ends the start here, not in a restart loop. */
 function checkLogFile(path: string, log: Logger): void {
   try {
@@ -162,15 +162,9 @@ function checkLogFile(path: string, log: Logger): void {
   }
 }
 
+/** The listeners a config asks for, by key: the master binds and keeps these. */
 function listenersOf(config: PorticoConfig): Array<[string, RequestedAddress]> {
   const { http, https, admin } = config.listen;
   return [['listen.http', http], ...(config.tls ? [['listen.https', https] as [string, RequestedAddress]] : []), ['listen.admin', admin]];
 }
 
-function printUrls(ready: ReadyMessage, config: PorticoConfig): void {
-  const host = (h: string | undefined) => (h === undefined || h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h);
-  const http = `http://${host(config.listen.http.host)}:${ready.http}`;
-  const admin = `http://${host(config.listen.admin.host)}:${ready.admin}`;
-  const https = ready.https ? `  https://${host(config.listen.https.host)}:${ready.https}/                HTTPS${config.tls?.auto ? ' (self-signed development certificate)' : ''}\n` : '';
-  process.stderr.write(`\nPortico is serving:\n  ${http}/                 demo page\n  ${http}/api/foo?val=1000  inference API\n${https}  ${admin}/metrics          Prometheus metrics\n  ${admin}/status           pool status\n\n`);
-}
