@@ -11,8 +11,8 @@
  *   process, and, with BASELINE=DIR (a checkout of an earlier commit, built),
  *   that build on the same config: the cost of a change, side by side;
  * - nginx (one worker) with its access log off and on, and HAProxy.
- * Rounds alternate the servers so that noise on this shared machine spreads
- * over all of them. Needs wrk and taskset.
+ * All servers start first and stay up; rounds alternate them, a few seconds
+ * each, so that noise on this shared machine spreads over all of them. Needs wrk and taskset.
  *   ROUNDS=3 HOT_PATH_SECONDS=5 ONLY=undici-pool,portico npm run bench:hot-path
  *   BASELINE=/tmp/before ONLY=portico-baseline,portico,portico-trace-0.01 npm run bench:hot-path
  */
@@ -120,30 +120,34 @@ async function main(): Promise<void> {
    * proxy moves far less, so the cost of a change is read from it too.
    */
   const cpuRuns: Record<string, number[]> = Object.fromEntries(candidates.map((c) => [c, []]));
+  // Every server starts once and stays up, idle while another is measured: rounds then run
+  // seconds apart, not minutes, so each round's ratios see the same neighbours' load (a
+  // neighbour here moves throughput by a third within minutes), and no run follows a shutdown.
+  const servers = new Map<string, Awaited<ReturnType<typeof start>>>();
   try {
+    for (const kind of candidates) {
+      const server = await start(kind, origin);
+      servers.set(kind, server);
+      await wrk(server.url, 1); // warm-up: the JIT, and the upstream connections
+    }
     for (let round = 0; round < ROUNDS; round++) {
-      // Each round starts one server later: a server's place in the round must not bias it
-      // (a run right after another Portico's shutdown ran up to a quarter slower here).
+      // Each round starts one server later: a server's place in the round must not bias it.
       for (const kind of candidates.map((_, i) => candidates[(i + round) % candidates.length]!)) {
-        const server = await start(kind, origin);
-        try {
-          await wrk(server.url, 1); // warm-up: the JIT, and the upstream connections
-          const cpu0 = server.proxyPid === undefined ? 0 : cpuSeconds(server.proxyPid);
-          const { rps, requests } = await wrk(server.url, SECONDS);
-          runs[kind]!.push(rps);
-          if (server.proxyPid !== undefined) cpuRuns[kind]!.push(((cpuSeconds(server.proxyPid) - cpu0) / requests) * 1e6);
-        } finally {
-          await server.stop();
-        }
+        const server = servers.get(kind)!;
+        const cpu0 = server.proxyPid === undefined ? 0 : cpuSeconds(server.proxyPid);
+        const { rps, requests } = await wrk(server.url, SECONDS);
+        runs[kind]!.push(rps);
+        if (server.proxyPid !== undefined) cpuRuns[kind]!.push(((cpuSeconds(server.proxyPid) - cpu0) / requests) * 1e6);
       }
     }
   } finally {
+    for (const server of servers.values()) await server.stop();
     await stopOrigin();
   }
   const of = (kind: string) => (runs[kind]?.length ? median(runs[kind]!) : undefined);
   const ceiling = of('undici-pool');
   const nginx = of('nginx');
-  process.stdout.write(`Pass-through GET ${PATH}, each server pinned to core 0, wrk -t1 -c50 -d${SECONDS}s on core 1, ${installed('nginx') ? 'a trivial nginx origin' : 'a Node origin'} unpinned, ${ROUNDS} rounds alternating (median; spread = half the range). Access logs go to a file. When nginx and the minimal proxies reach about the same figure, the origin or wrk is the limit, not the proxy.\n\n`);
+  process.stdout.write(`Pass-through GET ${PATH}, each server pinned to core 0, wrk -t1 -c50 -d${SECONDS}s on core 1, ${installed('nginx') ? 'a trivial nginx origin' : 'a Node origin'} unpinned, all servers up at once, ${ROUNDS} rounds alternating (median; spread = half the range). Access logs go to a file. When nginx and the minimal proxies reach about the same figure, the origin or wrk is the limit, not the proxy.\n\n`);
   process.stdout.write(`${table(candidates.map((kind) => ({
     path: LABELS[kind] ?? kind, 'req/s (median)': of(kind)!, spread: spread(runs[kind]!), runs: runs[kind]!.map((r) => r.toFixed(0)).join(' '),
     ...(cpuRuns[kind]!.length > 0 && { 'proxy CPU µs/request (median)': median(cpuRuns[kind]!), 'CPU runs': cpuRuns[kind]!.map((c) => c.toFixed(1)).join(' ') }),
@@ -164,7 +168,7 @@ async function main(): Promise<void> {
   ] as const;
   // The same comparisons by the proxy's CPU per request: b's ÷ a's, so that 0.95 means a costs 5 % more.
   const cpuChecks = checks.filter(([, a, b]) => a.startsWith('portico') && b.startsWith('portico') && cpuRuns[a]?.length && cpuRuns[b]?.length);
-  process.stdout.write(`Ratios: the median of the ${ROUNDS} rounds' ratios (each round's runs are minutes apart at most), with their range.\n\n`);
+  process.stdout.write(`Ratios: the median of the ${ROUNDS} rounds' ratios (each round's runs follow each other within ${Math.ceil((candidates.length * SECONDS) / 60)} min), with their range.\n\n`);
   process.stdout.write(`${table(checks.filter(([, a, b]) => runs[a]?.length && runs[b]?.length).map(([what, a, b, target]) => {
     const r = pairedRatio(runs[a]!, runs[b]!);
     return { check: what, target: target === undefined ? 'report' : `≥ ${target}`, measured: r.median, range: `${r.min.toFixed(2)}–${r.max.toFixed(2)}`, result: target === undefined || r.median >= target ? 'pass' : 'FAIL' };
