@@ -12,7 +12,11 @@
  *   that build on the same config: the cost of a change, side by side;
  * - nginx (one worker) with its access log off and on, and HAProxy.
  * All servers start first and stay up; rounds alternate them, a few seconds
- * each, so that noise on this shared machine spreads over all of them. Needs wrk and taskset.
+ * each, so that noise on this shared machine spreads over all of them. Then
+ * each check between two Portico rows runs head to head (head-to-head.ts): both
+ * loaded at once on the same core, the figure to read for a few per cent
+ * (HEAD_TO_HEAD=0 skips it). Two runs of the same build measured 1.01 (range
+ * 0.97–1.02) head to head, and 1.11 (1.02–1.36) one after the other. Needs wrk and taskset.
  *   ROUNDS=3 HOT_PATH_SECONDS=5 ONLY=undici-pool,portico npm run bench:hot-path
  *   BASELINE=/tmp/before ONLY=portico-baseline,portico,portico-trace-0.01 npm run bench:hot-path
  */
@@ -28,6 +32,7 @@ import { otlpSink } from './otlp-sink.js';
 import { startShippedPortico } from './shipped-portico.js';
 import { freePort, installed, stopChild } from './tools.js';
 import { cpuSeconds } from './portico.js';
+import { headToHead, type HeadToHead } from './head-to-head.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SECONDS = Number(process.env.HOT_PATH_SECONDS ?? 5);
@@ -49,6 +54,35 @@ const LABELS: Record<string, string> = {
   'nginx-log': 'nginx (one worker), access log on',
   haproxy: 'HAProxy (one thread), no log',
 };
+
+const CHECKS = [
+  ['Portico (access log on) / undici Pool', 'portico', 'undici-pool', 0.8],
+  ['Portico (access log off) / undici Pool', 'portico-no-log', 'undici-pool', 0.8],
+  ['Portico access log on / off', 'portico', 'portico-no-log', 0.85],
+  ['Portico (access log off) / nginx (one worker, no access log)', 'portico-no-log', 'nginx', undefined],
+  ['Portico (access log on) / nginx (one worker, access log on)', 'portico', 'nginx-log', undefined],
+  ['Portico with metrics / without', 'portico-no-log', 'portico-no-log-no-metrics', 0.95],
+  ['Portico (tracing off) / the BASELINE build', 'portico', 'portico-baseline', 0.98],
+  ['Portico tracing sample 0.01 / tracing off', 'portico-trace-0.01', 'portico', 0.95],
+  ['Portico tracing sample 1 / tracing off', 'portico-trace-1', 'portico', undefined],
+  ['nginx access log on / off', 'nginx-log', 'nginx', undefined],
+] as const;
+
+type Started = Awaited<ReturnType<typeof start>>;
+
+/** The checks between two Portico rows, each pair loaded at the same moment (head-to-head.ts), ROUNDS runs. */
+async function measureHeadToHead(servers: Map<string, Started>): Promise<Array<[string, string, HeadToHead[]]>> {
+  if (process.env.HEAD_TO_HEAD === '0') return [];
+  const pairs = CHECKS.filter(([, a, b]) => servers.get(a)?.proxyPid !== undefined && servers.get(b)?.proxyPid !== undefined);
+  const results: Array<[string, string, HeadToHead[]]> = pairs.map(([, a, b]) => [a, b, []]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [a, b, runs] of results) {
+      const [sa, sb] = [servers.get(a)!, servers.get(b)!];
+      runs.push(await headToHead({ url: sa.url, pid: sa.proxyPid! }, { url: sb.url, pid: sb.proxyPid! }, SECONDS));
+    }
+  }
+  return results;
+}
 
 function need(tool: string): void {
   if (installed(tool)) return;
@@ -124,6 +158,7 @@ async function main(): Promise<void> {
   // seconds apart, not minutes, so each round's ratios see the same neighbours' load (a
   // neighbour here moves throughput by a third within minutes), and no run follows a shutdown.
   const servers = new Map<string, Awaited<ReturnType<typeof start>>>();
+  let headToHeads: Array<[string, string, HeadToHead[]]> = [];
   try {
     for (const kind of candidates) {
       const server = await start(kind, origin);
@@ -140,6 +175,7 @@ async function main(): Promise<void> {
         if (server.proxyPid !== undefined) cpuRuns[kind]!.push(((cpuSeconds(server.proxyPid) - cpu0) / requests) * 1e6);
       }
     }
+    headToHeads = await measureHeadToHead(servers);
   } finally {
     for (const server of servers.values()) await server.stop();
     await stopOrigin();
@@ -154,30 +190,36 @@ async function main(): Promise<void> {
     ...(ceiling !== undefined && { 'vs undici Pool': of(kind)! / ceiling }),
     ...(nginx !== undefined && { 'vs nginx': of(kind)! / nginx }),
   })))}\n\n`);
-  const checks = [
-    ['Portico (access log on) / undici Pool', 'portico', 'undici-pool', 0.8],
-    ['Portico (access log off) / undici Pool', 'portico-no-log', 'undici-pool', 0.8],
-    ['Portico access log on / off', 'portico', 'portico-no-log', 0.85],
-    ['Portico (access log off) / nginx (one worker, no access log)', 'portico-no-log', 'nginx', undefined],
-    ['Portico (access log on) / nginx (one worker, access log on)', 'portico', 'nginx-log', undefined],
-    ['Portico with metrics / without', 'portico-no-log', 'portico-no-log-no-metrics', 0.95],
-    ['Portico (tracing off) / the BASELINE build', 'portico', 'portico-baseline', 0.98],
-    ['Portico tracing sample 0.01 / tracing off', 'portico-trace-0.01', 'portico', 0.95],
-    ['Portico tracing sample 1 / tracing off', 'portico-trace-1', 'portico', undefined],
-    ['nginx access log on / off', 'nginx-log', 'nginx', undefined],
-  ] as const;
   // The same comparisons by the proxy's CPU per request: b's ÷ a's, so that 0.95 means a costs 5 % more.
-  const cpuChecks = checks.filter(([, a, b]) => a.startsWith('portico') && b.startsWith('portico') && cpuRuns[a]?.length && cpuRuns[b]?.length);
+  const cpuChecks = CHECKS.filter(([, a, b]) => a.startsWith('portico') && b.startsWith('portico') && cpuRuns[a]?.length && cpuRuns[b]?.length);
   process.stdout.write(`Ratios: the median of the ${ROUNDS} rounds' ratios (each round's runs follow each other within ${Math.ceil((candidates.length * SECONDS) / 60)} min), with their range.\n\n`);
-  process.stdout.write(`${table(checks.filter(([, a, b]) => runs[a]?.length && runs[b]?.length).map(([what, a, b, target]) => {
+  process.stdout.write(`${table(CHECKS.filter(([, a, b]) => runs[a]?.length && runs[b]?.length).map(([what, a, b, target]) => {
     const r = pairedRatio(runs[a]!, runs[b]!);
     return { check: what, target: target === undefined ? 'report' : `≥ ${target}`, measured: r.median, range: `${r.min.toFixed(2)}–${r.max.toFixed(2)}`, result: target === undefined || r.median >= target ? 'pass' : 'FAIL' };
   }))}\n`);
+  printHeadToHead(headToHeads);
   if (cpuChecks.length === 0) return;
   process.stdout.write(`\nThe same, by the proxy process's CPU time per request (its utime + stime over the run ÷ requests; the first's cost relative to the second's, inverted: a ÷ b = CPU(b) ÷ CPU(a)).\n\n`);
   process.stdout.write(`${table(cpuChecks.map(([what, a, b, target]) => {
     const r = pairedRatio(cpuRuns[b]!, cpuRuns[a]!);
     return { check: `${what} (CPU per request)`, target: target === undefined ? 'report' : `≥ ${target}`, measured: r.median, range: `${r.min.toFixed(2)}–${r.max.toFixed(2)}`, result: target === undefined || r.median >= target ? 'pass' : 'FAIL' };
+  }))}\n`);
+}
+
+function printHeadToHead(results: Array<[string, string, HeadToHead[]]>): void {
+  if (results.length === 0) return;
+  process.stdout.write(`\nHead to head: the two proxies of each check pinned to core 0 together, each loaded by its own wrk -t1 -c25 on core 1 for ${SECONDS} s at the same moment, ${ROUNDS} runs. They share the core and whatever a neighbour takes from it, so these ratios hold where the ones above swing with the machine's load. Throughput: a's requests ÷ b's in the same seconds; CPU: b's CPU per request ÷ a's.\n\n`);
+  process.stdout.write(`${table(results.map(([a, b, runs]) => {
+    const [what, , , target] = CHECKS.find(([, ca, cb]) => ca === a && cb === b)!;
+    const throughput = runs.map((r) => r.throughput);
+    const cpu = runs.map((r) => r.cpu);
+    const verdict = (m: number) => (target === undefined || m >= target ? 'pass' : 'FAIL');
+    return {
+      check: what, target: target === undefined ? 'report' : `≥ ${target}`,
+      throughput: median(throughput), 'throughput range': `${Math.min(...throughput).toFixed(2)}–${Math.max(...throughput).toFixed(2)}`,
+      'CPU per request': median(cpu), 'CPU range': `${Math.min(...cpu).toFixed(2)}–${Math.max(...cpu).toFixed(2)}`,
+      result: verdict(Math.min(median(throughput), median(cpu))),
+    };
   }))}\n`);
 }
 
