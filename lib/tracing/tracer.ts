@@ -1,6 +1,7 @@
 /**
  * OpenTelemetry tracing for one hop (the proxy, a backend): the SDK's tracer
- * provider with parent-based ratio sampling, batched OTLP/HTTP protobuf export
+ * provider with parent-based ratio sampling (new traces sampled in
+ * HeadSampledTracer), batched OTLP/HTTP protobuf export
  * (countedBatchProcessor), and the hop's `service.name`. The exporter reads
  * OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout, compression, certificates)
  * and the resource OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, as the SDK
@@ -10,11 +11,12 @@
 import type { Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { TracingConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { countedBatchProcessor, type ExportEvents } from './exporter.js';
+import { HeadSampledTracer, parentBasedOnRoots } from './head-sampled-tracer.js';
 import type { TracingCounters } from './metrics.js';
 
 export { createTracingCounters, type TracingCounters } from './metrics.js';
@@ -40,10 +42,10 @@ export function startTracing(config: TracingConfig, serviceName: string, counter
     .merge(detectResources({ detectors: [envDetector] }));
   const provider = new TracerProvider({
     resource,
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sample) }),
+    sampler: parentBasedOnRoots(),
     spanProcessors: [countedBatchProcessor(exporter, counters, events)],
   });
-  return { tracer: provider.getTracer('portico', VERSION), config, shutdown: () => provider.shutdown() };
+  return { tracer: new HeadSampledTracer(provider.getTracer('portico', VERSION), config.sample), config, shutdown: () => provider.shutdown() };
 }
 
 /** How long a stopping process waits for its last spans to reach the collector. */
