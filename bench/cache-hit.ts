@@ -4,8 +4,9 @@
  * bytes: a bare Node http server from memory (Node's ceiling), Portico as
  * `npm start` runs it with a cached route (access log on, the default, and
  * off), and nginx with proxy_cache (access log off and on) and HAProxy's cache
- * when installed. Rounds alternate the servers so that noise on this shared
- * machine spreads over all.
+ * when installed. All start first and stay up; rounds alternate them so that
+ * noise on this shared machine spreads over all. Then Portico runs head to head
+ * with bare Node (head-to-head.ts), the comparison that holds on this machine.
  */
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { median, pairedRatio, spread, type ScenarioResult } from './report.js';
+import { headToHead as headToHeadRun, type HeadToHead } from './head-to-head.js';
 import { startShippedPortico } from './shipped-portico.js';
 import { freePort, installed, stopChild } from './tools.js';
 
@@ -29,11 +31,11 @@ type Candidate = 'node-memory' | 'portico-cache' | 'portico-cache-no-log' | 'ngi
 
 const PATH = '/api/foo?val=1000';
 
-async function start(kind: Candidate, port: number, originPort: number, dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+async function start(kind: Candidate, port: number, originPort: number, dir: string): Promise<{ url: string; stop(): Promise<void>; pid?: number }> {
   if (kind === 'portico-cache' || kind === 'portico-cache-no-log') {
     // As npm start runs it: the shipped config plus a cached route to the bench's origin, which takes /api/foo from the pool's /api/.
     const portico = await startShippedPortico({ path: '/api/foo', origin: `http://127.0.0.1:${originPort}`, cache: true, accessLog: kind === 'portico-cache', cpus: '0' }, PATH);
-    return { url: `${portico.url}${PATH}`, stop: portico.stop };
+    return { url: `${portico.url}${PATH}`, stop: portico.stop, pid: portico.proxyPid };
   }
   let child: ChildProcess;
   if (kind === 'nginx-proxy_cache' || kind === 'nginx-proxy_cache-log') {
@@ -94,7 +96,8 @@ backend origin
     try {
       const res = await fetch(url);
       await res.text();
-      if (res.ok) return { url, stop: () => stopChild(child) };
+      // The bare Node server is the process forked (taskset execs it); nginx's and HAProxy's work is in their workers.
+      if (res.ok) return { url, stop: () => stopChild(child), ...(kind === 'node-memory' && { pid: child.pid }) };
     } catch {
       // not listening yet
     }
@@ -123,22 +126,33 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   const originPort = (origin.address() as AddressInfo).port;
   const runs: Record<string, number[]> = Object.fromEntries(candidates.map((c) => [c, []]));
+  // Every server starts once and stays up (idle while another is measured), so a round's runs follow each other within a minute.
+  const servers = new Map<Candidate, { url: string; stop(): Promise<void>; pid?: number; dir: string }>();
+  const headToHead = new Map<Candidate, HeadToHead[]>();
   try {
+    for (const kind of candidates) {
+      const dir = mkdtempSync(join(tmpdir(), 'portico-bench-cache-'));
+      const server = await start(kind, await freePort(), originPort, dir).catch((err) => { rmSync(dir, { recursive: true, force: true }); throw err; });
+      servers.set(kind, { ...server, dir });
+      await wrk(server.url, 1); // warm-up: the JIT, and every hit after the first miss
+    }
     for (let round = 0; round < rounds; round++) {
-      for (const kind of candidates) {
-        const dir = mkdtempSync(join(tmpdir(), 'portico-bench-cache-'));
-        const port = await freePort();
-        const server = await start(kind, port, originPort, dir).catch((err) => { rmSync(dir, { recursive: true, force: true }); throw err; });
-        try {
-          await wrk(server.url, 1); // warm-up: the JIT, and every hit after the first miss
-          runs[kind]!.push(await wrk(server.url, seconds));
-        } finally {
-          await server.stop();
-          rmSync(dir, { recursive: true, force: true });
-        }
-      }
+      // Each round starts one server later: a server's place in the round must not bias it.
+      for (const kind of candidates.map((_, i) => candidates[(i + round) % candidates.length]!)) runs[kind]!.push(await wrk(servers.get(kind)!.url, seconds));
+    }
+    // Portico against bare Node at the same moment on the same core (head-to-head.ts): the ratio that holds on a noisy machine.
+    const node = servers.get('node-memory')!;
+    for (const kind of ['portico-cache', 'portico-cache-no-log'] as const) {
+      const portico = servers.get(kind)!;
+      const results: HeadToHead[] = [];
+      for (let round = 0; round < rounds; round++) results.push(await headToHeadRun({ url: portico.url, pid: portico.pid! }, { url: node.url, pid: node.pid! }, seconds));
+      headToHead.set(kind, results);
     }
   } finally {
+    for (const server of servers.values()) {
+      await server.stop();
+      rmSync(server.dir, { recursive: true, force: true });
+    }
     origin.close();
   }
   const ceiling = median(runs['node-memory']!);
@@ -155,9 +169,19 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
   };
   return {
     scenario: 'cache',
-    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, ${rounds} round${rounds > 1 ? 's' : ''} alternating (median; spread = half the range); Portico is the whole system on the shipped config (portico-cache: access log on, the default; -no-log: access_log: false), access logs go to files; origin requests in all: ${originHits}.${['nginx', 'haproxy'].filter((t) => !installed(t)).map((t) => ` ${t} is not installed (apt-get install -y ${t}): its row is missing.`).join('')}`,
+    description: `Cache hits of a ${CACHED_BODY.length}-byte JSON answer: each server pinned to core 0, wrk -t1 -c50 -d${seconds}s pinned to core 1, all servers up at once, ${rounds} round${rounds > 1 ? 's' : ''} alternating (median; spread = half the range), then Portico and bare Node head to head (both on core 0 at the same moment, each with its own wrk -c25, ${rounds} runs: the checks to read, as the machine's load cancels); Portico is the whole system on the shipped config (portico-cache: access log on, the default; -no-log: access_log: false), access logs go to files; origin requests in all: ${originHits}.${['nginx', 'haproxy'].filter((t) => !installed(t)).map((t) => ` ${t} is not installed (apt-get install -y ${t}): its row is missing.`).join('')}`,
     rows,
     checks: [
+      ...(['portico-cache', 'portico-cache-no-log'] as const).map((kind) => {
+        const results = headToHead.get(kind)!;
+        const throughput = median(results.map((r) => r.throughput));
+        const cpu = median(results.map((r) => r.cpu));
+        const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+        return {
+          what: `Portico cache hit (access log ${kind === 'portico-cache' ? 'on' : 'off'}) / bare Node, head to head: throughput ${throughput.toFixed(2)} (${range(results.map((r) => r.throughput))}), CPU per request ${cpu.toFixed(2)} (${range(results.map((r) => r.cpu))}); the lower`,
+          target: '≥ 0.85', value: Math.min(throughput, cpu), pass: Math.min(throughput, cpu) >= 0.85,
+        };
+      }),
       check('Portico cache hit (access log on) / bare Node http from memory', 'portico-cache', 'node-memory', 0.85),
       check('Portico cache hit (access log off) / bare Node http from memory', 'portico-cache-no-log', 'node-memory', 0.85),
       check('Portico access log on / off', 'portico-cache', 'portico-cache-no-log'),
