@@ -82,8 +82,9 @@ export class Forwarder {
    * buffered body can be sent again; a streamed one only once. The caller reads
    * or destroys the response body (pipeToClient, or the cache's tee).
    * `clientGone` aborts when the client leaves before its response is complete.
+   * `traceHeaders`: the attempt's traceparent (and tracestate), when tracing is on.
    */
-  send(req: OutgoingRequest, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: ClientLeft, body: RequestBody): Promise<AttemptOutcome> {
+  send(req: OutgoingRequest, target: string, options: AttemptOptions, extraHeaders: Record<string, string>, clientGone: ClientLeft, body: RequestBody, traceHeaders?: Record<string, string>): Promise<AttemptOutcome> {
     const fresh = options.freshConnection ? this.freshClient(target, options) : undefined;
     return new Promise((resolve) => {
       const handler = new ResponseHandler(performance.now(), clientGone, (outcome) => {
@@ -97,7 +98,7 @@ export class Forwarder {
       (fresh ?? this.pool(target, options)).dispatch({
         method: req.method as 'GET',
         path: req.path,
-        headers: requestHeaders(req.headers, extraHeaders, body.kind === 'buffered'),
+        headers: requestHeaders(req.headers, extraHeaders, body.kind === 'buffered', traceHeaders),
         body: body.kind === 'buffered' ? body.bytes : body.kind === 'streamed' ? body.stream : null,
         headersTimeout: options.responseTimeoutMs,
         bodyTimeout: options.responseTimeoutMs,
@@ -173,12 +174,12 @@ export function pipeToClient(response: UpstreamResponse, res: ServerResponse, ex
   response.pipeTo(res);
 }
 
-/** The client's headers minus hop-by-hop ones, plus ours; a buffered body gets its length from undici. */
-function requestHeaders(headers: IncomingHttpHeaders, extra: Record<string, string>, buffered: boolean): Record<string, string | string[]> {
+/** The client's headers minus hop-by-hop ones, plus ours and the trace context's; a buffered body gets its length from undici. */
+function requestHeaders(headers: IncomingHttpHeaders, extra: Record<string, string>, buffered: boolean, trace: Record<string, string> | undefined): Record<string, string | string[]> {
   const out = stripHopByHop(headers);
   // HTTP/2 pseudo-headers (:method, :path, ...): upstreams speak HTTP/1.1. Checked by one key so HTTP/1.1 pays nothing.
   if (':method' in out) for (const name of Object.keys(out)) if (name.startsWith(':')) delete out[name];
   if ('expect' in out) delete out.expect; // Node answered 100-continue already; undici refuses to send Expect
   if (buffered) delete out['content-length'];
-  return Object.assign(out, extra);
+  return trace === undefined ? Object.assign(out, extra) : Object.assign(out, extra, trace);
 }

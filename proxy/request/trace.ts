@@ -78,11 +78,12 @@ export class ExchangeTrace {
 
   /**
    * A CLIENT span for one attempt at `serverUrl` (none when the request is not sampled: its
-   * children would be recorded by no one), and the upstream headers with the traceparent
-   * the upstream continues. `resends` counts the attempts before it (http.request.resend_count).
+   * children would be recorded by no one), and the traceparent (and tracestate) headers with
+   * which the upstream continues the trace. `resends` counts the attempts before it
+   * (http.request.resend_count).
    */
-  attempt(serverUrl: string, path: string, resends: number, headers: Record<string, string>): { span: Span | undefined; headers: Record<string, string> } {
-    if (!this.span.isRecording()) return { span: undefined, headers: withTraceContext(headers, this.span) };
+  attempt(serverUrl: string, path: string, resends: number): { span: Span | undefined; headers: Record<string, string> } {
+    if (!this.span.isRecording()) return { span: undefined, headers: traceHeadersOf(this.span) };
     const span = this.tracer.startSpan(this.method, { kind: SpanKind.CLIENT }, this.context);
     const url = new URL(path, serverUrl);
     const attributes: Attributes = {
@@ -90,7 +91,7 @@ export class ExchangeTrace {
     };
     if (resends > 0) attributes['http.request.resend_count'] = resends;
     span.setAttributes(attributes);
-    return { span, headers: withTraceContext(headers, span) };
+    return { span, headers: traceHeadersOf(span) };
   }
 
   /** The exchange's end: what was answered, by whom. */
@@ -114,13 +115,13 @@ export class ExchangeTrace {
 }
 
 /**
- * `headers` plus traceparent (and tracestate) naming `span`. Not through the propagator's setter,
- * nor a spread with an extra key: adding a key to a copy took 1 µs on Node 20, Object.assign 0.1 µs.
+ * traceparent (and tracestate) naming `span`, written straight into the upstream request's headers
+ * (forward.ts): neither the propagator's setter nor a copy of the other headers per request.
  */
-function withTraceContext(headers: Record<string, string>, span: Span): Record<string, string> {
+function traceHeadersOf(span: Span): Record<string, string> {
   const { traceId, spanId, traceFlags, traceState } = span.spanContext();
   const traceparent = `00-${traceId}-${spanId}-${(traceFlags & 1) === 1 ? '01' : '00'}`;
-  return Object.assign({}, headers, traceState === undefined ? { traceparent } : { traceparent, tracestate: traceState.serialize() });
+  return traceState === undefined ? { traceparent } : { traceparent, tracestate: traceState.serialize() };
 }
 
 /** Ends an attempt's span with the upstream's status, or with the error that ended it. */
