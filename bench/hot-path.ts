@@ -13,7 +13,8 @@
  * - nginx (one worker) with its access log off and on, and HAProxy.
  * All servers start first and stay up; rounds alternate them, a few seconds
  * each, so that noise on this shared machine spreads over all of them. Then
- * each check between two Portico rows runs head to head (head-to-head.ts): both
+ * each check between Portico and a minimal proxy or another Portico row runs
+ * head to head (head-to-head.ts): both
  * loaded at once on the same core, the figure to read for a few per cent
  * (HEAD_TO_HEAD=0 skips it). Two runs of the same build measured 1.01 (range
  * 0.97–1.02) head to head, and 1.11 (1.02–1.36) one after the other. Needs wrk and taskset.
@@ -70,7 +71,7 @@ const CHECKS = [
 
 type Started = Awaited<ReturnType<typeof start>>;
 
-/** The checks between two Portico rows, each pair loaded at the same moment (head-to-head.ts), ROUNDS runs. */
+/** The checks between two servers whose process is known (Portico's proxy, the minimal proxies; not nginx's workers), each pair loaded at the same moment (head-to-head.ts), ROUNDS runs. */
 async function measureHeadToHead(servers: Map<string, Started>): Promise<Array<[string, string, HeadToHead[]]>> {
   if (process.env.HEAD_TO_HEAD === '0') return [];
   const pairs = CHECKS.filter(([, a, b]) => servers.get(a)?.proxyPid !== undefined && servers.get(b)?.proxyPid !== undefined);
@@ -117,7 +118,8 @@ async function start(kind: string, origin: string): Promise<{ url: string; stop(
   }
   const port = await freePort();
   const child = await startMinimal(kind, port, Number(new URL(origin).port));
-  return { url: `http://127.0.0.1:${port}${PATH}`, stop: () => stopChild(child) };
+  // taskset execs node: the forked pid is the proxy's.
+  return { url: `http://127.0.0.1:${port}${PATH}`, stop: () => stopChild(child), proxyPid: child.pid };
 }
 
 /** Runs wrk without blocking this process, which may serve the origin; requests per second and in all. */
