@@ -64,6 +64,16 @@ describe.skipIf(!pebbleInstalled)(`ACME with pebble${pebbleInstalled ? '' : ' (s
     admin = `http://127.0.0.1:${ready.admin as number}`;
   };
   const obtained = (l: LogLine) => l.msg === 'ACME certificate obtained';
+  /** Workers whose TLS listener reloaded after they loaded the ACME certificate from the state directory. */
+  const workersServingAcme = () => {
+    const loaded = new Set<unknown>();
+    const serving = new Set<unknown>();
+    for (const l of master.lines) {
+      if (l.msg === 'ACME certificate loaded from the state directory') loaded.add(l.pid);
+      else if (l.msg === 'certificates reloaded' && loaded.has(l.pid)) serving.add(l.pid);
+    }
+    return serving.size;
+  };
 
   beforeAll(async () => {
     httpPort = await freePort();
@@ -90,12 +100,10 @@ routes: [ { path: /, static: "." } ]
     await start();
     await master.waitForLog(obtained, 30_000);
     const firstCertificateMs = Math.round(performance.now() - started);
+    // The other worker loads it from the store within a second or two. Each worker says when its TLS
+    // listener took it; probing connections instead could land on the same worker six times running.
+    await waitUntil(() => workersServingAcme() === 2, 10_000, 'the ACME certificate served by both workers');
     // Both names, on several connections (the kernel spreads them over both workers), get pebble's certificate.
-    // The other worker loads it from the store within a second or two.
-    await waitUntil(async () => {
-      for (let i = 0; i < 6; i++) if (!(await served(https, DOMAINS[0]!)).issuer.startsWith('Pebble')) return false;
-      return true;
-    }, 10_000, 'the ACME certificate served by both workers');
     for (let i = 0; i < 6; i++) {
       for (const name of DOMAINS) {
         const cert = await served(https, name);
