@@ -8,18 +8,17 @@
  * noise on this shared machine spreads over all. Then Portico runs head to head
  * with bare Node (head-to-head.ts), the comparison that holds on this machine.
  */
-import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { median, pairedRatio, spread, type ScenarioResult } from './report.js';
 import { headToHead as headToHeadRun, type HeadToHead } from './head-to-head.js';
 import { startShippedPortico } from './shipped-portico.js';
-import { freePort, installed, stopChild } from './tools.js';
+import { freePort, installed, pinnedWrk, stopChild } from './tools.js';
 
 /** What the backend answers for /api/foo?val=1000, byte for byte in size and headers. */
 export const CACHED_BODY = JSON.stringify({ val: 1000, result: 4.6789012345678e9, ms: 9.312, pid: 123456 });
@@ -107,11 +106,6 @@ backend origin
   throw new Error(`${kind} did not start`);
 }
 
-async function wrk(url: string, seconds: number): Promise<number> {
-  const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, url], { encoding: 'utf8' });
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
-}
-
 export async function cacheHit(seconds: number, rounds: number): Promise<ScenarioResult> {
   const missing = ['wrk', 'taskset'].filter((t) => !installed(t));
   if (missing.length > 0) {
@@ -134,11 +128,11 @@ export async function cacheHit(seconds: number, rounds: number): Promise<Scenari
       const dir = mkdtempSync(join(tmpdir(), 'portico-bench-cache-'));
       const server = await start(kind, await freePort(), originPort, dir).catch((err) => { rmSync(dir, { recursive: true, force: true }); throw err; });
       servers.set(kind, { ...server, dir });
-      await wrk(server.url, 1); // warm-up: the JIT, and every hit after the first miss
+      await pinnedWrk(server.url, 1); // warm-up: the JIT, and every hit after the first miss
     }
     for (let round = 0; round < rounds; round++) {
       // Each round starts one server later: a server's place in the round must not bias it.
-      for (const kind of candidates.map((_, i) => candidates[(i + round) % candidates.length]!)) runs[kind]!.push(await wrk(servers.get(kind)!.url, seconds));
+      for (const kind of candidates.map((_, i) => candidates[(i + round) % candidates.length]!)) runs[kind]!.push((await pinnedWrk(servers.get(kind)!.url, seconds)).rps);
     }
     // Portico against bare Node at the same moment on the same core (head-to-head.ts): the ratio that holds on a noisy machine.
     const node = servers.get('node-memory')!;

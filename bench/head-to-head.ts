@@ -5,9 +5,8 @@
  * ratio of their costs holds while the absolute figures move by half between
  * runs seconds apart (as they did here with one server at a time).
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { cpuSeconds } from './portico.js';
+import { pinnedWrk } from './tools.js';
 
 export interface Contender {
   url: string;
@@ -22,16 +21,11 @@ export interface HeadToHead {
   cpu: number;
 }
 
-async function wrk(url: string, seconds: number, connections: number): Promise<number> {
-  const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, url], { encoding: 'utf8' });
-  return Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN);
-}
-
 /** One run of `seconds` with both under load (each by `connections` clients). */
 export async function headToHead(a: Contender, b: Contender, seconds: number, connections = 25): Promise<HeadToHead> {
   const cpuA = cpuSeconds(a.pid);
   const cpuB = cpuSeconds(b.pid);
-  const [requestsA, requestsB] = await Promise.all([wrk(a.url, seconds, connections), wrk(b.url, seconds, connections)]);
+  const [{ requests: requestsA }, { requests: requestsB }] = await Promise.all([pinnedWrk(a.url, seconds, connections), pinnedWrk(b.url, seconds, connections)]);
   const costA = (cpuSeconds(a.pid) - cpuA) / requestsA;
   const costB = (cpuSeconds(b.pid) - cpuB) / requestsB;
   return { throughput: requestsA / requestsB, cpu: costB / costA };

@@ -21,8 +21,7 @@
  *   ROUNDS=3 HOT_PATH_SECONDS=5 ONLY=undici-pool,portico npm run bench:hot-path
  *   BASELINE=/tmp/before ONLY=portico-baseline,portico,portico-trace-0.01 npm run bench:hot-path
  */
-import { execFile, fork, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
+import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +30,7 @@ import { median, pairedRatio, spread, table } from './report.js';
 import { availableAnchors, startAnchor, startNginxOrigin } from './anchors.js';
 import { otlpSink } from './otlp-sink.js';
 import { startShippedPortico } from './shipped-portico.js';
-import { freePort, installed, stopChild } from './tools.js';
+import { freePort, installed, pinnedWrk, stopChild } from './tools.js';
 import { cpuSeconds } from './portico.js';
 import { headToHead, type HeadToHead } from './head-to-head.js';
 
@@ -122,12 +121,6 @@ async function start(kind: string, origin: string): Promise<{ url: string; stop(
   return { url: `http://127.0.0.1:${port}${PATH}`, stop: () => stopChild(child), proxyPid: child.pid };
 }
 
-/** Runs wrk without blocking this process, which may serve the origin; requests per second and in all. */
-async function wrk(url: string, seconds: number): Promise<{ rps: number; requests: number }> {
-  const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, url], { encoding: 'utf8' });
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN), requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN) };
-}
-
 async function main(): Promise<void> {
   need('wrk');
   need('taskset');
@@ -165,14 +158,14 @@ async function main(): Promise<void> {
     for (const kind of candidates) {
       const server = await start(kind, origin);
       servers.set(kind, server);
-      await wrk(server.url, 1); // warm-up: the JIT, and the upstream connections
+      await pinnedWrk(server.url, 1); // warm-up: the JIT, and the upstream connections
     }
     for (let round = 0; round < ROUNDS; round++) {
       // Each round starts one server later: a server's place in the round must not bias it.
       for (const kind of candidates.map((_, i) => candidates[(i + round) % candidates.length]!)) {
         const server = servers.get(kind)!;
         const cpu0 = server.proxyPid === undefined ? 0 : cpuSeconds(server.proxyPid);
-        const { rps, requests } = await wrk(server.url, SECONDS);
+        const { rps, requests } = await pinnedWrk(server.url, SECONDS);
         runs[kind]!.push(rps);
         if (server.proxyPid !== undefined) cpuRuns[kind]!.push(((cpuSeconds(server.proxyPid) - cpu0) / requests) * 1e6);
       }

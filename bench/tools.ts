@@ -1,5 +1,6 @@
 /** Small helpers the bench scripts share: finding a free port, whether a command is installed, stopping what they started. */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -10,6 +11,15 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((r) => server.close(r));
   return port;
+}
+
+/**
+ * wrk -t1 pinned to core 1 (the servers measured run on core 0), without blocking this process,
+ * which may serve the origin: requests per second, and requests in all.
+ */
+export async function pinnedWrk(url: string, seconds: number, connections = 50): Promise<{ rps: number; requests: number }> {
+  const { stdout } = await promisify(execFile)('taskset', ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, url], { encoding: 'utf8' });
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN), requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN) };
 }
 
 /** Whether `tool` is on the PATH. */
