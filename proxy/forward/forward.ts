@@ -181,5 +181,5 @@ function requestHeaders(headers: IncomingHttpHeaders, extra: Record<string, stri
   if (':method' in out) for (const name of Object.keys(out)) if (name.startsWith(':')) delete out[name];
   if ('expect' in out) delete out.expect; // Node answered 100-continue already; undici refuses to send Expect
   if (buffered) delete out['content-length'];
-  return trace === undefined ? Object.assign(out, extra) : Object.assign(out, extra, trace);
+  return Object.assign(out, extra, trace);
 }

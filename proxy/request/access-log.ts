@@ -23,6 +23,7 @@ export interface AccessFields {
   bytes: number;
   /** The request line, headers and body as received (nginx's $request_length); NaN when unknown. */
   requestLength: number;
+  /** Seconds (written to the microsecond, as are the upstream times). */
   duration: number;
   route: string;
   upstream: string;

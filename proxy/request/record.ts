@@ -7,8 +7,6 @@ import type { Exchange } from './exchange.js';
 import { requestLengthOf } from './request-length.js';
 import { traceIdOf } from '../../lib/tracing/propagation.js';
 
-
-
 /** Status codes as label values, made once each (the same string objects every time, which the metrics' maps hash once). */
 const CODE_LABELS: string[] = [];
 function codeLabel(status: number): string {
@@ -40,21 +38,16 @@ export function createRecorder(metrics: ProxyMetrics, log: Logger, accessLogFile
     accessLog({
       id: x.id, client: x.client, method: req.method, path: x.target, protocol: protocolOf(req.httpVersionMajor, req.httpVersionMinor),
       host: headers.host ?? headers[':authority'] as string | undefined, status: res.statusCode,
-      bytes: x.bodyCount ? x.bodyCount.bytes : req.socket.bytesWritten - x.bytesBefore, requestLength: requestLengthOf(req), duration: rounded(seconds),
+      bytes: x.bodyCount ? x.bodyCount.bytes : req.socket.bytesWritten - x.bytesBefore, requestLength: requestLengthOf(req), duration: seconds,
       route: x.route, upstream: x.upstream, server: x.server, upstreamAddr: x.upstreamAddr,
-      upstreamConnectTime: answered ? rounded(answered.connectMs / 1000) : Number.NaN,
-      upstreamHeaderTime: answered ? rounded(answered.headersMs / 1000) : Number.NaN,
-      upstreamResponseTime: answered ? rounded(((Number.isNaN(answered.endedAt) ? performance.now() : answered.endedAt) - answered.startedAt) / 1000) : Number.NaN,
+      upstreamConnectTime: answered ? answered.connectMs / 1000 : Number.NaN,
+      upstreamHeaderTime: answered ? answered.headersMs / 1000 : Number.NaN,
+      upstreamResponseTime: answered ? ((Number.isNaN(answered.endedAt) ? performance.now() : answered.endedAt) - answered.startedAt) / 1000 : Number.NaN,
       cache: x.cache, userAgent: headers['user-agent'], referer: headers.referer, tlsVersion: tls?.version, tlsCipher: tls?.cipher,
       // Tracing off: the trace id of a trusted hop's traceparent, which went upstream unchanged.
       traceId: x.trace ? x.trace.traceId : x.view.fromTrusted ? traceIdOf(headers.traceparent) : undefined, spanId: x.trace?.spanId, completed,
     });
   };
-}
-
-/** Seconds to the microsecond. */
-function rounded(seconds: number): number {
-  return Math.round(seconds * 1e6) / 1e6;
 }
 
 const PROTOCOLS = new Map<number, string>();

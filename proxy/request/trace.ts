@@ -12,7 +12,6 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Co
 import { remoteParentOf } from '../../lib/tracing/propagation.js';
 import { KNOWN_METHODS } from './methods.js';
 
-
 /** What the trace reads of an exchange (a subset of Exchange, so tests can build one). */
 export interface TracedRequest {
   req: IncomingMessage;
@@ -33,7 +32,7 @@ export class ExchangeTrace {
     this.method = KNOWN_METHODS.has(req.method ?? '') ? req.method! : '_OTHER';
     const parent = x.view.fromTrusted ? remoteParentOf(req.headers) : ROOT_CONTEXT;
     this.span = tracer.startSpan(this.method, { kind: SpanKind.SERVER }, parent);
-    // Upstream gets the proxy's trace context (withTraceContext), never the client's: a trusted
+    // Upstream gets the proxy's trace context (traceHeadersOf), never the client's: a trusted
     // parent's tracestate is carried by the span, an untrusted client's is dropped.
     if (req.headers.traceparent !== undefined) delete req.headers.traceparent;
     if (req.headers.tracestate !== undefined) delete req.headers.tracestate;
