@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadCore } from '../backend/core.js';
 import { upstreamSchema } from '../lib/config/schema.js';
@@ -43,10 +43,15 @@ for (const s of chosen) if (!(SCENARIOS as readonly string[]).includes(s)) throw
 const ROUNDS = values.quick ? 1 : Math.max(1, Number(values.rounds));
 const durationMs = (values.quick ? 3 : Number(values.duration)) * 1000;
 const warmupMs = values.quick ? 500 : 2000;
+/** How long every system takes cheap calls before it is measured (see `warmUp`). */
+const WARM_UP_MS = values.quick ? 1000 : 5000;
 const cores = availableParallelism();
 const anchors = availableAnchors();
-/** Charts land in the source tree's bench/results/, beside this file's source. */
-const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+/**
+ * Charts land in the source tree's bench/results/, beside this file's source,
+ * which the README shows; a --quick smoke run's charts go to a temporary folder instead.
+ */
+const RESULTS = values.quick ? join(tmpdir(), 'portico-bench-quick/') : fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const VAL = 3000;
 /** Portico's default queue timeout, given to HAProxy too so that both shed alike. */
 const QUEUE_TIMEOUT_MS = upstreamSchema.parse({}).queue.timeout;
@@ -100,11 +105,24 @@ function figures(r: LoadResult) {
  */
 type Drive = (url: string, proxyPid: number) => Promise<LoadResult & { proxyCpu?: number }>;
 
+/**
+ * Cheap calls through a fresh system before it is measured, the same for
+ * every system. A Node process runs its request path in V8's baseline tiers
+ * until thousands of requests have passed: the proxy used 3.0 ms of CPU per
+ * foo(3000) request in its first 6 s and 0.7 ms after 24k cheap calls
+ * (docs/decisions.md, "Warm before measuring"). Users run a proxy for days;
+ * without this the bench measured the first seconds of each process's life.
+ */
+async function warmUp(base: string): Promise<void> {
+  await runLoad({ url: `${base}/api/foo?val=1`, clients: 4 * cores, durationMs: WARM_UP_MS, warmupMs: 0 });
+}
+
 async function measure(upstream: string, clients: number, ms: number, nextPath?: () => string, honorRetryAfter = false, scheme: 'http' | 'https' = 'http', drive?: Drive, top = '') {
   const portico = await startPortico(top + benchConfig(upstream));
   try {
-    const cpu0 = cpuSeconds(portico.proxyPid);
     const base = scheme === 'https' ? portico.https! : portico.http;
+    await warmUp(base);
+    const cpu0 = cpuSeconds(portico.proxyPid);
     const url = `${base}/api/foo?val=${VAL}`;
     const result: LoadResult & { proxyCpu?: number } = await (drive ? drive(url, portico.proxyPid) : runLoad({ url, clients, durationMs: ms, warmupMs, nextPath, honorRetryAfter }));
     const proxyCpu = result.proxyCpu ?? (cpuSeconds(portico.proxyPid) - cpu0) / ((ms + warmupMs) / 1000);
@@ -114,19 +132,33 @@ async function measure(upstream: string, clients: number, ms: number, nextPath?:
   }
 }
 
-/** Runs `measure` ROUNDS times; the median run by `key` (throughput), with the throughput range of all. */
-async function repeated<F extends { rps: number }>(measure: () => Promise<F>, key: (f: F) => number = (f) => f.rps): Promise<F & { range: string; keyRange: string }> {
-  const runs: F[] = [];
-  for (let i = 0; i < ROUNDS; i++) runs.push(await measure());
-  runs.sort((a, b) => key(a) - key(b));
-  const median = runs[Math.floor(runs.length / 2)]!;
+/** The median of `runs` by `key` (throughput), with the throughput and key ranges of all. */
+function medianOf<F extends { rps: number }>(runs: F[], key: (f: F) => number): F & { range: string; keyRange: string } {
+  const sorted = [...runs].sort((a, b) => key(a) - key(b));
+  const median = sorted[Math.floor(sorted.length / 2)]!;
   const rps = runs.map((r) => r.rps).sort((a, b) => a - b);
-  const keys = runs.map(key);
+  const keys = sorted.map(key);
   return {
     ...median,
     range: runs.length > 1 ? `${rps[0]!.toFixed(1)}–${rps.at(-1)!.toFixed(1)}` : '',
     keyRange: runs.length > 1 ? `${keys[0]!.toFixed(2)}–${keys.at(-1)!.toFixed(2)}` : '',
   };
+}
+
+/** Runs `measure` ROUNDS times; the median run by `key` (throughput), with the throughput range of all. */
+async function repeated<F extends { rps: number }>(measure: () => Promise<F>, key: (f: F) => number = (f) => f.rps): Promise<F & { range: string; keyRange: string }> {
+  return (await alternated([measure], key))[0]!;
+}
+
+/**
+ * ROUNDS rounds of every system in turn (A, B, C, A, B, C…), so that the
+ * machine's drift, which moved round-robin's throughput by a fifth between two
+ * runs of the same code, falls on every system alike; each one's median by `key`.
+ */
+async function alternated<F extends { rps: number }>(systems: Array<() => Promise<F>>, key: (f: F) => number = (f) => f.rps): Promise<Array<F & { range: string; keyRange: string }>> {
+  const runs: F[][] = systems.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) for (const [i, measure] of systems.entries()) runs[i]!.push(await measure());
+  return runs.map((list) => medianOf(list, key));
 }
 
 /**
@@ -139,6 +171,7 @@ async function measureAnchor(kind: AnchorKind, options: AnchorOptions, clients: 
     const status = (await (await fetch(`${portico.admin}/status`)).json()) as { upstreams: Array<{ servers: Array<{ url: string }> }> };
     const anchor = await startAnchor(kind, status.upstreams[0]!.servers.map((s) => s.url), options);
     try {
+      await warmUp(anchor.url);
       const cpu0 = cpuSeconds(anchor.pid);
       const url = `${anchor.url}/api/foo?val=${VAL}`;
       const result: LoadResult & { proxyCpu?: number } = await (drive ? drive(url, anchor.pid) : runLoad({ url, clients, durationMs: ms, warmupMs, nextPath }));
@@ -229,15 +262,23 @@ async function slicedRound<F extends { rps: number }>(run: (drive: Drive) => Pro
 }
 
 async function capacity(limit: number): Promise<ScenarioResult & { rps: number; share: number }> {
-  const f = await repeated(() => slicedRound((drive) => measure('policy: least-outstanding', 2 * cores, durationMs, undefined, false, 'http', drive)), ofLimit);
+  const sink = await otlpSink();
+  const traced = (sample: number) => () => slicedRound((drive) =>
+    measure('policy: least-outstanding', 2 * cores, durationMs, undefined, false, 'http', drive, `tracing: { otlp: "${sink}", sample: ${sample} }\n`));
+  const anchorsOf = anchorRuns(1);
+  // Every system's rounds in turn, so that the machine's drift falls on each alike.
+  const measured = await alternated([
+    () => slicedRound((drive) => measure('policy: least-outstanding', 2 * cores, durationMs, undefined, false, 'http', drive)),
+    traced(0.01),
+    traced(1),
+    ...anchorsOf.map(([, kind, options]) => () => slicedRound((drive) => measureAnchor(kind, options, 2 * cores, durationMs, undefined, drive))),
+  ], ofLimit);
+  const [f, sampled, everything] = [measured[0]!, measured[1]!, measured[2]!];
   const row = (system: string, x: typeof f) => ({ system, 'req/s': x.rps, 'req/s range': x.range, 'limit req/s': x.limit, 'of limit': ofLimit(x), 'of limit range': x.keyRange, 'core alone, all cores req/s': x.parallel, 'of core alone': x.rps / x.parallel, 'p50 ms': x.p50, 'p99 ms': x.p99, errors: x.errors + x.other, 'proxy CPU': x.proxyCpu, 'generator CPU': x.generatorCpu });
-  const rows = [row('Portico', f)];
-  // Tracing's cost on the inference path: every hop's spans into a sink that answers at once.
-  const traced = async (sample: number) => repeated(() => slicedRound(async (drive) =>
-    measure('policy: least-outstanding', 2 * cores, durationMs, undefined, false, 'http', drive, `tracing: { otlp: "${await otlpSink()}", sample: ${sample} }\n`)), ofLimit);
-  const sampled = await traced(0.01);
-  rows.push(row('Portico, tracing sample 0.01', sampled), row('Portico, tracing sample 1', await traced(1)));
-  for (const [name, kind, options] of anchorRuns(1)) rows.push(row(name, await repeated(() => slicedRound((drive) => measureAnchor(kind, options, 2 * cores, durationMs, undefined, drive)), ofLimit)));
+  const rows = [row('Portico', f), row('Portico, tracing sample 0.01', sampled), row('Portico, tracing sample 1', everything)];
+  for (const [i, [name]] of anchorsOf.entries()) rows.push(row(name, measured[3 + i]!));
+  const nginxIndex = anchorsOf.findIndex(([, kind]) => kind === 'nginx');
+  const nginx = nginxIndex < 0 ? undefined : measured[3 + nginxIndex]!;
   return {
     scenario: 'capacity', rps: f.rps, share: ofLimit(f),
     description: `foo(${VAL}), ${2 * cores} closed-loop clients (2 per core), default pool and policy, ${durationMs / 1000} s a round in ${SLICE_MS / 1000} s slices; each round's limit is ${cores} cores ÷ the median single-call time timed before every slice and after the last (the machine's speed drifts), "core alone" the median calls per second of the core on all cores at once timed with it, and the median round by share of its limit is shown. The limit at the start of the run was ${limit.toFixed(1)} req/s.`,
@@ -245,6 +286,7 @@ async function capacity(limit: number): Promise<ScenarioResult & { rps: number; 
     checks: [
       { what: 'throughput / machine limit', target: '≥ 0.95', value: ofLimit(f), pass: ofLimit(f) >= 0.95 },
       { what: 'tracing sample 0.01 / off, shares of the limit', target: '≥ 0.95', value: ofLimit(sampled) / ofLimit(f), pass: ofLimit(sampled) / ofLimit(f) >= 0.95 },
+      ...(nginx ? [{ what: 'share of the limit, Portico − nginx', target: '≥ −0.01', value: ofLimit(f) - ofLimit(nginx), pass: ofLimit(f) - ofLimit(nginx) >= -0.01 }] : []),
     ],
   };
 }
@@ -309,8 +351,14 @@ async function mixed(): Promise<ScenarioResult> {
   const rows = [];
   const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
   const ms = values.quick ? durationMs : Math.max(durationMs, 20_000);
-  for (const [policy, cap] of runs) {
-    const f = await repeated(() => measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, nextPath));
+  const anchorsOf = anchorRuns(1);
+  // Every system's rounds in turn: the checks compare Portico with HAProxy, so drift must fall on both.
+  const closed = await alternated([
+    ...runs.map(([policy, cap]) => () => measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, nextPath)),
+    ...anchorsOf.map(([, kind, options]) => () => measureAnchor(kind, options, 2 * cores, ms, nextPath)),
+  ]);
+  for (const [i, [policy, cap]] of runs.entries()) {
+    const f = closed[i]!;
     results[`${policy} ${cap}`] = f;
     rows.push({ policy, cap: cap.split(': ')[1]!, 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
   }
@@ -318,8 +366,8 @@ async function mixed(): Promise<ScenarioResult> {
   const rr = results['round-robin max_inflight: 4']!;
   const chart: LatencyRow[] = [{ system: 'Portico least-outstanding', p50: lo.p50, p99: lo.p99, 'p99.9': lo.p999 }, { system: 'Portico round-robin', p50: rr.p50, p99: rr.p99, 'p99.9': rr.p999 }];
   let haproxy: Awaited<ReturnType<typeof measure>> | undefined;
-  for (const [name, kind, options] of anchorRuns(1)) {
-    const f = await repeated(() => measureAnchor(kind, options, 2 * cores, ms, nextPath));
+  for (const [i, [name, kind]] of anchorsOf.entries()) {
+    const f = closed[runs.length + i]!;
     if (kind === 'haproxy') haproxy = f;
     rows.push({ policy: name, cap: kind === 'haproxy' ? '1' : 'none', 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
     chart.push({ system: name.split(' (')[0]!, p50: f.p50, p99: f.p99, 'p99.9': f.p999 });
@@ -343,7 +391,7 @@ async function mixed(): Promise<ScenarioResult> {
     open[policy] = f;
     openRow(policy, cap.split(': ')[1]!, f);
   }
-  for (const [name, kind, options] of anchorRuns(1)) {
+  for (const [name, kind, options] of anchorsOf) {
     const f = await measureAnchor(kind, options, 0, openMs, undefined, openDrive);
     if (kind === 'haproxy') open.haproxy = f;
     openRow(name, kind === 'haproxy' ? '1' : 'none', f);
@@ -355,13 +403,18 @@ async function mixed(): Promise<ScenarioResult> {
   let m = 0;
   const nextPath2 = () => `/api/foo?val=${m++ % 10 === 9 ? dear2 : cheap2}`;
   const second: Record<string, Awaited<ReturnType<typeof measure>>> = {};
-  for (const [policy, cap] of [['round-robin', 'max_inflight: 4'], ['least-outstanding', 'max_inflight: auto']] as const) {
-    const f = await repeated(() => measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, nextPath2));
+  const runs2 = [['round-robin', 'max_inflight: 4'], ['least-outstanding', 'max_inflight: auto']] as const;
+  const closed2 = await alternated([
+    ...runs2.map(([policy, cap]) => () => measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, nextPath2)),
+    ...anchorsOf.map(([, kind, options]) => () => measureAnchor(kind, options, 2 * cores, ms, nextPath2)),
+  ]);
+  for (const [i, [policy, cap]] of runs2.entries()) {
+    const f = closed2[i]!;
     second[policy] = f;
     rows.push({ policy: `${policy}, foo(${cheap2})/foo(${dear2})`, cap: cap.split(': ')[1]!, 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
   }
-  for (const [name, kind, options] of anchorRuns(1)) {
-    const f = await repeated(() => measureAnchor(kind, options, 2 * cores, ms, nextPath2));
+  for (const [i, [name, kind]] of anchorsOf.entries()) {
+    const f = closed2[runs2.length + i]!;
     if (kind === 'haproxy') second.haproxy = f;
     rows.push({ policy: `${name}, foo(${cheap2})/foo(${dear2})`, cap: kind === 'haproxy' ? '1' : 'none', 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
   }
