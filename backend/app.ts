@@ -89,8 +89,8 @@ export function createApp(core: Core, slots: Slots, metrics: BackendMetrics, sta
     let release: () => void;
     try {
       // Only a proxy that offers to re-send it gets a request back: any other client would just see a 503.
-      const giveBackAfterMs = c.req.header(GIVE_BACK_OFFER) === undefined ? undefined : callTimes.giveBackAfterMs();
-      release = await slots.acquire(c.req.raw.signal, giveBackAfterMs);
+      const overdueAfterMs = c.req.header(GIVE_BACK_OFFER) === undefined ? undefined : callTimes.overdueAfterMs();
+      release = await slots.acquire(c.req.raw.signal, overdueAfterMs);
     } catch (err) {
       if (err instanceof NotStartedError) {
         traced?.slotWait(queuedAt, 'given_back');

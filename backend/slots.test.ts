@@ -65,7 +65,9 @@ describe('Slots', () => {
 });
 
 describe('Slots: give-back (issue 22)', () => {
-  it('hands a queued request back when it has not started by its deadline, and keeps the slot order for the rest', async () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('hands a queued request back once the call ahead of it is overdue, and keeps the slot order for the rest', async () => {
     const slots = new Slots(1, 2);
     const running = await slots.acquire();
     const started = performance.now();
@@ -79,13 +81,51 @@ describe('Slots: give-back (issue 22)', () => {
     expect(slots.stats()).toMatchObject({ busy: 0, queued: 0 });
   });
 
-  it('a request granted before its deadline is never handed back', async () => {
+  it('measures from the start of the call ahead, not from the arrival: behind an overdue call it gives back at once', async () => {
+    const slots = new Slots(1, 1);
+    const running = await slots.acquire();
+    await sleep(40);
+    const arrived = performance.now();
+    await expect(slots.acquire(undefined, 30)).rejects.toBeInstanceOf(NotStartedError);
+    expect(performance.now() - arrived).toBeLessThan(20);
+    running();
+  });
+
+  it('a deep queue of usual calls is never given back: each call ahead starts its own count', async () => {
+    const slots = new Slots(1, 4);
+    const first = await slots.acquire();
+    // Three queued behind calls of 20 ms each: the last waits 60 ms, yet no call ran 30 ms.
+    const queued = [slots.acquire(undefined, 30), slots.acquire(undefined, 30), slots.acquire(undefined, 30)];
+    let release = first;
+    for (const next of queued) {
+      await sleep(20);
+      release();
+      release = await next;
+    }
+    release();
+    expect(slots.stats()).toMatchObject({ busy: 0, queued: 0 });
+  });
+
+  it('with several slots, gives back only when every slot holds an overdue call', async () => {
+    const slots = new Slots(2, 1);
+    const old = await slots.acquire();
+    await sleep(40);
+    const young = await slots.acquire();
+    const started = performance.now();
+    // The young call becomes overdue 30 ms after it started; until then the queued request may get its slot.
+    await expect(slots.acquire(undefined, 30)).rejects.toBeInstanceOf(NotStartedError);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+    old();
+    young();
+  });
+
+  it('a request granted in time is never handed back', async () => {
     const slots = new Slots(1, 1);
     const running = await slots.acquire();
     const queued = slots.acquire(undefined, 50);
     running();
     const release = await queued;
-    await new Promise((r) => setTimeout(r, 80));
+    await sleep(80);
     expect(slots.stats()).toMatchObject({ busy: 1, queued: 0 });
     release();
   });

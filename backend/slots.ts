@@ -18,10 +18,10 @@ export class AbandonedError extends Error {
   }
 }
 
-/** A queued request not started by its deadline, handed back for the proxy to send elsewhere (issue 22). */
+/** A queued request handed back unstarted because every slot is held by an overdue call (issue 22). */
 export class NotStartedError extends Error {
   constructor(readonly waitedMs: number) {
-    super(`not started within ${Math.round(waitedMs)} ms: the slot is held by a call far longer than usual`);
+    super(`not started after ${Math.round(waitedMs)} ms: every slot is held by a call running far longer than usual`);
     this.name = 'NotStartedError';
   }
 }
@@ -41,6 +41,8 @@ export interface SlotStats {
 export class Slots {
   private busy = 0;
   private readonly waiting: Waiter[] = [];
+  /** When each call holding a slot now started (performance.now()). */
+  private readonly startedAt: number[] = [];
 
   constructor(readonly slots: number, readonly queueSize: number) {
     if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`slots must be a positive integer, got ${slots}`);
@@ -49,11 +51,14 @@ export class Slots {
 
   /**
    * Waits for a free slot; resolves to its release function (call it once).
+   * `overdueAfterMs`: the caller takes the request back if, while it waits, every slot is
+   * held by a call that has run longer than this (a call far dearer than usual); a queue
+   * of usual calls, however deep, never reaches that.
    * @throws SlotsFullError when the queue is full; AbandonedError when `signal` aborts while queued;
-   *   NotStartedError when `giveBackAfterMs` passes while queued.
+   *   NotStartedError when every slot's call is overdue while queued.
    * @example const release = await slots.acquire(req.signal); try { await work(); } finally { release(); }
    */
-  acquire(signal?: AbortSignal, giveBackAfterMs?: number): Promise<() => void> {
+  acquire(signal?: AbortSignal, overdueAfterMs?: number): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(new AbandonedError());
     if (this.busy < this.slots) {
       this.busy++;
@@ -61,6 +66,8 @@ export class Slots {
     }
     if (this.waiting.length >= this.queueSize) return Promise.reject(new SlotsFullError());
     return new Promise((grant, refuse) => {
+      const queuedAt = performance.now();
+      let timer: NodeJS.Timeout | undefined;
       const leave = (err: Error) => {
         const i = this.waiting.indexOf(waiter);
         if (i < 0) return;
@@ -68,12 +75,24 @@ export class Slots {
         clearTimeout(timer);
         refuse(err);
       };
-      // The caller may take it back: not started by then, it goes elsewhere (see NotStartedError).
-      const timer = giveBackAfterMs === undefined ? undefined : setTimeout(() => leave(new NotStartedError(giveBackAfterMs)), giveBackAfterMs);
+      // The calls ahead change as slots free and fill: look again when the youngest would be overdue.
+      const checkOverdue = () => {
+        const wait = this.untilEveryCallOverdue(overdueAfterMs!);
+        if (wait <= 0) leave(new NotStartedError(performance.now() - queuedAt));
+        else timer = setTimeout(checkOverdue, wait);
+      };
       const waiter: Waiter = { grant: (release) => { clearTimeout(timer); grant(release); }, refuse };
       this.waiting.push(waiter);
       signal?.addEventListener('abort', () => leave(new AbandonedError()), { once: true });
+      if (overdueAfterMs !== undefined) checkOverdue();
     });
+  }
+
+  /** Milliseconds until every call holding a slot has run `overdueAfterMs` (≤ 0: they all have). */
+  private untilEveryCallOverdue(overdueAfterMs: number): number {
+    let youngest = Number.NEGATIVE_INFINITY;
+    for (const t of this.startedAt) if (t > youngest) youngest = t;
+    return youngest + overdueAfterMs - performance.now();
   }
 
   stats(): SlotStats {
@@ -81,10 +100,13 @@ export class Slots {
   }
 
   private releaser(): () => void {
+    const started = performance.now();
+    this.startedAt.push(started);
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.startedAt.splice(this.startedAt.indexOf(started), 1);
       const next = this.waiting.shift();
       if (next) next.grant(this.releaser());
       else this.busy--;
