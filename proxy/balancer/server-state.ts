@@ -49,8 +49,8 @@ export class ServerState implements Candidate {
   /** When the server last came (back) up: slow start ramps from here. */
   upSince = Number.NEGATIVE_INFINITY;
   /**
-   * It handed a queued request back unstarted (issue 22): its current call runs far longer
-   * than usual, so the extra request beyond its slots is not sent there until a call ends.
+   * It handed a queued request back unstarted (issue 22): every slot holds a call running far
+   * longer than usual, so nothing new can start there; it takes no request until a call ends.
    */
   stalled = false;
   /** Requests it handed back unstarted. */
@@ -87,8 +87,7 @@ export class ServerState implements Candidate {
       ? Math.max(1, Math.floor((this.reportedCap ?? this.options.defaultCap) / this.options.replicas))
       : this.options.maxInflight;
     if (full === Number.POSITIVE_INFINITY) return full;
-    const usable = this.stalled ? full - 1 : full;
-    return Math.max(1, Math.floor(usable * this.slowStartFactor()));
+    return Math.max(1, Math.floor(full * this.slowStartFactor()));
   }
 
   get weight(): number {
@@ -96,7 +95,7 @@ export class ServerState implements Candidate {
   }
 
   get available(): boolean {
-    return this.inflight < this.cap && this.up;
+    return this.inflight < this.cap && !this.stalled && this.up;
   }
 
   /** A response came back (any status but the failures below): the server works. */
@@ -105,7 +104,6 @@ export class ServerState implements Candidate {
     this.consecutiveFailures = 0;
     this.ejections = 0;
     this.backpressureStreak = 0;
-    this.stalled = false;
   }
 
   /**

@@ -357,3 +357,34 @@ describe('Upstream: local servers from the master', () => {
     expect(new Upstream(local()).stats().servers.map((s) => s.up)).toEqual([true, true]);
   });
 });
+
+describe('Upstream: give-back (issue 22)', () => {
+  it('a server that gave a request back takes nothing new until one of its calls ends, whatever its cap', async () => {
+    const upstream = new Upstream(configOf({ max_inflight: 4 }, ['http://a', 'http://b']));
+    const [a, b] = upstream.servers as [ServerState, ServerState];
+    // a: one dear call and one queued behind it; b: busy with three.
+    const dear = await upstream.acquire({}, undefined, new Set([b]));
+    const queued = await upstream.acquire({}, undefined, new Set([b]));
+    for (let i = 0; i < 3; i++) await upstream.acquire({}, undefined, new Set([a]));
+    expect([dear.url, queued.url]).toEqual(['http://a', 'http://a']);
+    upstream.giveBack(a);
+    expect(a).toMatchObject({ inflight: 1, stalled: true, available: false });
+    // Sent again: a has room under its cap (1 of 4), yet the request goes to b, the only server that can start it.
+    expect((await upstream.acquire({}, undefined, new Set(), true)).url).toBe('http://b');
+    // The dear call ends: a takes requests again.
+    upstream.recordAttempt(a, { kind: 'response', status: 200, retryAfter: undefined, headersMs: 500 });
+    upstream.release(a);
+    expect(a).toMatchObject({ inflight: 0, stalled: false, available: true });
+  });
+
+  it('a failed call ends the stall too', async () => {
+    const upstream = new Upstream(configOf({ max_inflight: 4, health: { failures: 100 } }, ['http://a']));
+    const a = upstream.servers[0]!;
+    const dear = await upstream.acquire({});
+    await upstream.acquire({});
+    upstream.giveBack(a);
+    expect(a.available).toBe(false);
+    upstream.recordAttempt(dear, { kind: 'error', code: 'ECONNRESET', sent: true, timedOut: false });
+    expect(a.available).toBe(true);
+  });
+});
