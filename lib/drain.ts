@@ -12,14 +12,9 @@ import { Server as TlsServer } from 'node:tls';
 /** How long an idle connection of a draining server may still send one more request. */
 const IDLE_CLOSE_GRACE_MS = 250;
 
-/**
- * The response a connection is answering now: Node's http server sets `_httpMessage`
- * on the socket when a response takes it and clears it when that response is
- * finished (Node 20, 22 and 24). Reading it when a drain begins costs nothing per
- * request; a listener per response was 1–2 % of the proxy's CPU on cache hits.
- */
-type HttpSocket = Socket & { _httpMessage?: ServerResponse | null };
-const responseOf = (socket: Socket): ServerResponse | undefined => (socket as HttpSocket)._httpMessage ?? undefined;
+/** The socket's latest request's response (HTTP/1.1 answers one at a time), kept on the socket: no map per request. */
+const LATEST_RESPONSE = Symbol('latestResponse');
+type SocketWithResponse = Socket & { [LATEST_RESPONSE]?: ServerResponse };
 
 export interface Drainer {
   /**
@@ -31,13 +26,13 @@ export interface Drainer {
 }
 
 export function trackConnections(server: Server | Http2SecureServer): Drainer {
-  const sockets = new Set<Socket>();
+  const inflight = new Map<Socket, number>();
   const sessions = new Set<ServerHttp2Session>();
   let draining = false;
   // A TLS server's requests arrive on the TLS socket, not the TCP socket its 'connection' event gives.
   server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    inflight.set(socket, 0);
+    socket.once('close', () => inflight.delete(socket));
   });
   // HTTP/2: the session multiplexes its requests; draining closes it gracefully (GOAWAY, open streams finish).
   server.on('session', (session: ServerHttp2Session) => {
@@ -50,6 +45,20 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
     upgraded.add(req.socket);
     req.socket.once('close', () => upgraded.delete(req.socket));
   });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersionMajor === 2) return; // counted by its session
+    const socket = req.socket;
+    inflight.set(socket, (inflight.get(socket) ?? 0) + 1);
+    if (draining) res.shouldKeepAlive = false;
+    else (socket as SocketWithResponse)[LATEST_RESPONSE] = res;
+    res.once('close', () => {
+      const left = (inflight.get(socket) ?? 1) - 1;
+      if (!inflight.has(socket)) return;
+      inflight.set(socket, left);
+      // Its answer may have promised keep-alive: the client may be sending the next request already.
+      if (draining && left === 0) closeIfStillIdle(socket);
+    });
+  });
   /**
    * An idle keep-alive connection may have a request on its way that this process
    * has not read yet: closing it now would fail that request (the keep-alive race).
@@ -58,41 +67,31 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
   const closeIfStillIdle = (socket: Socket) => {
     const bytesRead = socket.bytesRead;
     setTimeout(() => {
-      if (!socket.destroyed && !responseOf(socket) && socket.bytesRead === bytesRead) socket.destroySoon();
+      if (!socket.destroyed && inflight.get(socket) === 0 && socket.bytesRead === bytesRead) socket.destroySoon();
     }, IDLE_CLOSE_GRACE_MS).unref();
-  };
-  /** An answer that promised keep-alive: the client may send the next request as it ends. */
-  const closeWhenAnswered = (socket: Socket, res: ServerResponse) => res.once('close', () => closeIfStillIdle(socket));
-  // Requests that arrive while draining are answered with Connection: close (HTTP/2 ends by GOAWAY).
-  const onRequestWhileDraining = (req: IncomingMessage, res: ServerResponse) => {
-    if (req.httpVersionMajor === 2) return;
-    if (!res.headersSent) res.shouldKeepAlive = false;
-    else closeWhenAnswered(req.socket, res);
   };
   return {
     drain({ keepUpgraded = false } = {}) {
-      if (!draining) server.on('request', onRequestWhileDraining);
       draining = true;
       // A server fed by a PROXY protocol front never listened itself: wait for its connections instead.
       const closed = server.listening
         ? new Promise<void>((resolve) => closeKeepingIdle(server, resolve))
         : new Promise<void>((resolve) => {
-          const check = () => { if (sockets.size === 0) resolve(); };
-          for (const socket of sockets) socket.once('close', () => setImmediate(check));
+          const check = () => { if (inflight.size === 0) resolve(); };
+          for (const socket of inflight.keys()) socket.once('close', () => setImmediate(check));
           check();
         });
       for (const session of sessions) session.close();
-      for (const socket of sockets) {
+      for (const [socket, n] of inflight) {
         if ((socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2') continue;
+        // A request in flight whose answer has not started: the answer says Connection: close.
+        const res = (socket as SocketWithResponse)[LATEST_RESPONSE];
+        if (n > 0 && res && !res.headersSent) res.shouldKeepAlive = false;
         if (upgraded.has(socket)) {
           if (!keepUpgraded) socket.destroySoon();
-          continue;
+        } else if (n === 0) {
+          closeIfStillIdle(socket);
         }
-        const res = responseOf(socket);
-        // A request in flight whose answer has not started: the answer says Connection: close.
-        if (res && !res.headersSent) res.shouldKeepAlive = false;
-        else if (res) closeWhenAnswered(socket, res);
-        else closeIfStillIdle(socket);
       }
       return closed;
     },
