@@ -262,6 +262,7 @@ async function slicedRound<F extends { rps: number }>(run: (drive: Drive) => Pro
 }
 
 async function capacity(limit: number): Promise<ScenarioResult & { rps: number; share: number }> {
+  // Tracing's cost on the inference path: every hop's spans into a sink that answers at once.
   const sink = await otlpSink();
   const traced = (sample: number) => () => slicedRound((drive) =>
     measure('policy: least-outstanding', 2 * cores, durationMs, undefined, false, 'http', drive, `tracing: { otlp: "${sink}", sample: ${sample} }\n`));
