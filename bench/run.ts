@@ -349,28 +349,36 @@ async function mixed(): Promise<ScenarioResult> {
       ['round-robin', 'max_inflight: 4'], ['least-outstanding', 'max_inflight: 4'], ['least-outstanding', 'max_inflight: auto'],
       ['p2c', 'max_inflight: 4'], ['weighted-round-robin', 'max_inflight: 4'],
     ] as const);
-  const rows = [];
-  const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+  type Figures = Awaited<ReturnType<typeof measure>>;
+  const mixRow = (policy: string, cap: string, f: Figures, range: string) => ({
+    policy, cap, 'req/s': f.rps, 'req/s range': range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed,
+  });
+  const rows: Array<ReturnType<typeof mixRow>> = [];
+  const anchorCap = (kind: AnchorKind) => (kind === 'haproxy' ? '1' : 'none');
   const ms = values.quick ? durationMs : Math.max(durationMs, 20_000);
   const anchorsOf = anchorRuns(1);
-  // Every system's rounds in turn: the checks compare Portico with HAProxy, so drift must fall on both.
-  const closed = await alternated([
-    ...runs.map(([policy, cap]) => () => measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, nextPath)),
-    ...anchorsOf.map(([, kind, options]) => () => measureAnchor(kind, options, 2 * cores, ms, nextPath)),
-  ]);
+  /** Closed-loop rounds of Portico under each policy and of every anchor, taken in turn (the checks compare Portico with HAProxy, so drift must fall on both); each one's median. */
+  const closedLoop = async (policies: ReadonlyArray<readonly [string, string]>, next: () => string) => {
+    const medians = await alternated([
+      ...policies.map(([policy, cap]) => () => measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, next)),
+      ...anchorsOf.map(([, kind, options]) => () => measureAnchor(kind, options, 2 * cores, ms, next)),
+    ]);
+    return { portico: medians.slice(0, policies.length), anchors: anchorsOf.map(([name, kind], i) => ({ name, kind, f: medians[policies.length + i]! })) };
+  };
+  const results: Record<string, Figures> = {};
+  const closed = await closedLoop(runs, nextPath);
   for (const [i, [policy, cap]] of runs.entries()) {
-    const f = closed[i]!;
+    const f = closed.portico[i]!;
     results[`${policy} ${cap}`] = f;
-    rows.push({ policy, cap: cap.split(': ')[1]!, 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
+    rows.push(mixRow(policy, cap.split(': ')[1]!, f, f.range));
   }
   const lo = results['least-outstanding max_inflight: auto']!;
   const rr = results['round-robin max_inflight: 4']!;
   const chart: LatencyRow[] = [{ system: 'Portico least-outstanding', p50: lo.p50, p99: lo.p99, 'p99.9': lo.p999 }, { system: 'Portico round-robin', p50: rr.p50, p99: rr.p99, 'p99.9': rr.p999 }];
-  let haproxy: Awaited<ReturnType<typeof measure>> | undefined;
-  for (const [i, [name, kind]] of anchorsOf.entries()) {
-    const f = closed[runs.length + i]!;
+  let haproxy: Figures | undefined;
+  for (const { name, kind, f } of closed.anchors) {
     if (kind === 'haproxy') haproxy = f;
-    rows.push({ policy: name, cap: kind === 'haproxy' ? '1' : 'none', 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
+    rows.push(mixRow(name, anchorCap(kind), f, f.range));
     chart.push({ system: name.split(' (')[0]!, p50: f.p50, p99: f.p99, 'p99.9': f.p999 });
   }
   // Open loop: the same mix arriving at random (seeded: every system sees the same arrivals and
@@ -383,10 +391,8 @@ async function mixed(): Promise<ScenarioResult> {
     const mix = seededRandom(2);
     return runOpenLoad({ url, rate, durationMs: openMs, warmupMs, random: seededRandom(1), nextPath: () => `/api/foo?val=${mix() < 0.1 ? dear : cheap}` });
   };
-  const open: Record<string, Awaited<ReturnType<typeof measure>>> = {};
-  const openRow = (policy: string, cap: string, f: Awaited<ReturnType<typeof measure>>) => rows.push({
-    policy: `${policy}, open loop ${rate.toFixed(1)}/s`, cap, 'req/s': f.rps, 'req/s range': '', 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed,
-  });
+  const open: Record<string, Figures> = {};
+  const openRow = (policy: string, cap: string, f: Figures) => rows.push(mixRow(`${policy}, open loop ${rate.toFixed(1)}/s`, cap, f, ''));
   for (const [policy, cap] of [['round-robin', 'max_inflight: 4'], ['least-outstanding', 'max_inflight: auto']] as const) {
     const f = await measure(`policy: ${policy}\n${cap}`, 0, openMs, undefined, false, 'http', openDrive);
     open[policy] = f;
@@ -395,7 +401,7 @@ async function mixed(): Promise<ScenarioResult> {
   for (const [name, kind, options] of anchorsOf) {
     const f = await measureAnchor(kind, options, 0, openMs, undefined, openDrive);
     if (kind === 'haproxy') open.haproxy = f;
-    openRow(name, kind === 'haproxy' ? '1' : 'none', f);
+    openRow(name, anchorCap(kind), f);
   }
   const openLo = open['least-outstanding']!;
   const openRr = open['round-robin']!;
@@ -403,21 +409,18 @@ async function mixed(): Promise<ScenarioResult> {
   const [cheap2, dear2] = [300, 30_000];
   let m = 0;
   const nextPath2 = () => `/api/foo?val=${m++ % 10 === 9 ? dear2 : cheap2}`;
-  const second: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+  const mix2 = `foo(${cheap2})/foo(${dear2})`;
+  const second: Record<string, Figures> = {};
   const runs2 = [['round-robin', 'max_inflight: 4'], ['least-outstanding', 'max_inflight: auto']] as const;
-  const closed2 = await alternated([
-    ...runs2.map(([policy, cap]) => () => measure(`policy: ${policy}\n${cap}`, 2 * cores, ms, nextPath2)),
-    ...anchorsOf.map(([, kind, options]) => () => measureAnchor(kind, options, 2 * cores, ms, nextPath2)),
-  ]);
+  const closed2 = await closedLoop(runs2, nextPath2);
   for (const [i, [policy, cap]] of runs2.entries()) {
-    const f = closed2[i]!;
+    const f = closed2.portico[i]!;
     second[policy] = f;
-    rows.push({ policy: `${policy}, foo(${cheap2})/foo(${dear2})`, cap: cap.split(': ')[1]!, 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
+    rows.push(mixRow(`${policy}, ${mix2}`, cap.split(': ')[1]!, f, f.range));
   }
-  for (const [i, [name, kind]] of anchorsOf.entries()) {
-    const f = closed2[runs2.length + i]!;
+  for (const { name, kind, f } of closed2.anchors) {
     if (kind === 'haproxy') second.haproxy = f;
-    rows.push({ policy: `${name}, foo(${cheap2})/foo(${dear2})`, cap: kind === 'haproxy' ? '1' : 'none', 'req/s': f.rps, 'req/s range': f.range, 'p50 ms': f.p50, 'p99 ms': f.p99, 'p99.9 ms': f.p999, errors: f.errors + f.other + f.shed });
+    rows.push(mixRow(`${name}, ${mix2}`, anchorCap(kind), f, f.range));
   }
   const lo2 = second['least-outstanding']!;
   const haproxy2 = second.haproxy;
