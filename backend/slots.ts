@@ -39,9 +39,8 @@ export interface SlotStats {
 }
 
 export class Slots {
-  private busy = 0;
   private readonly waiting: Waiter[] = [];
-  /** When each call holding a slot now started (performance.now()). */
+  /** When each call holding a slot now started (performance.now()): one entry per busy slot. */
   private readonly startedAt: number[] = [];
 
   constructor(readonly slots: number, readonly queueSize: number) {
@@ -60,10 +59,7 @@ export class Slots {
    */
   acquire(signal?: AbortSignal, overdueAfterMs?: number): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(new AbandonedError());
-    if (this.busy < this.slots) {
-      this.busy++;
-      return Promise.resolve(this.releaser());
-    }
+    if (this.startedAt.length < this.slots) return Promise.resolve(this.releaser());
     if (this.waiting.length >= this.queueSize) return Promise.reject(new SlotsFullError());
     return new Promise((grant, refuse) => {
       const queuedAt = performance.now();
@@ -96,7 +92,7 @@ export class Slots {
   }
 
   stats(): SlotStats {
-    return { slots: this.slots, busy: this.busy, queued: this.waiting.length, queueSize: this.queueSize };
+    return { slots: this.slots, busy: this.startedAt.length, queued: this.waiting.length, queueSize: this.queueSize };
   }
 
   private releaser(): () => void {
@@ -107,9 +103,7 @@ export class Slots {
       if (released) return;
       released = true;
       this.startedAt.splice(this.startedAt.indexOf(started), 1);
-      const next = this.waiting.shift();
-      if (next) next.grant(this.releaser());
-      else this.busy--;
+      this.waiting.shift()?.grant(this.releaser());
     };
   }
 }
