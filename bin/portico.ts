@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '4001' },
         slots: { type: 'string', default: '1' },
-        queue: { type: 'string', default: '4' },
+        queue: { type: 'string', default: '6' },
         'cache-max-age': { type: 'string', default: '3600' },
         otlp: { type: 'string' },
         'trace-sample': { type: 'string', default: '1' },

@@ -47,7 +47,7 @@ export function buildState(config: PorticoConfig, { supervised, metrics, log, fe
   const upstreams = new Map<string, Upstream>();
   const checkers = new Map<string, HealthChecker>();
   for (const [name, u] of config.upstreams) {
-    // Only the pool's backends are known to take slots + 1 before they report it; other servers are uncapped unless they report slots.
+    // Only the pool's backends are known to take their auto cap before they report it; other servers are uncapped unless they report slots.
     const defaultCap = name === config.pool.upstream ? autoCap(config.pool.slots, config.pool.queue) : Number.POSITIVE_INFINITY;
     const existing = previous?.upstreams.get(name);
     if (existing) {

@@ -35,11 +35,11 @@ routes: [ { path: /api/, upstream: inference } ]
     const http = `http://127.0.0.1:${ready.http as number}`;
     const admin = `http://127.0.0.1:${ready.admin as number}`;
     type Status = { upstreams: Array<{ givenBack: number; servers: Array<{ up: boolean; cap: number; givenBack: number }> }> };
-    await waitUntil(async () => ((await getJson(`${admin}/status`)).body as Status).upstreams[0]!.servers.filter((s) => s.up && s.cap === 2).length === 2, 20_000, 'both backends up with their reported cap');
+    await waitUntil(async () => ((await getJson(`${admin}/status`)).body as Status).upstreams[0]!.servers.filter((s) => s.up && s.cap === 3).length === 2, 20_000, 'both backends up with their reported cap');
     // Each backend learns its usual call time.
     for (let i = 0; i < 40; i++) await timed(`${http}/api/foo?val=${CHEAP}`);
 
-    // One dear call, then cheap ones: with a cap of 2 per backend, one of them lands behind the dear call.
+    // One dear call, then cheap ones: with a cap of 3 per backend (1 slot, queue 6), some land behind the dear call.
     const dear = timed(`${http}/api/foo?val=${DEAR}`);
     await new Promise((r) => setTimeout(r, 20));
     const cheap = await Promise.all(Array.from({ length: 6 }, () => timed(`${http}/api/foo?val=${CHEAP}`)));

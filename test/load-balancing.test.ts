@@ -150,7 +150,7 @@ describe('per-server cap and central queue', () => {
     expect(metrics).toMatch(/^portico_upstream_queue_newest_first\{upstream="app"\} 0$/m);
   });
 
-  it('sets the cap from /readyz with max_inflight: auto: the slots, plus one when the server has a queue', async () => {
+  it('sets the cap from /readyz with max_inflight: auto: the slots, plus what the server can queue for two proxies, up to two', async () => {
     let body = '{"status":"ready","slots":3,"queueSize":0}';
     const o = await origin('o', (req, res) => res.end(req.url === '/readyz' ? body : 'ok'));
     cleanups.push(() => new Promise((r) => o.server.close(r)));
@@ -160,6 +160,8 @@ describe('per-server cap and central queue', () => {
     await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.cap === 3, 3000, 'cap of 2 + 1');
     body = '{"status":"ready","slots":1,"queueSize":4}';
     await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.cap === 2, 3000, 'cap of 1 + 1');
+    body = '{"status":"ready","slots":1,"queueSize":6}';
+    await waitUntil(async () => (await statusOf(admin)).upstreams[0]!.servers[0]!.cap === 3, 3000, 'cap of 1 + 2');
   });
 });
 

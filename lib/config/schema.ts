@@ -113,8 +113,9 @@ export const upstreamSchema = z.strictObject({
   servers: z.array(serverSchema).default([]),
   /**
    * Requests in flight per server. "auto": a server that says what it can take is capped by it
-   * (a Portico backend's /readyz reports its compute slots: the cap is those plus one it can hold
-   * queued; the local pool's backends start at pool.slots + 1); any other server is uncapped, as in
+   * (a Portico backend's /readyz reports its compute slots and queue: the cap is the slots plus up
+   * to two it can hold queued, see autoCap; the local pool's backends start there from pool.slots
+   * and pool.queue); any other server is uncapped, as in
    * nginx and HAProxy. A number caps every server of the upstream.
    */
   max_inflight: z.union([z.literal('auto'), z.int().min(1).max(100_000)]).default('auto'),
@@ -300,7 +301,7 @@ const poolSchema = z.strictObject({
   base_port: z.int().min(0).max(65535).default(4001),
   upstream: name.default('inference'),
   slots: z.int().min(1).max(256).default(1),
-  queue: z.int().min(0).max(10_000).default(4),
+  queue: z.int().min(0).max(10_000).default(6),
   /** How long caches may keep a backend's result (Cache-Control max-age; results are pure functions of val); "0s" → no-store. */
   cache_max_age: duration.default(3_600_000),
 });

@@ -153,11 +153,15 @@ export function autoCapOf(body: string): number | undefined {
 }
 
 /**
- * `max_inflight: auto`: one request per compute slot, plus one more when the
- * backend can hold it, so the next call is already there when a slot frees
- * instead of a proxy round trip later (measured: 0.88 → 0.93 of the machine's
- * limit at capacity; docs/decisions.md).
+ * `max_inflight: auto`: one request per compute slot, plus up to two more that the
+ * backend holds queued, so the next call is already there when a slot frees instead
+ * of a proxy round trip later (measured: 0.88 → 0.93 of the machine's limit at
+ * capacity for the first, and a lower p50 on mixed costs for the second; docs/decisions.md).
+ * The extra stops where two proxies' caps would overfill the backend's slots and queue:
+ * during a restart the old proxy and the new one each send up to the cap.
  */
 export function autoCap(slots: number, queueSize: number): number {
-  return slots + (queueSize > 0 ? 1 : 0);
+  if (queueSize === 0) return slots;
+  const roomForTwoProxies = Math.floor((queueSize - slots) / 2);
+  return slots + Math.max(1, Math.min(2, roomForTwoProxies));
 }
