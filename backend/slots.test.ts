@@ -130,3 +130,75 @@ describe('Slots: give-back (issue 22)', () => {
     release();
   });
 });
+
+describe('Slots: sharing behind an overdue call (issue 22)', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('starts a sharing request at once beside a call that is already overdue', async () => {
+    const slots = new Slots(1, 2);
+    const dear = await slots.acquire();
+    await sleep(30);
+    const shared = await slots.acquire(undefined, 20, 'share');
+    expect(slots.stats()).toMatchObject({ busy: 2, queued: 0 });
+    shared();
+    dear();
+    expect(slots.stats()).toMatchObject({ busy: 0, queued: 0 });
+  });
+
+  it('waits behind a young call, and starts beside it once it is overdue, never handed back', async () => {
+    const slots = new Slots(1, 2);
+    const dear = await slots.acquire();
+    const queuedAt = performance.now();
+    const shared = await slots.acquire(undefined, 30, 'share');
+    expect(performance.now() - queuedAt).toBeGreaterThanOrEqual(25);
+    expect(slots.stats()).toMatchObject({ busy: 2, queued: 0 });
+    shared();
+    dear();
+  });
+
+  it('lets at most `slots` calls share; the next starts when a shared one ends', async () => {
+    const slots = new Slots(1, 3);
+    const dear = await slots.acquire();
+    await sleep(30);
+    const first = await slots.acquire(undefined, 20, 'share');
+    let secondStarted = false;
+    const second = slots.acquire(undefined, 20, 'share').then((release) => { secondStarted = true; return release; });
+    await sleep(40);
+    expect(secondStarted).toBe(false);
+    expect(slots.stats()).toMatchObject({ busy: 2, queued: 1 });
+    first();
+    // The second starts once the call beside it (the dear one, still running) is again the only one, and overdue.
+    (await second)();
+    expect(slots.stats()).toMatchObject({ busy: 1, queued: 0 });
+    dear();
+    expect(slots.stats().busy).toBe(0);
+  });
+
+  it('a shared call ending frees no slot: a plain waiter still waits for the dear call', async () => {
+    const slots = new Slots(1, 2);
+    const dear = await slots.acquire();
+    await sleep(30);
+    const shared = await slots.acquire(undefined, 20, 'share');
+    let plainStarted = false;
+    const plain = slots.acquire().then((release) => { plainStarted = true; return release; });
+    shared();
+    await sleep(10);
+    expect(plainStarted).toBe(false);
+    expect(slots.stats()).toMatchObject({ busy: 1, queued: 1 });
+    dear();
+    (await plain)();
+    expect(slots.stats()).toMatchObject({ busy: 0, queued: 0 });
+  });
+
+  it('a uniform load never shares: a sharing waiter behind a usual call waits for its slot', async () => {
+    const slots = new Slots(1, 2);
+    const usual = await slots.acquire();
+    let started = false;
+    const waiter = slots.acquire(undefined, 1000, 'share').then((release) => { started = true; return release; });
+    await sleep(20);
+    expect(started).toBe(false);
+    usual();
+    (await waiter)();
+    expect(slots.stats().busy).toBe(0);
+  });
+});
