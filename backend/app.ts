@@ -6,12 +6,12 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { GIVE_BACK_OFFER, NOT_STARTED, SHARE_VALUE } from '../lib/give-back.js';
+import { GIVE_BACK_OFFER, NOT_STARTED } from '../lib/give-back.js';
 import { problem, PROBLEM_CONTENT_TYPE } from '../lib/problem.js';
 import { CoreError, FOO_MAX_VAL, FOO_MIN_VAL, type Core } from './core.js';
 import type { BackendMetrics } from './metrics.js';
 import { CallTimes } from './call-times.js';
-import { AbandonedError, NotStartedError, type Release, type Slots, SlotsFullError } from './slots.js';
+import { AbandonedError, NotStartedError, type Slots, SlotsFullError } from './slots.js';
 import { isTraced, RequestTrace } from './trace.js';
 import { parseValBody, parseValParam, type ValResult } from './val.js';
 
@@ -86,14 +86,11 @@ export function createApp(core: Core, slots: Slots, metrics: BackendMetrics, sta
     const traced = c.get('trace');
     if (!input.ok) return send(c, 400, input.detail, { min: FOO_MIN_VAL, max: FOO_MAX_VAL });
     const queuedAt = performance.now();
-    let release: Release;
+    let release: () => void;
     try {
       // Only a proxy that offers to re-send it gets a request back: any other client would just see a 503.
-      // A proxy with no free server asks instead that it share a core with the overdue calls.
-      const offer = c.req.header(GIVE_BACK_OFFER);
-      const overdueAfterMs = offer === undefined ? undefined : callTimes.overdueAfterMs();
-      release = await slots.acquire(c.req.raw.signal, overdueAfterMs, offer === SHARE_VALUE ? 'share' : 'give-back');
-      if (release.shared) metrics.shared.inc();
+      const overdueAfterMs = c.req.header(GIVE_BACK_OFFER) === undefined ? undefined : callTimes.overdueAfterMs();
+      release = await slots.acquire(c.req.raw.signal, overdueAfterMs);
     } catch (err) {
       if (err instanceof NotStartedError) {
         traced?.slotWait(queuedAt, 'given_back');

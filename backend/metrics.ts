@@ -12,7 +12,6 @@ export interface BackendMetrics {
   queueWait: Histogram;
   shed: Counter<'reason'>;
   givenBack: Counter;
-  shared: Counter;
 }
 
 export function createBackendMetrics(slots: Slots, coreVersion: string): BackendMetrics {
@@ -55,10 +54,6 @@ export function createBackendMetrics(slots: Slots, coreVersion: string): Backend
     queueWait: new Histogram({
       name: 'portico_backend_queue_wait_seconds', help: 'Time requests waited for a compute slot.',
       buckets: DURATION_BUCKETS, registers,
-    }),
-    shared: new Counter({
-      name: 'portico_backend_shared_total', help: 'Requests started beside calls far dearer than usual, at the proxy\'s asking (it had no free server), instead of waiting for them.',
-      registers,
     }),
     givenBack: new Counter({
       name: 'portico_backend_given_back_total', help: 'Queued requests handed back unstarted to the proxy that offered to re-send them (stuck behind a call far dearer than usual).',

@@ -22,7 +22,6 @@ export interface ProxyMetrics {
   ejections: Counter<'upstream' | 'server'>;
   backpressure: Counter<'upstream' | 'server'>;
   givenBack: Counter<'upstream' | 'server'>;
-  shared: Counter<'upstream' | 'server'>;
   healthChecks: Counter<'upstream' | 'server' | 'result'>;
   configReloads: Counter<'result'>;
   tlsReloads: Counter<'result'>;
@@ -149,10 +148,6 @@ export function createProxyMetrics(
     }),
     givenBack: new Counter({
       name: 'portico_upstream_given_back_total', help: 'Requests a server handed back unstarted (stuck behind a call far dearer than usual) and the proxy sent again at once, to a free server; never a failure, never a retry.',
-      labelNames: ['upstream', 'server'], registers,
-    }),
-    shared: new Counter({
-      name: 'portico_upstream_shared_total', help: 'Requests sent, no server being free, to a server that had handed one back, to start beside its calls far dearer than usual instead of waiting for them.',
       labelNames: ['upstream', 'server'], registers,
     }),
     backpressure: new Counter({

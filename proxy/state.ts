@@ -119,7 +119,6 @@ function upstreamEvents(upstream: string, metrics: ProxyMetrics, log: Logger): U
     },
     onBackpressure: (server) => metrics.backpressure.inc({ upstream, server: server.url }),
     onGivenBack: (server) => metrics.givenBack.inc({ upstream, server: server.url }),
-    onShared: (server) => metrics.shared.inc({ upstream, server: server.url }),
   };
 }
 

@@ -57,38 +57,6 @@ routes: [ { path: /api/, upstream: inference } ]
     expect(metrics).not.toMatch(/portico_upstream_retries_total\{[^}]*\} [1-9]/);
   }, 60_000);
 
-  it('with every backend on a dear call, cheap calls start beside them instead of waiting; /status and the metrics count it', async () => {
-    const file = writeConfig(`listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
-access_log: false
-pool: { processes: 2, base_port: 0, slots: 1 }
-routes: [ { path: /api/, upstream: inference } ]
-`);
-    const master = portico(['--config', file]);
-    running.push(master);
-    const ready = await master.waitForLog((l) => l.msg === 'portico ready', 20_000);
-    const http = `http://127.0.0.1:${ready.http as number}`;
-    const admin = `http://127.0.0.1:${ready.admin as number}`;
-    type Status = { upstreams: Array<{ shared: number; servers: Array<{ up: boolean; cap: number; shared: number }> }> };
-    await waitUntil(async () => ((await getJson(`${admin}/status`)).body as Status).upstreams[0]!.servers.filter((s) => s.up && s.cap === 3).length === 2, 20_000, 'both backends up with their reported cap');
-    for (let i = 0; i < 40; i++) await timed(`${http}/api/foo?val=${CHEAP}`);
-
-    // Two dear calls, one per backend; then cheap ones, with no backend free for them.
-    const dears = [timed(`${http}/api/foo?val=${DEAR}`), timed(`${http}/api/foo?val=${DEAR}`)];
-    await new Promise((r) => setTimeout(r, 50));
-    const cheap = await Promise.all(Array.from({ length: 4 }, () => timed(`${http}/api/foo?val=${CHEAP}`)));
-    const dearCalls = await Promise.all(dears);
-    expect(new Set(dearCalls.map((d) => d.pid)).size).toBe(2);
-    expect([...dearCalls, ...cheap].every((c) => c.status === 200)).toBe(true);
-    // Waiting would have taken the rest of a dear call (hundreds of ms); sharing a core takes a few cheap calls' time.
-    expect(Math.max(...cheap.map((c) => c.ms))).toBeLessThan(Math.min(...dearCalls.map((d) => d.ms)) / 2);
-
-    const status = (await getJson(`${admin}/status`)).body as Status;
-    expect(status.upstreams[0]!.shared).toBeGreaterThanOrEqual(1);
-    const metrics = await (await fetch(`${admin}/metrics/all`)).text();
-    expect(metrics).toMatch(/portico_upstream_shared_total\{[^}]*\} [1-9]/);
-    expect(metrics).toMatch(/portico_backend_shared_total\{[^}]*\} [1-9]/);
-  }, 60_000);
-
   it('a server that reports no slots is never offered a give-back', async () => {
     const seen: Array<string | undefined> = [];
     const o = await origin('plain', (req, res) => {

@@ -55,8 +55,6 @@ export class ServerState implements Candidate {
   stalled = false;
   /** Requests it handed back unstarted. */
   givenBack = 0;
-  /** Requests sent to it while stalled, to start beside its overdue calls. */
-  shared = 0;
   /** For local backends: the process id the master reports. */
   pid: number | undefined;
   /** For servers found by DNS: which `{dns, port}` entry found it ("dns:name:port"). */

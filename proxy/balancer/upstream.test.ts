@@ -387,36 +387,4 @@ describe('Upstream: give-back (issue 22)', () => {
     upstream.recordAttempt(dear, { kind: 'error', code: 'ECONNRESET', sent: true, timedOut: false });
     expect(a.available).toBe(true);
   });
-
-  it('with no server free, a request that may share goes to a stalled server below its cap; one that may not waits in the queue', async () => {
-    const upstream = new Upstream(configOf({ max_inflight: 3, queue: { size: 10, timeout: '1s' } }, ['http://a', 'http://b']));
-    const [a, b] = upstream.servers as [ServerState, ServerState];
-    // Both run a dear call, and both handed a request back.
-    for (const server of [a, b]) {
-      await upstream.acquire({}, undefined, new Set([server === a ? b : a]));
-      await upstream.acquire({}, undefined, new Set([server === a ? b : a]));
-      upstream.giveBack(server);
-    }
-    expect([a.stalled, b.stalled]).toEqual([true, true]);
-    const streamed = upstream.acquire({ mayShare: false });
-    expect(upstream.queueDepth()).toBe(1);
-    const sharing = [1, 2, 3, 4].map(() => upstream.acquire({ mayShare: true }));
-    expect(upstream.queueDepth()).toBe(1); // started at once, not queued behind the streamed one
-    const shares = await Promise.all(sharing);
-    expect(shares.map((s) => s.url).sort()).toEqual(['http://a', 'http://a', 'http://b', 'http://b']);
-    expect(upstream.stats()).toMatchObject({ shared: 4, servers: [{ shared: 2, inflight: 3 }, { shared: 2, inflight: 3 }] });
-    // Both at their cap: the next one waits too.
-    const waiting = upstream.acquire({ mayShare: true });
-    expect(upstream.queueDepth()).toBe(2);
-    // A shared call ending leaves a stalled (the dear call still runs), and frees room to share there.
-    upstream.recordAttempt(a, { kind: 'response', status: 200, retryAfter: undefined, headersMs: 5 }, true);
-    upstream.release(a);
-    expect(a.stalled).toBe(true);
-    expect((await waiting).url).toBe('http://a');
-    expect(upstream.queueDepth()).toBe(1);
-    // The dear call ends: a takes any request again, the streamed one included.
-    upstream.recordAttempt(a, { kind: 'response', status: 200, retryAfter: undefined, headersMs: 900 });
-    upstream.release(a);
-    expect((await streamed).url).toBe('http://a');
-  });
 });

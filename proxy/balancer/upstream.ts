@@ -30,7 +30,7 @@ export function dnsKey(entry: { name: string; port: number }): string {
 }
 
 interface Waiter {
-  ctx: AcquireContext;
+  ctx: PickContext;
   exclude: ReadonlySet<ServerState>;
   enqueuedAt: number;
   grant(server: ServerState): void;
@@ -45,11 +45,6 @@ interface Waiter {
 export interface AcquireContext extends PickContext {
   /** How long the request waited in the queue, when it did (set when it was granted a server or shed). */
   queuedMs?: number;
-  /**
-   * When no server is available, the request may go to a stalled one, to start beside its
-   * overdue calls (issue 22): a request that can be sent whole, to servers that gave back.
-   */
-  mayShare?: boolean;
 }
 
 export type AttemptResult =
@@ -66,8 +61,6 @@ export interface UpstreamStats {
   shed: Record<ShedReason, number>;
   /** Requests its servers handed back unstarted and the proxy sent again (issue 22). */
   givenBack: number;
-  /** Requests sent to a stalled server to start beside its overdue calls, no server being free. */
-  shared: number;
   servers: Array<{
     url: string; local: boolean; up: boolean; state: LocalState; healthy: boolean; inflight: number;
     /** null: uncapped (a server that never said what it can take, under `max_inflight: auto`). */
@@ -80,8 +73,6 @@ export interface UpstreamStats {
     /** Requests it handed back unstarted; `stalled`: it did so during its current calls, and takes no request until one ends. */
     givenBack: number;
     stalled: boolean;
-    /** Requests sent to it while stalled, to start beside its overdue calls. */
-    shared: number;
   }>;
 }
 
@@ -97,8 +88,6 @@ export interface UpstreamEvents {
   onEjected?(server: ServerState, ms: number): void;
   /** The server handed a queued request back unstarted; it is sent again at once. */
   onGivenBack?(server: ServerState): void;
-  /** A request went to the stalled server to start beside its overdue calls, no server being free. */
-  onShared?(server: ServerState): void;
   /** The server answered 503 + Retry-After: back-pressure, never a failure. */
   onBackpressure?(server: ServerState): void;
 }
@@ -124,7 +113,6 @@ export class Upstream {
   private readonly queue: Waiter[] = [];
   /** Requests handed back unstarted by a server and sent again. */
   private givenBack = 0;
-  private shared = 0;
   private readonly shedding = new Shedding((reason) => shedMessage(reason, this.config, this.servers));
   private tick?: NodeJS.Timeout;
   private readonly supervised: boolean;
@@ -161,9 +149,10 @@ export class Upstream {
   acquire(ctx: AcquireContext, signal?: LeftSignal, exclude: ReadonlySet<ServerState> = new Set(), givenBack = false): Promise<ServerState> {
     if (signal?.aborted) return Promise.reject(this.shed('client_gone'));
     if (!this.anyUp(exclude)) return Promise.reject(this.shed('no_server'));
-    // Queued requests have no free server either (else dispatch would have served them); a stalled server's room to share is for anyone.
-    const server = this.queue.length === 0 || givenBack ? this.pickOrShare(ctx, exclude) : this.share(ctx, exclude);
-    if (server) return Promise.resolve(this.take(server));
+    if (this.queue.length === 0 || givenBack) {
+      const server = this.pick(ctx, exclude);
+      if (server) return Promise.resolve(this.take(server));
+    }
     // A request handed back has waited already: it goes first, and a full queue does not refuse it.
     if (this.queue.length >= this.config.queue.size && !givenBack) return Promise.reject(this.shed('queue_full'));
     return new Promise((resolve, reject) => {
@@ -210,12 +199,10 @@ export class Upstream {
    * `health.failures` in a row the server is ejected, unless that would take
    * out the last server up or more than `health.max_ejected_percent`. A 503
    * with Retry-After is back-pressure: the server is skipped briefly. Anything
-   * else is a success and feeds the latency average. `shared`: the attempt was started
-   * beside the server's overdue calls (pickOrShare).
+   * else is a success and feeds the latency average.
    */
-  recordAttempt(server: ServerState, result: AttemptResult, shared = false): void {
-    // A call ended, whatever its outcome: a slot is free; unless it ran beside the overdue calls, which still hold theirs.
-    if (!shared) server.stalled = false;
+  recordAttempt(server: ServerState, result: AttemptResult): void {
+    server.stalled = false; // a call ended, whatever its outcome: a slot is free
     if (result.kind === 'response') {
       this.events.onResponse?.(server, result.headersMs);
       if (result.status === 502 || result.status === 504) return this.recordFailure(server, `HTTP_${result.status}`, 'status');
@@ -279,9 +266,9 @@ export class Upstream {
         waiter.refuse(this.shed('no_server'));
         continue;
       }
-      const server = this.pickOrShare(waiter.ctx, waiter.exclude);
+      const server = this.pick(waiter.ctx, waiter.exclude);
       if (!server) {
-        if (waiter.exclude.size === 0 && waiter.ctx.mayShare) return; // nothing is free for anyone
+        if (waiter.exclude.size === 0) return; // nothing is free for anyone
         i += step;
         continue;
       }
@@ -362,34 +349,12 @@ export class Upstream {
       queue: { depth: this.queue.length, size: this.config.queue.size, timeoutMs: this.config.queue.timeout, order: this.config.queue.order, newestFirst: this.newestFirst() },
       shed: { ...this.shedding.counts },
       givenBack: this.givenBack,
-      shared: this.shared,
       servers: this.servers.map((s) => ({
         url: s.url, local: s.local, up: s.up, state: s.localState, healthy: s.healthy,
         inflight: s.inflight, cap: Number.isFinite(s.cap) ? s.cap : null, ejectedUntil: s.ejectedUntil > now ? s.ejectedUntil : null,
-        failures: s.consecutiveFailures, down: s.downReason(this.config.health.path), givenBack: s.givenBack, stalled: s.stalled, shared: s.shared,
+        failures: s.consecutiveFailures, down: s.downReason(this.config.health.path), givenBack: s.givenBack, stalled: s.stalled,
       })),
     };
-  }
-
-  /**
-   * An available server; or, none being free, a stalled one below its cap for a request that
-   * may share (its calls are overdue: the request starts beside them there, in a few ms,
-   * where the queue would hold it until a call 100 × dearer ends).
-   */
-  private pickOrShare(ctx: AcquireContext, exclude: ReadonlySet<ServerState>): ServerState | undefined {
-    return this.pick(ctx, exclude) ?? this.share(ctx, exclude);
-  }
-
-  /** A stalled server below its cap, for a request that may share (pickOrShare). */
-  private share(ctx: AcquireContext, exclude: ReadonlySet<ServerState>): ServerState | undefined {
-    if (!ctx.mayShare) return undefined;
-    const stalled = this.pickAmong(ctx, (s) => s.stalled && s.up && s.inflight < s.cap && !exclude.has(s));
-    if (stalled) {
-      stalled.shared++;
-      this.shared++;
-      this.events.onShared?.(stalled);
-    }
-    return stalled;
   }
 
   private pick(ctx: PickContext, exclude: ReadonlySet<ServerState>): ServerState | undefined {

@@ -5,7 +5,7 @@
  * on failure, try another server when that is safe and the budget allows.
  */
 import type { ClientLeft } from '../../lib/client-left.js';
-import { GIVE_BACK_OFFER, NOT_STARTED, OFFER_VALUE, SHARE_VALUE } from '../../lib/give-back.js';
+import { GIVE_BACK_OFFER, NOT_STARTED } from '../../lib/give-back.js';
 import type { Logger } from '../../lib/log.js';
 import { hashKeyOf } from '../balancer/hash-key.js';
 import { type AcquireContext, ShedError, type ServerState, type Upstream } from '../balancer/upstream.js';
@@ -30,8 +30,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
   return async function fetchWithRetries(x, outgoing, upstream, body, clientGone) {
     const { retries, timeouts } = upstream.config;
     const method = x.req.method ?? 'GET';
-    // A body that can be sent whole may go to a stalled server to share (issue 22); a streamed one waits.
-    const ctx: AcquireContext = { hashKey: hashKeyOf(x.req, x.client, upstream.config.hash.key), queuedMs: undefined, mayShare: body.kind !== 'streamed' };
+    const ctx: AcquireContext = { hashKey: hashKeyOf(x.req, x.client, upstream.config.hash.key), queuedMs: undefined };
     const tried = new Set<ServerState>();
     upstream.retryBudget.recordRequest();
 
@@ -62,9 +61,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
       x.upstreamAddr = x.upstreamAddr ? `${x.upstreamAddr}, ${server.url}` : server.url;
       const options = attemptOptionsOf(upstream);
       // Object.assign, not a spread with an extra key: that took 1 µs on Node 20 (a spread copy grows slowly).
-      const sharing = server.stalled && ctx.mayShare === true;
-      const headers = sharing ? Object.assign({}, x.view.upstreamHeaders, ASK_TO_SHARE)
-        : offersGiveBack(server, body, givenBack) ? Object.assign({}, x.view.upstreamHeaders, OFFER_GIVE_BACK) : x.view.upstreamHeaders;
+      const headers = offersGiveBack(server, body, givenBack) ? Object.assign({}, x.view.upstreamHeaders, OFFER_GIVE_BACK) : x.view.upstreamHeaders;
       // Each attempt is a span of its own, and the upstream continues the trace from it.
       const traced = x.trace?.attempt(server.url, outgoing.path, sent++);
       let outcome = await forwarder.send(outgoing, server.url, options, headers, clientGone, body, traced?.headers);
@@ -89,7 +86,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
         continue;
       }
       if (outcome.kind === 'response') {
-        upstream.recordAttempt(server, outcome, sharing);
+        upstream.recordAttempt(server, outcome);
         if (outcome.status === 502 || outcome.status === 504) {
           log.warn({ id: x.id, upstream: x.upstream, server: server.url, status: outcome.status }, 'upstream attempt failed');
         }
@@ -124,9 +121,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
   };
 }
 
-const OFFER_GIVE_BACK = { [GIVE_BACK_OFFER]: OFFER_VALUE };
-/** To a stalled server, no other being free: start beside the overdue calls rather than wait for them. */
-const ASK_TO_SHARE = { [GIVE_BACK_OFFER]: SHARE_VALUE };
+const OFFER_GIVE_BACK = { [GIVE_BACK_OFFER]: '1' };
 
 /** A request is handed back at most this often; after that it waits where it is sent. */
 const MAX_GIVE_BACKS = 3;
