@@ -157,8 +157,9 @@ export function autoCapOf(body: string): number | undefined {
  * backend holds queued, so the next call is already there when a slot frees instead
  * of a proxy round trip later (measured: 0.88 → 0.93 of the machine's limit at
  * capacity for the first, and a lower p50 on mixed costs for the second; docs/decisions.md).
- * The extra stops where two proxies' caps would overfill the backend's slots and queue:
- * during a restart the old proxy and the new one each send up to the cap.
+ * The second stops where two proxies' caps would overfill the backend's slots and queue:
+ * during a restart the old proxy and the new one each send up to the cap. The first is
+ * kept whenever the backend has a queue at all, as before the second existed.
  */
 export function autoCap(slots: number, queueSize: number): number {
   if (queueSize === 0) return slots;
