@@ -52,11 +52,11 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
     if (draining) res.shouldKeepAlive = false;
     else (socket as SocketWithResponse)[LATEST_RESPONSE] = res;
     res.once('close', () => {
-      const left = (inflight.get(socket) ?? 1) - 1;
-      if (!inflight.has(socket)) return;
-      inflight.set(socket, left);
+      const n = inflight.get(socket);
+      if (n === undefined) return; // the connection closed first
+      inflight.set(socket, n - 1);
       // Its answer may have promised keep-alive: the client may be sending the next request already.
-      if (draining && left === 0) closeIfStillIdle(socket);
+      if (draining && n === 1) closeIfStillIdle(socket);
     });
   });
   /**
