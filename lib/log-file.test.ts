@@ -9,7 +9,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const turn = () => new Promise((r) => setTimeout(r, 20));
 
 describe('LogFile', () => {
-  it('appends every line in order, batched per turn, and writes what waits when closed, after the write under way', async () => {
+  it('appends every line in order, in buffers, and writes what waits when closed, after the write under way', async () => {
     const path = join(dir, 'order.log');
     const file = new LogFile(path);
     for (let i = 0; i < 1000; i++) file.write(`${i}\n`);
@@ -24,20 +24,42 @@ describe('LogFile', () => {
     expect(lines.findIndex((l) => l.startsWith('x'))).toBe(1500); // nothing overtook the batch under way
   });
 
-  it('goes on in a new file at the same path after reopen(), lines still waiting included', async () => {
+  it('writes what it holds without being closed, within moments', async () => {
+    const path = join(dir, 'flushed.log');
+    const file = new LogFile(path);
+    file.write('soon\n');
+    // FLUSH_MS is 100: two seconds leave room for a loaded machine.
+    for (let waited = 0; waited < 2000 && readFileSync(path, 'utf8') === ''; waited += 20) await turn();
+    expect(readFileSync(path, 'utf8')).toBe('soon\n');
+    await file.close();
+  });
+
+  it('writes the lines logged before reopen() to the old file, and goes on in a new file at the same path', async () => {
     const path = join(dir, 'rotated.log');
     const file = new LogFile(path);
     file.write('a\n');
     await turn();
-    renameSync(path, `${path}.1`);
+    renameSync(path, `${path}.1`); // logrotate moves the file, then signals
     file.write('b\n');
-    file.reopen(); // 'b' waits for the end of the turn: it goes to the new file
-    await turn();
+    file.reopen();
     file.write('c\n');
     await turn();
-    file.close();
-    expect(readFileSync(`${path}.1`, 'utf8')).toBe('a\n');
-    expect(readFileSync(path, 'utf8')).toBe('b\nc\n');
+    file.write('d\n');
+    await file.close();
+    expect(readFileSync(`${path}.1`, 'utf8')).toBe('a\nb\n');
+    expect(readFileSync(path, 'utf8')).toBe('c\nd\n');
+  });
+
+  it('still moves to the new file when closed straight after reopen()', async () => {
+    const path = join(dir, 'rotated-then-closed.log');
+    const file = new LogFile(path);
+    renameSync(path, `${path}.1`);
+    file.write('old\n');
+    file.reopen(); // its write is under way when close() comes
+    file.write('new\n');
+    await file.close();
+    expect(readFileSync(`${path}.1`, 'utf8')).toBe('old\n');
+    expect(readFileSync(path, 'utf8')).toBe('new\n');
   });
 
   it('keeps the open file when the path cannot be opened again, and says why', async () => {

@@ -1,12 +1,14 @@
 /**
  * A log file written asynchronously and reopened on request (`access_log:
- * { file }`, SIGUSR1 after logrotate moved it, as nginx's `-s reopen`). The
- * lines of one event-loop turn are joined and handed to the thread pool in one
- * write; while a write is under way the next lines wait and go together after
- * it, so a slow disk never blocks the proxy. Past MAX_PENDING_BYTES waiting,
- * lines are dropped and counted: a request must never wait for its log line.
+ * { file }`, SIGUSR1 after logrotate moved it, as nginx's `-s reopen`). Lines
+ * are held in a 64 KiB buffer (line-buffer.ts) and handed to the thread pool
+ * when it fills or 100 ms after its first line; while a write is under way the
+ * next buffers wait and go together after it, so a slow disk never blocks the
+ * proxy. Past MAX_PENDING_BYTES waiting, lines are dropped and counted: a
+ * request must never wait for its log line.
  */
 import { closeSync, openSync, write, writeSync } from 'node:fs';
+import { FLUSH_MS, LineBuffer } from './line-buffer.js';
 import type { LineDestination } from './log.js';
 
 /** Lines waiting for a slow disk, beyond which new ones are dropped. */
@@ -14,12 +16,19 @@ const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 export class LogFile implements LineDestination {
   private fd: number;
-  private lines: string[] = [];
-  private pendingBytes = 0;
-  private scheduled = false;
+  /** Lines being added. */
+  private held = new LineBuffer();
+  /** Full buffers (and lines too long for one) waiting for their write, in order. */
+  private queue: { data: Buffer; lines: number }[] = [];
+  private queuedBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
   private writing = false;
-  private reopenWanted = false;
+  /** After a reopen(): how many queued buffers still go to the old file (undefined: no reopen waits). */
+  private reopenAfter: number | undefined;
+  private onReopenError: (err: Error) => void = () => {};
   private closed = false;
+  private whenClosed: Promise<void> | undefined;
+  private onClosed: () => void = () => {};
   /** Whether the last write failed (its error is reported once, until writing works again). */
   private failing = false;
 
@@ -34,26 +43,27 @@ export class LogFile implements LineDestination {
 
   write(line: string): void {
     if (this.closed) return this.onDropped(1, 'closed');
-    if (this.pendingBytes > MAX_PENDING_BYTES) return this.onDropped(1, 'backlog');
-    this.lines.push(line);
-    this.pendingBytes += line.length;
-    if (this.scheduled || this.writing) return;
-    this.scheduled = true;
-    setImmediate(this.flush);
+    if (this.queuedBytes > MAX_PENDING_BYTES) return this.onDropped(1, 'backlog');
+    if (!this.held.add(line)) {
+      this.seal();
+      if (!this.held.add(line)) this.enqueue(Buffer.from(line), 1);
+      this.writeNext();
+    }
+    this.timer ??= setTimeout(this.flush, FLUSH_MS).unref();
   }
 
   /**
-   * Opens the path anew (after the file was moved away), once the write under way
-   * has finished; the old descriptor is closed. When the path cannot be opened, the
-   * old file stays in use and the error is returned through `onError`.
+   * Opens the path anew (after the file was moved away) once every line written
+   * before this call is in the old file; the old descriptor is closed. When the path
+   * cannot be opened, the old file stays in use and the error is returned through
+   * `onError`.
    */
   reopen(onError: (err: Error) => void = () => {}): void {
-    if (this.writing) {
-      this.reopenWanted = true;
-      this.onReopenError = onError;
-      return;
-    }
-    this.swapFile(onError);
+    if (this.closed) return;
+    this.seal();
+    this.onReopenError = onError;
+    this.reopenAfter = this.queue.length;
+    if (!this.writing) this.writeNext();
   }
 
   /**
@@ -69,46 +79,59 @@ export class LogFile implements LineDestination {
     return this.whenClosed!;
   }
 
-  private whenClosed: Promise<void> | undefined;
-  private onClosed: () => void = () => {};
+  /** The held lines join the queue, and the timer that would have flushed them stops. */
+  private seal(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.held.length > 0) this.enqueue(this.held.take(), this.held.lines);
+  }
 
-  private onReopenError: (err: Error) => void = () => {};
+  private enqueue(data: Buffer, lines: number): void {
+    this.queue.push({ data, lines });
+    this.queuedBytes += data.length;
+  }
 
   private readonly flush = (): void => {
-    this.scheduled = false;
-    if (this.writing || this.lines.length === 0) return;
-    const count = this.lines.length;
-    const data = Buffer.from(this.lines.join(''));
-    this.lines = [];
-    this.pendingBytes = 0;
-    this.writing = true;
-    this.writeAll(data, count);
+    this.timer = undefined;
+    this.seal();
+    this.writeNext();
   };
 
-  private writeAll(data: Buffer, count: number): void {
+  /** One write at a time: what is queued (up to a pending reopen), handed to the thread pool at once. */
+  private writeNext(): void {
+    if (this.writing || this.closed) return;
+    if (this.reopenAfter === 0) {
+      this.reopenAfter = undefined;
+      this.swapFile(this.onReopenError);
+    }
+    const batch = this.queue.splice(0, this.reopenAfter ?? this.queue.length);
+    if (batch.length === 0) return;
+    if (this.reopenAfter !== undefined) this.reopenAfter -= batch.length;
+    const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((b) => b.data));
+    this.queuedBytes -= data.length;
+    this.writing = true;
+    this.writeAll(data, batch.reduce((n, b) => n + b.lines, 0));
+  }
+
+  private writeAll(data: Buffer, lines: number): void {
     write(this.fd, data, 0, data.length, null, (err, written) => {
-      if (!err && written < data.length) return this.writeAll(data.subarray(written), count);
+      if (!err && written < data.length) return this.writeAll(data.subarray(written), lines);
       this.writing = false;
       if (err) {
         // A full disk, say: this batch is lost (requests must not fail for it); the next one tries again.
         if (!this.failing) process.stderr.write(`portico: cannot write to ${this.path} (${err.message}); dropping log lines until it works again\n`);
         this.failing = true;
-        this.onDropped(count, 'write_error');
+        this.onDropped(lines, 'write_error');
       } else if (this.failing) {
         this.failing = false;
         process.stderr.write(`portico: writing to ${this.path} works again\n`);
       }
-      if (this.reopenWanted) {
-        this.reopenWanted = false;
-        this.swapFile(this.onReopenError);
-      }
       if (this.closed) return this.finish();
-      this.flush();
+      this.writeNext();
     });
   }
 
   private swapFile(onError: (err: Error) => void): void {
-    if (this.closed) return;
     let fd: number;
     try {
       fd = openLogFile(this.path);
@@ -132,13 +155,20 @@ export class LogFile implements LineDestination {
    * that drains awaits close() first, so a write under way cannot be overtaken.)
    */
   private readonly flushAtExit = (): void => {
-    if (this.lines.length === 0) return;
-    let data = Buffer.from(this.lines.join(''));
-    this.lines = [];
-    try {
-      while (data.length > 0) data = data.subarray(writeSync(this.fd, data));
-    } catch {
-      // Exiting: nowhere left to report it.
+    this.seal();
+    const queue = this.queue.splice(0);
+    this.queuedBytes = 0;
+    for (let i = 0; i <= queue.length; i++) {
+      if (i === this.reopenAfter) {
+        this.reopenAfter = undefined;
+        this.swapFile(this.onReopenError);
+      }
+      let rest = queue[i]?.data ?? Buffer.alloc(0);
+      try {
+        while (rest.length > 0) rest = rest.subarray(writeSync(this.fd, rest));
+      } catch {
+        return; // exiting: nowhere left to report it
+      }
     }
   };
 }
