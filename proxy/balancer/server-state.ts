@@ -13,6 +13,9 @@ import type { LocalState } from '../../lib/ipc.js';
 const EWMA_ALPHA = 0.3;
 /** A server's first back-pressure backoff; doubles per consecutive 503, up to its Retry-After. */
 const BACKPRESSURE_BASE_MS = 50;
+/** Bounds of a stall after a give-back: it starts at one usual call (the latency average) and doubles per give-back in a row. */
+const STALL_MIN_MS = 5;
+const STALL_MAX_MS = 1000;
 
 /**
  * A check's problem as a client may read it: statuses, timeouts and "connection refused"
@@ -49,10 +52,14 @@ export class ServerState implements Candidate {
   /** When the server last came (back) up: slow start ramps from here. */
   upSince = Number.NEGATIVE_INFINITY;
   /**
-   * It handed a queued request back unstarted (issue 22): every slot holds a call running far
-   * longer than usual, so nothing new can start there; it takes no request until a call ends.
+   * Until when it takes no request (issue 22): it handed a queued request back unstarted, as every
+   * slot holds a call running far longer than usual. Ends when one of this proxy's calls there
+   * ends (`endStall`), or at this time: the overdue call may be another proxy's or another
+   * client's, whose end this proxy never sees.
    */
-  stalled = false;
+  stalledUntil = 0;
+  /** Give-backs in a row with no call of this proxy's ending there: each doubles the next stall. */
+  private stallStreak = 0;
   /** Requests it handed back unstarted. */
   givenBack = 0;
   /** For local backends: the process id the master reports. */
@@ -96,6 +103,23 @@ export class ServerState implements Candidate {
 
   get available(): boolean {
     return this.inflight < this.cap && !this.stalled && this.up;
+  }
+
+  get stalled(): boolean {
+    return this.stalledUntil !== 0 && this.now() < this.stalledUntil;
+  }
+
+  /** It handed a request back: no request until one of this proxy's calls there ends, or a usual call's time has passed (doubling per give-back in a row). */
+  stall(): void {
+    const ms = Math.min(STALL_MAX_MS, Math.max(STALL_MIN_MS, this.latencyEwmaMs) * 2 ** this.stallStreak);
+    this.stallStreak++;
+    this.stalledUntil = this.now() + ms;
+  }
+
+  /** A call of this proxy's there ended, whatever its outcome: a slot is free. */
+  endStall(): void {
+    this.stalledUntil = 0;
+    this.stallStreak = 0;
   }
 
   /** A response came back (any status but the failures below): the server works. */

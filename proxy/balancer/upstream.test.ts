@@ -377,6 +377,37 @@ describe('Upstream: give-back (issue 22)', () => {
     expect(a).toMatchObject({ inflight: 0, stalled: false, available: true });
   });
 
+  it('a stall whose overdue call this proxy did not send ends after one usual call, twice as long when handed back again, and a queued request then goes there', async () => {
+    const clock = fakeClock();
+    const upstream = new Upstream(configOf({ max_inflight: 4, queue: { size: 2, timeout: '10s' } }, ['http://a']), { now: clock.fn });
+    const a = upstream.servers[0]!;
+    a.recordSuccess(40); // a usual call there: 40 ms
+    // Another proxy's (or client's) dear call holds the slot: the request is handed back and nothing of this proxy's stays there.
+    await upstream.acquire({});
+    upstream.giveBack(a);
+    expect(a).toMatchObject({ inflight: 0, stalled: true, available: false });
+    clock.now += 39;
+    expect(a.available).toBe(false);
+    clock.now += 1;
+    expect(a.available).toBe(true);
+    // Handed back again at once: the stall doubles, and a request that comes meanwhile waits for its end.
+    await upstream.acquire({});
+    upstream.giveBack(a);
+    const waiting = upstream.acquire({});
+    clock.now += 79;
+    await new Promise((r) => setTimeout(r, 50)); // the queue's re-check runs every 20 ms
+    expect(upstream.queueDepth()).toBe(1);
+    clock.now += 1;
+    expect((await waiting).url).toBe('http://a');
+    // One of this proxy's calls there ends: the next stall is one usual call again.
+    upstream.recordAttempt(a, { kind: 'response', status: 200, retryAfter: undefined, headersMs: 40 });
+    upstream.release(a);
+    await upstream.acquire({});
+    upstream.giveBack(a);
+    clock.now += 40;
+    expect(a.stalled).toBe(false);
+  });
+
   it('a failed call ends the stall too', async () => {
     const upstream = new Upstream(configOf({ max_inflight: 4, health: { failures: 100 } }, ['http://a']));
     const a = upstream.servers[0]!;

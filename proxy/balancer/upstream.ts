@@ -70,7 +70,7 @@ export interface UpstreamStats {
     failures: number;
     /** Why the server is not up (failed check with its reason, ejection, back-pressure), when it is not. */
     down?: string;
-    /** Requests it handed back unstarted; `stalled`: it did so during its current calls, and takes no request until one ends. */
+    /** Requests it handed back unstarted; `stalled`: it did so lately, and takes no request until a call ends or its stall runs out. */
     givenBack: number;
     stalled: boolean;
   }>;
@@ -202,7 +202,7 @@ export class Upstream {
    * else is a success and feeds the latency average.
    */
   recordAttempt(server: ServerState, result: AttemptResult): void {
-    server.stalled = false; // a call ended, whatever its outcome: a slot is free
+    server.endStall();
     if (result.kind === 'response') {
       this.events.onResponse?.(server, result.headersMs);
       if (result.status === 502 || result.status === 504) return this.recordFailure(server, `HTTP_${result.status}`, 'status');
@@ -226,11 +226,12 @@ export class Upstream {
   /**
    * `server` handed the request back unstarted (its 503 with Portico-Not-Started): not a
    * failure, no back-pressure. Every slot there holds an overdue call, so it takes no
-   * request until a call ends (ServerState.stalled), whatever its cap: sent back there,
-   * the request would only be handed back again.
+   * request until one of this proxy's calls there ends or about one usual call has passed
+   * (ServerState.stall), whatever its cap: sent back there at once, the request would
+   * only be handed back again.
    */
   giveBack(server: ServerState): void {
-    server.stalled = true;
+    server.stall();
     server.givenBack++;
     this.givenBack++;
     this.events.onGivenBack?.(server);
@@ -240,7 +241,6 @@ export class Upstream {
   /** Gives the slot back and hands freed capacity to the queue, oldest first. */
   release(server: ServerState): void {
     server.inflight--;
-    if (server.inflight === 0) server.stalled = false; // nothing left there to be overdue
     this.dispatch();
   }
 
