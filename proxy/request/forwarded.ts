@@ -6,9 +6,9 @@
  * X-Forwarded-For from the right past trusted hops (nginx's real_ip_recursive,
  * Envoy's xff_num_trusted_hops).
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { BlockList, isIP } from 'node:net';
+import { newRequestId } from './request-id.js';
 
 /** CIDRs whose connections may speak for someone else. */
 export class TrustedProxies {
@@ -82,7 +82,7 @@ export function clientView(headers: IncomingHttpHeaders, conn: Connection, trust
   const incomingXff = fromTrusted ? joined(headers['x-forwarded-for']) : undefined;
   const client = incomingXff ? realClient([...incomingXff.split(',').map((a) => normalise(a.trim())), peer], trusted) : peer;
   const incomingId = fromTrusted ? first(headers['x-request-id']) : undefined;
-  const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+  const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : newRequestId();
   return new View(client, requestId, headers, conn, peer, fromTrusted, incomingXff);
 }
 
