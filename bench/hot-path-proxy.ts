@@ -15,8 +15,12 @@ const origin = `http://127.0.0.1:${originPort}`;
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 const handlers: Record<string, Parameters<typeof createServer>[1]> = {
-  // Not a proxy: the ceiling for a cache hit, the same bytes from memory (bench/cache-hit.ts).
-  memory: (_req, res) => res.writeHead(200, CACHED_HEADERS).end(CACHED_BODY),
+  // Not a proxy: the ceiling for a cache hit (bench/cache-hit.ts), Portico's answer to a hit field for field, from memory
+  // (a constant request id of the same length). Measured: as cheap as the two fields and chunked body it sent before.
+  memory: (() => {
+    const head = [...Object.entries(CACHED_HEADERS).flat(), 'x-request-id', '00000000-0000-4000-8000-000000000000', 'age', '0', 'x-cache', 'HIT', 'content-length', String(Buffer.byteLength(CACHED_BODY))];
+    return (_req, res) => res.writeHead(200, head).end(CACHED_BODY);
+  })(),
   'http-proxy-3': (() => {
     const proxy = createProxyServer({ target: origin, agent });
     return (req, res) => proxy.web(req, res, {}, () => res.writeHead(502).end());
