@@ -158,6 +158,7 @@ export class LogFile implements LineDestination {
     this.seal();
     const queue = this.queue.splice(0);
     this.queuedBytes = 0;
+    // One step past the end: a reopen due after every queued buffer still takes place.
     for (let i = 0; i <= queue.length; i++) {
       if (i === this.reopenAfter) {
         this.reopenAfter = undefined;
