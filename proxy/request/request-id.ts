@@ -1,12 +1,12 @@
 /**
  * Request ids: random UUIDs (version 4, 122 random bits from the system's
- * CSPRNG), as `randomUUID()` makes them, for less CPU. randomUUID builds each id from 20 string pieces, which
- * the header checks and the socket write then flatten; here the random bytes
- * of 256 ids are turned into their text at once, and each id is one copy out
- * of it. A server answering from memory spent 1.05 × as much CPU per request
- * with randomUUID as with these, Portico's cache hits 1.00–1.03 × (paired
- * rounds, docs/decisions.md, issue 20).
- * Random, not a counter: sequential ids would tell every client how much
+ * CSPRNG), as `randomUUID()` makes them, for less CPU. randomUUID builds each
+ * id from 20 string pieces, which the header checks and the socket write then
+ * flatten; here the random bytes of 256 ids are turned into their text at
+ * once, and each id is one copy out of it. A server answering from memory
+ * spent 1.05 × as much CPU per request with randomUUID as with these,
+ * Portico's cache hits 1.00–1.03 × (paired rounds, docs/decisions.md, issue
+ * 20). Random, not a counter: sequential ids would tell every client how much
  * traffic the proxy carries.
  */
 import { randomFillSync } from 'node:crypto';
