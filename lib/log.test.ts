@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,23 @@ describe('logging to a file', () => {
     expect(parsed.slice(0, 5000).map((l) => l.i)).toEqual([...Array(5000).keys()]);
     expect(parsed[0]).toMatchObject({ level: 'info', component: 'test', msg: 'request', path: '/"quoted"' });
     expect(parsed[5000]).toMatchObject({ level: 'warn', msg: 'after a turn' });
+  });
+
+  it('writes a line within moments while the process goes on running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-log-'));
+    dirs.push(dir);
+    const path = join(dir, 'out.log');
+    const fd = openSync(path, 'w');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `import { createLogger } from ${JSON.stringify(LOG_MODULE)};\nconst log = createLogger('test');\nlog.info('soon');\nsetTimeout(() => {}, 10_000);`], { stdio: ['ignore', fd, 'inherit'] });
+    closeSync(fd);
+    try {
+      // Held at most 100 ms (line-buffer.ts): five seconds leave room for a loaded machine, and the process is still running.
+      for (let waited = 0; waited < 5000 && !readFileSync(path, 'utf8').includes('"msg":"soon"'); waited += 50) await new Promise((r) => setTimeout(r, 50));
+      expect(child.exitCode).toBeNull();
+      expect(readFileSync(path, 'utf8')).toContain('"msg":"soon"');
+    } finally {
+      child.kill();
+    }
   });
 
   it('writes lines logged just before an uncaught exception ends the process', () => {
