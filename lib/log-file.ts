@@ -7,9 +7,9 @@
  * proxy. Past MAX_PENDING_BYTES waiting, lines are dropped and counted: a
  * request must never wait for its log line.
  */
-import { closeSync, openSync, write, writeSync } from 'node:fs';
+import { closeSync, openSync, write } from 'node:fs';
 import { FLUSH_MS, LineBuffer } from './line-buffer.js';
-import type { LineDestination } from './log.js';
+import { type LineDestination, writeWholeSync } from './log.js';
 
 /** Lines waiting for a slow disk, beyond which new ones are dropped. */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
@@ -100,10 +100,7 @@ export class LogFile implements LineDestination {
   /** One write at a time: what is queued (up to a pending reopen), handed to the thread pool at once. */
   private writeNext(): void {
     if (this.writing || this.closed) return;
-    if (this.reopenAfter === 0) {
-      this.reopenAfter = undefined;
-      this.swapFile(this.onReopenError);
-    }
+    if (this.reopenAfter === 0) this.reopenNow();
     const batch = this.queue.splice(0, this.reopenAfter ?? this.queue.length);
     if (batch.length === 0) return;
     if (this.reopenAfter !== undefined) this.reopenAfter -= batch.length;
@@ -131,12 +128,14 @@ export class LogFile implements LineDestination {
     });
   }
 
-  private swapFile(onError: (err: Error) => void): void {
+  /** The reopen() that waited for the lines logged before it: the path opened anew. */
+  private reopenNow(): void {
+    this.reopenAfter = undefined;
     let fd: number;
     try {
       fd = openLogFile(this.path);
     } catch (err) {
-      return onError(err as Error);
+      return this.onReopenError(err as Error);
     }
     closeSync(this.fd);
     this.fd = fd;
@@ -158,18 +157,14 @@ export class LogFile implements LineDestination {
     this.seal();
     const queue = this.queue.splice(0);
     this.queuedBytes = 0;
-    // One step past the end: a reopen due after every queued buffer still takes place.
-    for (let i = 0; i <= queue.length; i++) {
-      if (i === this.reopenAfter) {
-        this.reopenAfter = undefined;
-        this.swapFile(this.onReopenError);
+    try {
+      for (const [i, { data }] of queue.entries()) {
+        if (i === this.reopenAfter) this.reopenNow();
+        writeWholeSync(this.fd, data);
       }
-      let rest = queue[i]?.data ?? Buffer.alloc(0);
-      try {
-        while (rest.length > 0) rest = rest.subarray(writeSync(this.fd, rest));
-      } catch {
-        return; // exiting: nowhere left to report it
-      }
+      if (this.reopenAfter !== undefined) this.reopenNow(); // due after every queued buffer
+    } catch {
+      // Exiting: nowhere left to report it.
     }
   };
 }

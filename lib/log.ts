@@ -76,7 +76,7 @@ class BufferedFile implements LineDestination {
   /** `lines`: how many `data` holds, counted as dropped when it cannot be written. */
   private writeOut(data: Buffer, lines: number): void {
     try {
-      while (data.length > 0) data = data.subarray(writeSync(this.fd, data));
+      writeWholeSync(this.fd, data);
       if (this.dropped !== 0) process.stderr.write(`portico: writing log lines to stdout works again; ${this.dropped} were dropped\n`);
       this.dropped = 0;
     } catch (err) {
@@ -85,6 +85,11 @@ class BufferedFile implements LineDestination {
       this.dropped += lines;
     }
   }
+}
+
+/** Writes all of `data` to `fd` (a write may take only part of it); throws what the write throws. */
+export function writeWholeSync(fd: number, data: Buffer): void {
+  while (data.length > 0) data = data.subarray(writeSync(fd, data));
 }
 
 let stampedAt = Number.NaN;
