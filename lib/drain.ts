@@ -12,9 +12,21 @@ import { Server as TlsServer } from 'node:tls';
 /** How long an idle connection of a draining server may still send one more request. */
 const IDLE_CLOSE_GRACE_MS = 250;
 
-/** The socket's latest request's response (HTTP/1.1 answers one at a time), kept on the socket: no map per request. */
+/**
+ * The socket's latest request's response, kept on the socket: with HTTP/1.1's
+ * answers in order, the socket has a request in flight exactly while that
+ * response is not closed. No listener or map entry per request: a per-request
+ * 'close' listener here was a cost every request paid for a drain that comes
+ * once (a cache hit spent it in events' once/emit/removeListener).
+ */
 const LATEST_RESPONSE = Symbol('latestResponse');
 type SocketWithResponse = Socket & { [LATEST_RESPONSE]?: ServerResponse };
+
+/** Whether an HTTP/1.1 connection has a request in flight. */
+function busy(socket: Socket): boolean {
+  const res = (socket as SocketWithResponse)[LATEST_RESPONSE];
+  return res !== undefined && !res.closed;
+}
 
 export interface Drainer {
   /**
@@ -26,13 +38,13 @@ export interface Drainer {
 }
 
 export function trackConnections(server: Server | Http2SecureServer): Drainer {
-  const inflight = new Map<Socket, number>();
+  const sockets = new Set<Socket>();
   const sessions = new Set<ServerHttp2Session>();
   let draining = false;
   // A TLS server's requests arrive on the TLS socket, not the TCP socket its 'connection' event gives.
   server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => {
-    inflight.set(socket, 0);
-    socket.once('close', () => inflight.delete(socket));
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
   // HTTP/2: the session multiplexes its requests; draining closes it gracefully (GOAWAY, open streams finish).
   server.on('session', (session: ServerHttp2Session) => {
@@ -45,19 +57,14 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
     upgraded.add(req.socket);
     req.socket.once('close', () => upgraded.delete(req.socket));
   });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  // Ahead of the server's handler: an answer it writes at once (a cache hit) must already say Connection: close.
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.httpVersionMajor === 2) return; // counted by its session
     const socket = req.socket;
-    inflight.set(socket, (inflight.get(socket) ?? 0) + 1);
-    if (draining) res.shouldKeepAlive = false;
-    else (socket as SocketWithResponse)[LATEST_RESPONSE] = res;
-    res.once('close', () => {
-      const n = inflight.get(socket);
-      if (n === undefined) return; // the connection closed first
-      inflight.set(socket, n - 1);
-      // Its answer may have promised keep-alive: the client may be sending the next request already.
-      if (draining && n === 1) closeIfStillIdle(socket);
-    });
+    (socket as SocketWithResponse)[LATEST_RESPONSE] = res;
+    if (!draining) return;
+    res.shouldKeepAlive = false;
+    res.once('close', () => { if (!busy(socket)) closeIfStillIdle(socket); });
   });
   /**
    * An idle keep-alive connection may have a request on its way that this process
@@ -67,7 +74,7 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
   const closeIfStillIdle = (socket: Socket) => {
     const bytesRead = socket.bytesRead;
     setTimeout(() => {
-      if (!socket.destroyed && inflight.get(socket) === 0 && socket.bytesRead === bytesRead) socket.destroySoon();
+      if (!socket.destroyed && !busy(socket) && socket.bytesRead === bytesRead) socket.destroySoon();
     }, IDLE_CLOSE_GRACE_MS).unref();
   };
   return {
@@ -77,21 +84,26 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
       const closed = server.listening
         ? new Promise<void>((resolve) => closeKeepingIdle(server, resolve))
         : new Promise<void>((resolve) => {
-          const check = () => { if (inflight.size === 0) resolve(); };
-          for (const socket of inflight.keys()) socket.once('close', () => setImmediate(check));
+          const check = () => { if (sockets.size === 0) resolve(); };
+          for (const socket of sockets) socket.once('close', () => setImmediate(check));
           check();
         });
       for (const session of sessions) session.close();
-      for (const [socket, n] of inflight) {
+      for (const socket of sockets) {
         if ((socket as Socket & { alpnProtocol?: string | false }).alpnProtocol === 'h2') continue;
-        // A request in flight whose answer has not started: the answer says Connection: close.
-        const res = (socket as SocketWithResponse)[LATEST_RESPONSE];
-        if (n > 0 && res && !res.headersSent) res.shouldKeepAlive = false;
         if (upgraded.has(socket)) {
           if (!keepUpgraded) socket.destroySoon();
-        } else if (n === 0) {
-          closeIfStillIdle(socket);
+          continue;
         }
+        if (!busy(socket)) {
+          closeIfStillIdle(socket);
+          continue;
+        }
+        const res = (socket as SocketWithResponse)[LATEST_RESPONSE]!;
+        // A request in flight whose answer has not started: the answer says Connection: close.
+        if (!res.headersSent) res.shouldKeepAlive = false;
+        // Its answer may have promised keep-alive: the client may be sending the next request already.
+        res.once('close', () => { if (!busy(socket)) closeIfStillIdle(socket); });
       }
       return closed;
     },
