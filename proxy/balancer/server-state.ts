@@ -16,6 +16,11 @@ const BACKPRESSURE_BASE_MS = 50;
 /** Bounds of a stall after a give-back: it starts at one usual call (the latency average) and doubles per give-back in a row. */
 const STALL_MIN_MS = 5;
 const STALL_MAX_MS = 1000;
+/**
+ * Bound of a stall while a call of this proxy's own is still in flight there, whose end ends
+ * the stall: only a safety net (a call that never reports its end), far above any usual call.
+ */
+const STALL_BEHIND_OWN_CALL_MAX_MS = 30_000;
 
 /**
  * A check's problem as a client may read it: statuses, timeouts and "connection refused"
@@ -54,8 +59,7 @@ export class ServerState implements Candidate {
   /**
    * Until when it takes no request (issue 22): it handed a queued request back unstarted, as every
    * slot holds a call running far longer than usual. Ends when one of this proxy's calls there
-   * ends (`endStall`), or at this time: the overdue call may be another proxy's or another
-   * client's, whose end this proxy never sees.
+   * ends (`endStall`), or at this time (see `stall`).
    */
   stalledUntil = 0;
   /** Give-backs in a row with no call of this proxy's ending there: each doubles the next stall. */
@@ -109,8 +113,20 @@ export class ServerState implements Candidate {
     return this.stalledUntil !== 0 && this.now() < this.stalledUntil;
   }
 
-  /** It handed a request back: no request until one of this proxy's calls there ends, or a usual call's time has passed (doubling per give-back in a row). */
+  /**
+   * It handed a request back (called before that request's slot is released): no request until
+   * one of this proxy's calls there ends. While one is in flight, its end is what the stall waits
+   * for: the call that holds the slot is this proxy's own, or the request it sent waits behind the
+   * one that does. With none, the overdue call is another proxy's or client's, whose end this
+   * proxy never sees: the stall lasts one usual call (the latency average), doubling per
+   * give-back in a row. A stall timed like that behind this proxy's own dear call ran out
+   * again and again while the call went on, each time costing a request a round trip there and back.
+   */
   stall(): void {
+    if (this.inflight > 1) {
+      this.stalledUntil = this.now() + STALL_BEHIND_OWN_CALL_MAX_MS;
+      return;
+    }
     const ms = Math.min(STALL_MAX_MS, Math.max(STALL_MIN_MS, this.latencyEwmaMs) * 2 ** this.stallStreak);
     this.stallStreak++;
     this.stalledUntil = this.now() + ms;

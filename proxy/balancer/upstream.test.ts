@@ -408,6 +408,24 @@ describe('Upstream: give-back (issue 22)', () => {
     expect(a.stalled).toBe(false);
   });
 
+  it('behind a dear call of this proxy\'s own, a stall lasts until that call ends, not one usual call', async () => {
+    const clock = fakeClock();
+    const upstream = new Upstream(configOf({ max_inflight: 4, queue: { size: 2, timeout: '10s' } }, ['http://a', 'http://b']), { now: clock.fn });
+    const [a, b] = upstream.servers as [ServerState, ServerState];
+    a.recordSuccess(40); // a usual call there: 40 ms
+    const dear = await upstream.acquire({}, undefined, new Set([b]));
+    await upstream.acquire({}, undefined, new Set([b])); // queued behind it, then handed back
+    upstream.giveBack(a);
+    expect(a).toMatchObject({ inflight: 1, stalled: true });
+    // Far past one usual call (the old rule's end) and past the longest timed stall, the dear call still runs: a takes nothing.
+    clock.now += 5000;
+    expect(a.available).toBe(false);
+    expect((await upstream.acquire({})).url).toBe('http://b');
+    upstream.recordAttempt(dear, { kind: 'response', status: 200, retryAfter: undefined, headersMs: 5000 });
+    upstream.release(dear);
+    expect(a).toMatchObject({ inflight: 0, stalled: false, available: true });
+  });
+
   it('a failed call ends the stall too', async () => {
     const upstream = new Upstream(configOf({ max_inflight: 4, health: { failures: 100 } }, ['http://a']));
     const a = upstream.servers[0]!;
