@@ -22,10 +22,10 @@ const IDLE_CLOSE_GRACE_MS = 250;
 const LATEST_RESPONSE = Symbol('latestResponse');
 type SocketWithResponse = Socket & { [LATEST_RESPONSE]?: ServerResponse };
 
-/** Whether an HTTP/1.1 connection has a request in flight. */
-function busy(socket: Socket): boolean {
+/** The response of the request an HTTP/1.1 connection has in flight, if it has one. */
+function inFlight(socket: Socket): ServerResponse | undefined {
   const res = (socket as SocketWithResponse)[LATEST_RESPONSE];
-  return res !== undefined && !res.closed;
+  return res !== undefined && !res.closed ? res : undefined;
 }
 
 export interface Drainer {
@@ -64,7 +64,7 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
     (socket as SocketWithResponse)[LATEST_RESPONSE] = res;
     if (!draining) return;
     res.shouldKeepAlive = false;
-    res.once('close', () => { if (!busy(socket)) closeIfStillIdle(socket); });
+    closeWhenAnswered(socket, res);
   });
   /**
    * An idle keep-alive connection may have a request on its way that this process
@@ -74,8 +74,12 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
   const closeIfStillIdle = (socket: Socket) => {
     const bytesRead = socket.bytesRead;
     setTimeout(() => {
-      if (!socket.destroyed && !busy(socket) && socket.bytesRead === bytesRead) socket.destroySoon();
+      if (!socket.destroyed && inFlight(socket) === undefined && socket.bytesRead === bytesRead) socket.destroySoon();
     }, IDLE_CLOSE_GRACE_MS).unref();
+  };
+  /** Once `res` is answered, `socket` closes like an idle one, unless a later request is in flight on it by then. */
+  const closeWhenAnswered = (socket: Socket, res: ServerResponse) => {
+    res.once('close', () => { if (inFlight(socket) === undefined) closeIfStillIdle(socket); });
   };
   return {
     drain({ keepUpgraded = false } = {}) {
@@ -95,15 +99,15 @@ export function trackConnections(server: Server | Http2SecureServer): Drainer {
           if (!keepUpgraded) socket.destroySoon();
           continue;
         }
-        if (!busy(socket)) {
+        const res = inFlight(socket);
+        if (res === undefined) {
           closeIfStillIdle(socket);
           continue;
         }
-        const res = (socket as SocketWithResponse)[LATEST_RESPONSE]!;
         // A request in flight whose answer has not started: the answer says Connection: close.
         if (!res.headersSent) res.shouldKeepAlive = false;
         // Its answer may have promised keep-alive: the client may be sending the next request already.
-        res.once('close', () => { if (!busy(socket)) closeIfStillIdle(socket); });
+        closeWhenAnswered(socket, res);
       }
       return closed;
     },
