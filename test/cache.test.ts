@@ -198,6 +198,21 @@ describe('storing and serving', () => {
     expect(o.hits()).toBe(2);
   });
 
+  it('serves binary bodies byte for byte from the store, small (kept as text) and large', async () => {
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i)); // not UTF-8: 0x80–0xff alone
+    const bodies = { '/bin-small': every, '/bin-large': Buffer.concat(Array.from({ length: 40 }, () => every)) }; // 256 B, 10 KiB
+    for (const [path, body] of Object.entries(bodies)) {
+      const o = script(path, (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'application/octet-stream' }).end(body));
+      for (const expected of ['MISS', 'HIT']) {
+        const res = await fetch(`${base}${path}`);
+        const got = Buffer.from(await res.arrayBuffer());
+        expect([res.headers.get('x-cache'), got.equals(body)]).toEqual([expected, true]);
+        if (expected === 'HIT') expect(res.headers.get('content-length')).toBe(String(body.length));
+      }
+      expect(o.hits()).toBe(1);
+    }
+  });
+
   it('does not store a response larger than max_object_bytes, and still delivers it whole', async () => {
     const big = 'x'.repeat(100 * 1024);
     const o = script('/big', (_req, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end(big));

@@ -8,7 +8,7 @@ import { mergeNotModified } from './conditional.js';
 import { parseCacheControl } from './directives.js';
 import { freshnessLifetime, initialAge } from './freshness.js';
 import { secondaryKey, varyFields } from './keys.js';
-import { rawHeaders, variantSize, type Variant } from './store.js';
+import { bodyText, rawHeaders, variantSize, type Variant } from './store.js';
 
 /** A variant for a response to a request with `requestHeaders` (its Vary fields pick the secondary key). */
 export function makeVariant(requestHeaders: IncomingHttpHeaders, status: number, headers: Record<string, string | string[]>, body: Buffer, requestTime: number, responseTime: number): Variant {
@@ -16,7 +16,7 @@ export function makeVariant(requestHeaders: IncomingHttpHeaders, status: number,
   const vary = varyFields(headers.vary);
   return {
     status, headers, body, requestTime, responseTime, cc, lifetime: freshnessLifetime(status, headers, responseTime, cc),
-    initialAge: initialAge({ headers, requestTime, responseTime }), raw: rawHeaders(headers),
+    initialAge: initialAge({ headers, requestTime, responseTime }), raw: rawHeaders(headers), text: bodyText(body),
     vary, secondary: secondaryKey(vary, requestHeaders), size: variantSize(headers, body),
   };
 }
