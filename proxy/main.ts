@@ -30,6 +30,7 @@ import { listenOn, masterHoldsSockets } from './listen/master-socket.js';
 import { createProxyMetrics } from './metrics.js';
 import { createAttempts } from './request/attempts.js';
 import { createHandler } from './request/handler.js';
+import { createAccessLog } from './request/access-log.js';
 import { createRecorder } from './request/record.js';
 import { createUpgradeHandler } from './request/upgrade.js';
 import { applyLocalServers, buildState, cacheGauges, type ProxyState } from './state.js';
@@ -61,19 +62,23 @@ export async function runProxy(configFile: string): Promise<void> {
   const openAccessLog = (path: string | undefined) => path === accessLogFile?.path ? accessLogFile
     : path === undefined ? undefined : new LogFile(path, (lines, reason) => metrics.accessLogDropped.inc({ reason }, lines));
   const useAccessLog = (file: LogFile | undefined) => {
-    if (file !== accessLogFile) void accessLogFile?.close();
+    if (file === accessLogFile) return;
+    accessLog.flush(); // the lines of requests that ended before the change go to the old file
+    void accessLogFile?.close();
     accessLogFile = file;
   };
   let accessLogFile: LogFile | undefined;
+  const accessLog = createAccessLog(log, () => accessLogFile);
   useAccessLog(openAccessLog(config.accessLogFile));
   // SIGUSR2 restarts the proxies through the master; one that reaches a proxy (systemctl kill without
   // --kill-whom=main) must not end it, which is SIGUSR2's default action.
   process.on('SIGUSR2', () => log.info('SIGUSR2 is for the master (it restarts the proxies): ignored'));
   process.on('SIGUSR1', () => {
     log.info({ file: accessLogFile?.path }, 'SIGUSR1: reopening the access log file');
+    accessLog.flush(); // lines of requests that ended before the signal go to the old file
     accessLogFile?.reopen((err) => log.error({ error: err.message }, 'cannot reopen the access log file; still writing to the one open'));
   });
-  const handler = createHandler(() => state, metrics, createRecorder(metrics, log, () => accessLogFile));
+  const handler = createHandler(() => state, metrics, createRecorder(metrics, accessLog));
   const failed = (res: ServerResponse, err: Error) => {
     log.error({ err }, 'request handler failed');
     if (!res.headersSent) res.writeHead(500).end();
@@ -247,6 +252,7 @@ export async function runProxy(configFile: string): Promise<void> {
     // The admin listener drains like the others: a scrape on a kept-alive connection must not meet a reset.
     drainAndExit({ drain: () => Promise.all([listeners.drain(), adminDrainer.drain()]).then(() => undefined) }, log, DRAIN_TIMEOUT_MS, () => {
       forwarder.close();
+      accessLog.flush();
       return Promise.all([flushSpans(state.tracing), accessLogFile?.close()]).then(() => undefined);
     });
   });

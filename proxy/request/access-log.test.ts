@@ -1,6 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
-import { createAccessLog, type AccessFields } from './access-log.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FLUSH_MS } from '../../lib/line-buffer.js';
+import { BATCH, createAccessLog, type AccessFields } from './access-log.js';
 
 const fields: AccessFields = {
   id: 'req-1', client: '203.0.113.7', method: 'GET', path: '/a?q=1', protocol: 'HTTP/1.1', host: 'example.com', status: 200, bytes: 225, requestLength: 120,
@@ -26,7 +31,9 @@ function capture(level = 'info') {
 describe('access log lines', () => {
   it('are the JSON lines pino would write for the same fields', () => {
     const { lines, log } = capture();
-    createAccessLog(log)(fields);
+    const access = createAccessLog(log);
+    access(fields);
+    access.flush();
     log.info(asPino, 'request');
     const [ours, pinos] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect({ ...ours, time: 0 }).toEqual({ ...pinos, time: 0 });
@@ -36,7 +43,9 @@ describe('access log lines', () => {
 
   it('escapes what a client controls (quotes, backslashes, control characters) and leaves out empty upstream fields', () => {
     const { lines, log } = capture();
-    createAccessLog(log)({ ...fields, path: '/"x"\\\u0001\u00e9', userAgent: 'a "b"\n', upstream: '', server: '', upstreamAddr: '', cache: 'HIT', tlsVersion: undefined, traceId: undefined });
+    const access = createAccessLog(log);
+    access({ ...fields, path: '/"x"\\\u0001\u00e9', userAgent: 'a "b"\n', upstream: '', server: '', upstreamAddr: '', cache: 'HIT', tlsVersion: undefined, traceId: undefined });
+    access.flush();
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(line.path).toBe('/"x"\\\u0001\u00e9');
     expect(line.user_agent).toBe('a "b"\n');
@@ -46,17 +55,77 @@ describe('access log lines', () => {
 
   it('writes bytes as null when the connection is gone (NaN is not JSON), as pino did', () => {
     const { lines, log } = capture();
-    createAccessLog(log)({ ...fields, bytes: Number.NaN, upstreamResponseTime: Number.NaN });
+    const access = createAccessLog(log);
+    access({ ...fields, bytes: Number.NaN, upstreamResponseTime: Number.NaN });
+    access.flush();
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect([line.bytes, line.upstream_response_time]).toEqual([null, null]);
   });
 
   it('is silent when the log level is above info, unless it goes to a file of its own', () => {
     const { lines, log } = capture('warn');
-    createAccessLog(log)(fields);
+    const toStdout = createAccessLog(log);
+    toStdout(fields);
+    toStdout.flush();
     expect(lines).toEqual([]);
     const file: string[] = [];
-    createAccessLog(log, () => ({ write: (line) => void file.push(line) }))(fields);
+    const toFile = createAccessLog(log, () => ({ write: (line) => void file.push(line) }));
+    toFile(fields);
+    toFile.flush();
     expect(file).toHaveLength(1);
+  });
+});
+
+describe('access log batches', () => {
+  afterEach(() => { vi.useRealTimers(); });
+
+  it('makes the lines of a batch together, in order, each with the time its exchange ended', () => {
+    vi.useFakeTimers({ now: Date.parse('2026-12-02T10:00:00.000Z') });
+    const { lines, log } = capture();
+    const access = createAccessLog(log);
+    access({ ...fields, id: 'a' });
+    vi.setSystemTime(Date.parse('2026-12-02T10:00:00.007Z'));
+    access({ ...fields, id: 'b' });
+    expect(lines).toEqual([]);
+    access.flush();
+    expect(lines.map((l) => JSON.parse(l) as { id: string; time: string }).map((l) => [l.id, l.time])).toEqual([['a', '2026-12-02T10:00:00.000Z'], ['b', '2026-12-02T10:00:00.007Z']]);
+  });
+
+  it('writes a full batch at once, and what waits within FLUSH_MS', () => {
+    vi.useFakeTimers();
+    const { lines, log } = capture();
+    const access = createAccessLog(log);
+    for (let i = 0; i < BATCH - 1; i++) access(fields);
+    expect(lines).toHaveLength(0);
+    access(fields);
+    expect(lines).toHaveLength(BATCH);
+    access({ ...fields, id: 'late' });
+    vi.advanceTimersByTime(FLUSH_MS - 1);
+    expect(lines).toHaveLength(BATCH);
+    vi.advanceTimersByTime(1);
+    expect(lines).toHaveLength(BATCH + 1);
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ id: 'late' });
+  });
+
+  it('writes what waits when the process exits, ahead of the destination\'s own last write', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-access-'));
+    const out = join(dir, 'out.log');
+    const fd = openSync(out, 'w');
+    const module = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+    try {
+      // stdout a file: lines go to a 64 KiB buffer that the logger writes at exit (lib/log.ts).
+      execFileSync(process.execPath, ['--input-type=module', '-e', `import { createLogger } from ${module('../../dist/lib/log.js')};
+import { createAccessLog } from ${module('../../dist/proxy/request/access-log.js')};
+const access = createAccessLog(createLogger('proxy'));
+for (let i = 0; i < 3; i++) access(${JSON.stringify(fields)});
+process.exit(0);`], { stdio: ['ignore', fd, 'inherit'] });
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      expect(readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['request', 'request', 'request']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,6 @@
 /** The end of an exchange: its request metrics and its access-log line, made in this one place. */
-import type { LineDestination, Logger } from '../../lib/log.js';
 import type { ProxyMetrics } from '../metrics.js';
-import { createAccessLog } from './access-log.js';
+import type { AccessLog } from './access-log.js';
 import { KNOWN_METHODS } from './methods.js';
 import type { Exchange } from './exchange.js';
 import { requestLengthOf } from './request-length.js';
@@ -20,8 +19,7 @@ export type Recorder = (x: Exchange, written?: boolean) => void;
  * cache hit), so it is recorded at once instead of on 'close'. A response that
  * did not finish (the client left, a backend died mid-body) is counted as code 0.
  */
-export function createRecorder(metrics: ProxyMetrics, log: Logger, accessLogFile?: () => LineDestination | undefined): Recorder {
-  const accessLog = createAccessLog(log, accessLogFile);
+export function createRecorder(metrics: ProxyMetrics, accessLog: AccessLog): Recorder {
   return function record(x, written = false) {
     const { req, res } = x;
     const seconds = (performance.now() - x.started) / 1000;
