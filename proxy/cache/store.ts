@@ -71,7 +71,7 @@ export class ResponseStore {
 
   /** Stores `variant`, replacing the one with the same Vary selection. Too large → false. */
   put(key: string, host: string, target: string, variant: Variant): boolean {
-    if (variant.size > this.limits.maxObjectBytes || variant.size > this.limits.maxBytes) return false;
+    if (variant.size - (variant.text?.length ?? 0) > this.limits.maxObjectBytes || variant.size > this.limits.maxBytes) return false;
     const old = this.lru.peek(key);
     const others = (old?.variants ?? []).filter((v) => !(v.secondary === variant.secondary && v.vary.join() === variant.vary.join()));
     const variants = [variant, ...others].slice(0, MAX_VARIANTS);
@@ -144,9 +144,14 @@ export function bodyText(body: Buffer): string | undefined {
   return body.length <= TEXT_BODY_MAX_BYTES ? body.toString('latin1') : undefined;
 }
 
-/** Bytes a variant counts for (a small body twice: its bytes and its text). */
+/** Bytes a variant counts for against `max_bytes`: the response, and a small body's text once more. */
 export function variantSize(headers: Record<string, string | string[]>, body: Buffer): number {
-  let size = (body.length <= TEXT_BODY_MAX_BYTES ? 2 : 1) * body.length + OVERHEAD_BYTES;
+  return responseSize(headers, body) + (body.length <= TEXT_BODY_MAX_BYTES ? body.length : 0);
+}
+
+/** The response as `max_object_bytes` measures it: body, headers and bookkeeping (not the text copy, which is ours). */
+function responseSize(headers: Record<string, string | string[]>, body: Buffer): number {
+  let size = body.length + OVERHEAD_BYTES;
   for (const [name, value] of Object.entries(headers)) size += name.length + (Array.isArray(value) ? value.join('').length : value.length) + 4;
   return size;
 }
