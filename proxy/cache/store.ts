@@ -144,9 +144,9 @@ export function bodyText(body: Buffer): string | undefined {
   return body.length <= TEXT_BODY_MAX_BYTES ? body.toString('latin1') : undefined;
 }
 
-/** Bytes a variant counts for against `max_bytes`: the response, and a small body's text once more. */
-export function variantSize(headers: Record<string, string | string[]>, body: Buffer): number {
-  return responseSize(headers, body) + (body.length <= TEXT_BODY_MAX_BYTES ? body.length : 0);
+/** Bytes a variant counts for against `max_bytes`: the response, and its body's text (bodyText) when it keeps one. */
+export function variantSize(headers: Record<string, string | string[]>, body: Buffer, text: string | undefined): number {
+  return responseSize(headers, body) + (text?.length ?? 0);
 }
 
 /** The response as `max_object_bytes` measures it: body, headers and bookkeeping (not the text copy, which is ours). */

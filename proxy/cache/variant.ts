@@ -14,10 +14,11 @@ import { bodyText, rawHeaders, variantSize, type Variant } from './store.js';
 export function makeVariant(requestHeaders: IncomingHttpHeaders, status: number, headers: Record<string, string | string[]>, body: Buffer, requestTime: number, responseTime: number): Variant {
   const cc = parseCacheControl(headers['cache-control']);
   const vary = varyFields(headers.vary);
+  const text = bodyText(body);
   return {
     status, headers, body, requestTime, responseTime, cc, lifetime: freshnessLifetime(status, headers, responseTime, cc),
-    initialAge: initialAge({ headers, requestTime, responseTime }), raw: rawHeaders(headers), text: bodyText(body),
-    vary, secondary: secondaryKey(vary, requestHeaders), size: variantSize(headers, body),
+    initialAge: initialAge({ headers, requestTime, responseTime }), raw: rawHeaders(headers), text,
+    vary, secondary: secondaryKey(vary, requestHeaders), size: variantSize(headers, body, text),
   };
 }
 
@@ -29,6 +30,6 @@ export function refreshVariant(stored: Variant, update: Record<string, string | 
   const timing = { headers, requestTime, responseTime };
   return {
     ...stored, ...timing, cc, initialAge: initialAge(timing), raw: rawHeaders(headers),
-    lifetime: freshnessLifetime(stored.status, headers, responseTime, cc), size: variantSize(headers, stored.body),
+    lifetime: freshnessLifetime(stored.status, headers, responseTime, cc), size: variantSize(headers, stored.body, stored.text),
   };
 }
