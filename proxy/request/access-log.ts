@@ -70,7 +70,6 @@ export const BATCH = 1024;
 
 /** Flushed at exit ahead of the destinations' own exit writes (prepended), so that no line is left behind. */
 const atExit = new Set<() => void>();
-let exitHooked = false;
 
 /**
  * Writes through `file()` when it gives a file, else through `log`'s destination at its
@@ -95,11 +94,8 @@ export function createAccessLog(log: Logger, file: () => LineDestination | undef
     waiting.length = 0;
     times.length = 0;
   };
+  if (atExit.size === 0) process.prependListener('exit', () => { for (const f of atExit) f(); });
   atExit.add(flush);
-  if (!exitHooked) {
-    exitHooked = true;
-    process.prependListener('exit', () => { for (const f of atExit) f(); });
-  }
   const accessLog = (f: AccessFields) => {
     if (!toStdout && file() === undefined) return;
     times.push(isoTime());
