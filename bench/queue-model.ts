@@ -20,26 +20,24 @@ export interface Job {
   cost: number;
 }
 
-/** Latency of each job (in order) when job i goes to server i mod n and waits for that server's earlier jobs. */
-export function roundRobin(jobs: readonly Job[], servers: number): number[] {
+/** Latency of each job (in order) when `pick` chooses its server, given when each frees up; each waits for that server's earlier jobs. */
+function dispatch(jobs: readonly Job[], servers: number, pick: (free: readonly number[], i: number) => number): number[] {
   const free = new Array<number>(servers).fill(0);
   return jobs.map((job, i) => {
-    const s = i % servers;
+    const s = pick(free, i);
     free[s] = Math.max(job.at, free[s]!) + job.cost;
     return free[s]! - job.at;
   });
 }
 
-/** Latency of each job (in order) with one first-come-first-served line in front of `servers` servers. */
+/** Job i goes to server i mod n. */
+export function roundRobin(jobs: readonly Job[], servers: number): number[] {
+  return dispatch(jobs, servers, (_, i) => i % servers);
+}
+
+/** One first-come-first-served line in front of the servers: in arrival order, each job to the server that frees first. */
 export function centralQueue(jobs: readonly Job[], servers: number): number[] {
-  const free = new Array<number>(servers).fill(0);
-  return jobs.map((job) => {
-    // In arrival order, the server that frees first takes the next job: FCFS onto the earliest free server.
-    let s = 0;
-    for (let i = 1; i < servers; i++) if (free[i]! < free[s]!) s = i;
-    free[s] = Math.max(job.at, free[s]!) + job.cost;
-    return free[s]! - job.at;
-  });
+  return dispatch(jobs, servers, (free) => free.indexOf(Math.min(...free)));
 }
 
 export interface OpenLoopMix {

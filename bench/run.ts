@@ -388,9 +388,10 @@ async function mixed(): Promise<ScenarioResult> {
   // percentiles; independent users do not stop (docs/decisions.md, "Mixed cost").
   const rate = OPEN_LOOP_SHARE * lo.rps;
   const openMs = values.quick ? durationMs : Math.max(durationMs, 40_000);
+  const dearShare = 0.1;
   const openDrive: Drive = (url) => {
     const mix = seededRandom(OPEN_LOOP_SEEDS.mix);
-    return runOpenLoad({ url, rate, durationMs: openMs, warmupMs, random: seededRandom(OPEN_LOOP_SEEDS.arrivals), nextPath: () => `/api/foo?val=${mix() < 0.1 ? dear : cheap}` });
+    return runOpenLoad({ url, rate, durationMs: openMs, warmupMs, random: seededRandom(OPEN_LOOP_SEEDS.arrivals), nextPath: () => `/api/foo?val=${mix() < dearShare ? dear : cheap}` });
   };
   const open: Record<string, Figures> = {};
   const openRow = (policy: string, cap: string, f: Figures) => rows.push(mixRow(`${policy}, open loop ${rate.toFixed(1)}/s`, cap, f, ''));
@@ -409,8 +410,8 @@ async function mixed(): Promise<ScenarioResult> {
   // The best p50 ratio any dispatcher that does not know costs ahead can reach on these arrivals (bench/queue-model.ts):
   // the closed loop's throughput taken as capacity, so the model runs at OPEN_LOOP_SHARE of it.
   const meanCallMs = (cores * 1000) / lo.rps;
-  const cheapMs = meanCallMs / (0.9 + 0.1 * (dear / cheap));
-  const bound = medianRatioBound({ rate, durationMs: openMs, warmupMs, dearShare: 0.1, cheapMs, dearMs: cheapMs * (dear / cheap) }, cores);
+  const cheapMs = meanCallMs / (1 - dearShare + dearShare * (dear / cheap));
+  const bound = medianRatioBound({ rate, durationMs: openMs, warmupMs, dearShare, cheapMs, dearMs: cheapMs * (dear / cheap) }, cores);
   const boundNote = `; an ideal central queue (no overhead) on the same arrivals: ${bound.thisRun.toFixed(2)}, on 200 other seeds ${bound.p10.toFixed(2)}–${bound.p90.toFixed(2)} (10th–90th percentile), median ${bound.p50.toFixed(2)}`;
   // The second mix of issue 22: cheaper calls, the same 100× ratio, where the proxy's round trip weighs more.
   const [cheap2, dear2] = [300, 30_000];
