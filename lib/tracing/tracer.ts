@@ -1,15 +1,14 @@
 /**
  * OpenTelemetry tracing for one hop (the proxy, a backend): the SDK's tracer
  * provider with parent-based ratio sampling (new traces sampled in
- * HeadSampledTracer), batched OTLP/HTTP protobuf export
- * (countedBatchProcessor), and the hop's `service.name`. The exporter reads
+ * HeadSampledTracer), batched OTLP/HTTP protobuf export from a thread of its
+ * own (countedBatchProcessor, WorkerSpanExporter), and the hop's `service.name`. The exporter reads
  * OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout, compression, certificates)
  * and the resource OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, as the SDK
  * does everywhere. No context manager is installed: the request path passes
  * its parent spans explicitly, which costs nothing when tracing is off.
  */
 import type { Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
@@ -18,6 +17,7 @@ import type { Logger } from '../log.js';
 import { countedBatchProcessor, type ExportEvents } from './exporter.js';
 import { HeadSampledTracer, parentBasedOnRoots } from './head-sampled-tracer.js';
 import type { TracingCounters } from './metrics.js';
+import { WorkerSpanExporter } from './worker-exporter.js';
 
 export { createTracingCounters, type TracingCounters } from './metrics.js';
 
@@ -35,7 +35,7 @@ const VERSION = '0.1.0';
  * @example const tracing = startTracing({ otlp: 'http://127.0.0.1:4318/v1/traces', sample: 0.01 }, 'portico-proxy', counters, events);
  */
 export function startTracing(config: TracingConfig, serviceName: string, counters: TracingCounters, events: ExportEvents): Tracing {
-  const exporter = new OTLPTraceExporter(config.otlp === undefined ? {} : { url: config.otlp });
+  const exporter = new WorkerSpanExporter(config.otlp);
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the hop's own name, as the spec has it.
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName, [ATTR_SERVICE_VERSION]: VERSION, 'process.pid': process.pid }))
