@@ -1,6 +1,6 @@
 /**
  * The span export thread (lib/tracing/worker-exporter.ts), for real: spans
- * recorded by the SDK, carried to a worker thread, exported over OTLP/HTTP to
+ * recorded by the SDK, encoded, sent from a worker thread over OTLP/HTTP to
  * a receiver that decodes them with the official definitions; a thread that
  * dies; and a process that must not be held open by an idle thread, nor end
  * before an export under way has finished.
