@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Worker } from 'node:worker_threads';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
@@ -71,6 +72,26 @@ describe('spans exported from a thread of their own', () => {
       collector.close();
     }
   }, 20_000);
+
+  it('fail at once, saying why, when the thread cannot start, and do not start it again', async () => {
+    const exporter = new WorkerSpanExporter(receiver.url, join(ROOT, 'dist/lib/tracing/no-such-worker.js'));
+    const first = await exported(exporter, spans('lost'));
+    expect(first.code).toBe(ExportResultCode.FAILED);
+    expect(first.error?.message).toMatch(/span export thread cannot start \(.*no-such-worker\.js\)/);
+    let second: ExportResult | undefined;
+    exporter.export(spans('lost too'), (result) => (second = result));
+    expect(second?.error?.message).toBe(first.error?.message); // answered before export() returned: no thread tried
+    await exporter.shutdown();
+  });
+
+  it('stop cleanly when never used, and refuse exports once stopped', async () => {
+    const exporter = new WorkerSpanExporter(receiver.url);
+    await exporter.shutdown();
+    const result = await exported(exporter, spans('late'));
+    expect(result.code).toBe(ExportResultCode.FAILED);
+    expect(result.error?.message).toMatch(/shut down/);
+    expect(receiver.spans.some((s) => s.name === 'late')).toBe(false);
+  });
 
   it('hold a process open while an export is under way, and not after', async () => {
     // A process whose only work is two exports, the second once the thread is up and idle: it

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
 import { ProtobufTraceSerializer, type IExportTraceServiceResponse, type ISerializer } from '@opentelemetry/otlp-transformer';
-import type { EncodedBatch, FromWorker, ToWorker } from './worker-exporter.js';
+import { READY, type EncodedBatch, type FromWorker, type ToWorker } from './worker-exporter.js';
 
 const encoded: ISerializer<EncodedBatch, IExportTraceServiceResponse> = {
   serializeRequest: (batch) => batch.bytes,
@@ -32,3 +32,4 @@ port.on('message', (message: ToWorker) => {
     done.catch(() => {}).finally(() => reply({ type: 'done', id: message.id }));
   }
 });
+port.postMessage(READY);

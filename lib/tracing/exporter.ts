@@ -90,8 +90,13 @@ class BoundedProcessor implements SpanProcessor {
     return this.inner.forceFlush();
   }
 
+  /**
+   * The SDK's processor shuts its exporter down only when its last flush succeeds; after a
+   * failed one (a collector that is down at a reload) the export thread would live on, idle,
+   * for the life of the process. So the exporter is shut down here whatever the flush did.
+   */
   shutdown(): Promise<void> {
     this.stopped = true;
-    return this.inner.shutdown();
+    return this.inner.shutdown().finally(() => this.exporter.shutdown());
   }
 }

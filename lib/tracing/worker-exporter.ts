@@ -13,7 +13,9 @@
  *
  * The thread starts with the first export, holds the process open only while
  * an export is under way, and is started again if it dies (the batches it held
- * fail, and are counted so by the caller).
+ * fail, and are counted so by the caller). A thread that cannot start at all
+ * (its script missing: run from source without `npm run build`) is not tried
+ * again: every export then fails at once, saying why.
  */
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
@@ -32,6 +34,8 @@ export interface EncodedBatch {
 export type ToWorker = { type: 'export'; id: number; batch: EncodedBatch } | { type: 'flush' | 'shutdown'; id: number };
 export type FromWorker = { type: 'exported'; id: number; code: ExportResultCode; error?: string } | { type: 'done'; id: number };
 type Answer = FromWorker | { type: 'failed'; error: string };
+/** The thread's first message, once its modules have loaded. */
+export const READY = 'ready';
 
 /** The worker's script: beside this file in dist/, or dist's when this runs from source (tests). */
 const WORKER_SCRIPT = import.meta.url.endsWith('.ts') ? resolve(PROJECT_ROOT, 'dist/lib/tracing/export-worker.js') : fileURLToPath(new URL('./export-worker.js', import.meta.url));
@@ -42,12 +46,18 @@ export class WorkerSpanExporter implements SpanExporter {
   /** What each message sent waits for, and the thread it went to. */
   private readonly waiting = new Map<number, { worker: Worker; answer: (message: Answer) => void }>();
   private stopped = false;
+  /** Why the thread could not start, when it could not: not tried again. */
+  private cannotStart: string | undefined;
 
-  /** `url`: the OTLP/HTTP traces URL; the exporter's default (from OTEL_EXPORTER_OTLP_*) when undefined. */
-  constructor(private readonly url: string | undefined) {}
+  /**
+   * `url`: the OTLP/HTTP traces URL; the exporter's default (from OTEL_EXPORTER_OTLP_*) when undefined.
+   * `script`: the thread's script (another only in tests).
+   */
+  constructor(private readonly url: string | undefined, private readonly script = WORKER_SCRIPT) {}
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
     if (this.stopped) return done({ code: ExportResultCode.FAILED, error: new Error('the exporter was shut down') });
+    if (this.cannotStart !== undefined) return done({ code: ExportResultCode.FAILED, error: new Error(this.cannotStart) });
     const bytes = ProtobufTraceSerializer.serializeRequest(spans);
     if (bytes === undefined) return done({ code: ExportResultCode.FAILED, error: new Error('the spans could not be encoded') });
     this.send({ type: 'export', id: this.nextId++, batch: { bytes, spans: spans.length } }, (answer) => {
@@ -78,11 +88,16 @@ export class WorkerSpanExporter implements SpanExporter {
   }
 
   private start(): Worker {
-    // No execArgv of the process's own: a flag for its main script (--input-type, a loader) breaks the thread's start.
-    const worker = new Worker(WORKER_SCRIPT, { workerData: { url: this.url }, execArgv: [] });
+    const worker = new Worker(this.script, { workerData: { url: this.url }, execArgv: threadExecArgv(process.execArgv) });
+    let ready = false;
     worker.unref();
-    worker.on('message', (message: FromWorker) => this.settle(message.id, message));
-    worker.on('error', (err) => this.stop(worker, `the span export thread failed: ${err.message}`));
+    worker.on('message', (message: FromWorker | typeof READY) => (message === READY ? (ready = true) : this.settle(message.id, message)));
+    // A message that cannot be read leaves its export unanswered: the thread is replaced, failing what it held.
+    worker.on('messageerror', () => void worker.terminate());
+    worker.on('error', (err) => {
+      if (!ready) this.cannotStart = `the span export thread cannot start (${this.script}): ${err.message}`;
+      this.stop(worker, this.cannotStart ?? `the span export thread failed: ${err.message}`);
+    });
     worker.on('exit', (code) => this.stop(worker, `the span export thread stopped (exit code ${code})`));
     return worker;
   }
@@ -100,4 +115,18 @@ export class WorkerSpanExporter implements SpanExporter {
     if (this.worker === worker) this.worker = undefined;
     for (const [id, waiting] of [...this.waiting]) if (waiting.worker === worker) this.settle(id, { type: 'failed', error });
   }
+}
+
+/**
+ * The process's flags for the thread, minus those that belong to its main script's input
+ * (`-e`/`-p` and their code, `--input-type`): given to a worker, they stop it from starting.
+ */
+export function threadExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    if (['-e', '--eval', '-p', '--print', '--input-type'].includes(flag)) i++; // and its value
+    else if (!/^--(eval|print|input-type)=/.test(flag)) kept.push(flag);
+  }
+  return kept;
 }
