@@ -1,39 +1,45 @@
 /**
- * The tracer every hop uses: the SDK's, asked only for spans that may be
- * recorded. A new trace is sampled here, by a coin of `ratio`, and a child of an
- * unsampled parent is unsampled (the SDK's parent-based rule); either way an
- * unrecorded span is just its ids, made without the SDK. At `sample: 0.01` that
- * is 99 requests in 100, whose span through the SDK (ids, the ratio sampler's
- * parse of the trace id, its context plumbing) took 1.8 % of the proxy's busy
- * CPU in a profile under load. The SDK keeps parent-based sampling for the rest,
- * with every root it sees recorded (parentBasedOnRoots).
+ * The tracer every hop uses: parent-based ratio sampling, as the SDK's
+ * ParentBased(TraceIdRatio) sampler decides it. A new trace is recorded by a
+ * coin of `ratio`; the child of a sampled parent is recorded, of an unsampled
+ * one not, whatever the ratio. Every span is a PorticoSpan (portico-span.ts):
+ * recorded ones go to the SDK's batch processor when they end; unrecorded ones
+ * are their ids alone. Going through the SDK's tracer cost an unsampled span
+ * 1.8 % of the proxy's busy CPU (ids, the ratio sampler's parse of the trace id,
+ * its context plumbing), and a recorded one the step that portico-span.ts
+ * gives the reasons for.
  */
 import { randomFillSync } from 'node:crypto';
-import { isSpanContextValid, ROOT_CONTEXT, trace, TraceFlags, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api';
-import { AlwaysOnSampler, ParentBasedSampler, type Sampler } from '@opentelemetry/sdk-trace';
-
-/** The SDK's sampler behind a HeadSampledTracer: the roots it is given were chosen already. */
-export function parentBasedOnRoots(): Sampler {
-  return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-}
+import { context as contextApi, isSpanContextValid, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Context, type Span, type SpanContext, type SpanOptions, type Tracer } from '@opentelemetry/api';
+import { PorticoSpan, type SpanOrigin } from './portico-span.js';
 
 export class HeadSampledTracer implements Tracer {
-  /** `sdk` must sample with parentBasedOnRoots(); `ratio` is the share of new traces recorded. */
-  constructor(private readonly sdk: Tracer, private readonly ratio: number) {}
+  /** `ratio` is the share of new traces recorded; recorded spans end in `origin.sink`. */
+  constructor(private readonly origin: SpanOrigin, private readonly ratio: number) {}
 
-  startSpan(name: string, options?: SpanOptions, context: Context = ROOT_CONTEXT): Span {
-    const parent = trace.getSpanContext(context);
+  startSpan(name: string, options: SpanOptions = {}, context: Context = ROOT_CONTEXT): Span {
+    const parent = options.root ? undefined : trace.getSpanContext(context);
+    let spanContext: SpanContext;
+    let recorded: boolean;
     if (parent === undefined || !isSpanContextValid(parent)) {
-      if (this.ratio < 1 && Math.random() >= this.ratio) return trace.wrapSpanContext({ traceId: randomId(16), spanId: randomId(8), traceFlags: TraceFlags.NONE });
-    } else if ((parent.traceFlags & TraceFlags.SAMPLED) === 0) {
-      return trace.wrapSpanContext({ traceId: parent.traceId, spanId: randomId(8), traceFlags: TraceFlags.NONE, ...(parent.traceState && { traceState: parent.traceState }) });
+      recorded = this.ratio >= 1 || (this.ratio > 0 && Math.random() < this.ratio);
+      spanContext = { traceId: randomId(16), spanId: randomId(8), traceFlags: recorded ? TraceFlags.SAMPLED : TraceFlags.NONE };
+    } else {
+      recorded = (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
+      spanContext = { traceId: parent.traceId, spanId: randomId(8), traceFlags: parent.traceFlags & TraceFlags.SAMPLED, ...(parent.traceState && { traceState: parent.traceState }) };
     }
-    return this.sdk.startSpan(name, options, context);
+    const validParent = parent !== undefined && isSpanContextValid(parent) ? parent : undefined;
+    return recorded
+      ? new PorticoSpan(spanContext, validParent, name, options.kind ?? SpanKind.INTERNAL, this.origin, options.startTime, options.attributes, options.links)
+      : new PorticoSpan(spanContext, validParent, name, options.kind ?? SpanKind.INTERNAL, undefined);
   }
 
-  startActiveSpan<F extends (span: Span) => unknown>(...args: [string, F] | [string, SpanOptions, F] | [string, SpanOptions, Context, F]): ReturnType<F> {
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, ...rest: [F] | [SpanOptions, F] | [SpanOptions, Context, F]): ReturnType<F> {
     // Portico passes parents explicitly and installs no context manager; kept for the Tracer interface.
-    return (this.sdk.startActiveSpan as (...a: unknown[]) => ReturnType<F>)(...args);
+    const fn = rest.pop() as F;
+    const [options, parent] = rest as [SpanOptions?, Context?];
+    const span = this.startSpan(name, options, parent ?? contextApi.active());
+    return contextApi.with(trace.setSpan(parent ?? contextApi.active(), span), fn as (span: Span) => ReturnType<F>, undefined, span);
   }
 }
 

@@ -1,8 +1,8 @@
 /**
- * OpenTelemetry tracing for one hop (the proxy, a backend): the SDK's tracer
- * provider with parent-based ratio sampling (new traces sampled in
- * HeadSampledTracer), batched OTLP/HTTP protobuf export from a thread of its
- * own (countedBatchProcessor, WorkerSpanExporter), and the hop's `service.name`. The exporter reads
+ * OpenTelemetry tracing for one hop (the proxy, a backend): parent-based ratio
+ * sampling and spans made in HeadSampledTracer, the SDK's batch processor
+ * (countedBatchProcessor), OTLP/HTTP protobuf export from a thread of its own
+ * (WorkerSpanExporter), and the hop's `service.name`. The exporter reads
  * OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout, compression, certificates)
  * and the resource OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, as the SDK
  * does everywhere. No context manager is installed: the request path passes
@@ -10,12 +10,11 @@
  */
 import type { Tracer } from '@opentelemetry/api';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { TracingConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { countedBatchProcessor, type ExportEvents } from './exporter.js';
-import { HeadSampledTracer, parentBasedOnRoots } from './head-sampled-tracer.js';
+import { HeadSampledTracer } from './head-sampled-tracer.js';
 import type { TracingCounters } from './metrics.js';
 import { WorkerSpanExporter } from './worker-exporter.js';
 
@@ -40,12 +39,9 @@ export function startTracing(config: TracingConfig, serviceName: string, counter
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName, [ATTR_SERVICE_VERSION]: VERSION, 'process.pid': process.pid }))
     .merge(detectResources({ detectors: [envDetector] }));
-  const provider = new TracerProvider({
-    resource,
-    sampler: parentBasedOnRoots(),
-    spanProcessors: [countedBatchProcessor(exporter, counters, events)],
-  });
-  return { tracer: new HeadSampledTracer(provider.getTracer('portico', VERSION), config.sample), config, shutdown: () => provider.shutdown() };
+  const processor = countedBatchProcessor(exporter, counters, events);
+  const tracer = new HeadSampledTracer({ sink: processor, resource, scope: { name: 'portico', version: VERSION } }, config.sample);
+  return { tracer, config, shutdown: () => processor.shutdown() };
 }
 
 /** How long a stopping process waits for its last spans to reach the collector. */
