@@ -188,8 +188,8 @@ describe('randomId', () => {
 
 describe('a recorded span’s limits (the SDK’s defaults)', () => {
   it('keeps 128 attributes and counts the rest; overwriting one is not a new one', () => {
-    const ended: ReadableSpan[] = [];
-    const t = new HeadSampledTracer({ sink: { onEnd: (span: ReadableSpan) => void ended.push(span) }, resource: resourceFromAttributes({}), scope: { name: 'portico' } }, 1);
+    const t = tracer(1);
+    const { ended } = t;
     const span = t.startSpan('GET');
     for (let i = 0; i < 130; i++) span.setAttribute(`a${i}`, i);
     span.setAttribute('a0', 'again');

@@ -18,28 +18,28 @@ export class HeadSampledTracer implements Tracer {
   constructor(private readonly origin: SpanOrigin, private readonly ratio: number) {}
 
   startSpan(name: string, options: SpanOptions = {}, context: Context = ROOT_CONTEXT): Span {
-    const parent = options.root ? undefined : trace.getSpanContext(context);
+    const found = options.root ? undefined : trace.getSpanContext(context);
+    const parent = found !== undefined && isSpanContextValid(found) ? found : undefined;
     let spanContext: SpanContext;
     let recorded: boolean;
-    if (parent === undefined || !isSpanContextValid(parent)) {
+    if (parent === undefined) {
       recorded = this.ratio >= 1 || (this.ratio > 0 && Math.random() < this.ratio);
       spanContext = { traceId: randomId(16), spanId: randomId(8), traceFlags: recorded ? TraceFlags.SAMPLED : TraceFlags.NONE };
     } else {
       recorded = (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
       spanContext = { traceId: parent.traceId, spanId: randomId(8), traceFlags: parent.traceFlags & TraceFlags.SAMPLED, ...(parent.traceState && { traceState: parent.traceState }) };
     }
-    const validParent = parent !== undefined && isSpanContextValid(parent) ? parent : undefined;
-    return recorded
-      ? new PorticoSpan(spanContext, validParent, name, options.kind ?? SpanKind.INTERNAL, this.origin, options.startTime, options.attributes, options.links)
-      : new PorticoSpan(spanContext, validParent, name, options.kind ?? SpanKind.INTERNAL, undefined);
+    // An unrecorded span (no origin) ignores the options past its kind.
+    return new PorticoSpan(spanContext, parent, name, options.kind ?? SpanKind.INTERNAL, recorded ? this.origin : undefined, options.startTime, options.attributes, options.links);
   }
 
   startActiveSpan<F extends (span: Span) => unknown>(name: string, ...rest: [F] | [SpanOptions, F] | [SpanOptions, Context, F]): ReturnType<F> {
     // Portico passes parents explicitly and installs no context manager; kept for the Tracer interface.
     const fn = rest.pop() as F;
-    const [options, parent] = rest as [SpanOptions?, Context?];
-    const span = this.startSpan(name, options, parent ?? contextApi.active());
-    return contextApi.with(trace.setSpan(parent ?? contextApi.active(), span), fn as (span: Span) => ReturnType<F>, undefined, span);
+    const [options, given] = rest as [SpanOptions?, Context?];
+    const parent = given ?? contextApi.active();
+    const span = this.startSpan(name, options, parent);
+    return contextApi.with(trace.setSpan(parent, span), fn as (span: Span) => ReturnType<F>, undefined, span);
   }
 }
 
