@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bestMedianRatio, centralQueue, openLoopJobs, roundRobin, type OpenLoopMix } from './queue-model.js';
+import { bestMedianRatio, centralQueue, costRankedQueue, openLoopJobs, roundRobin, type OpenLoopMix } from './queue-model.js';
 
 describe('ideal dispatchers', () => {
   // A dear job, then three cheap ones a millisecond apart, on two servers.
@@ -11,6 +11,17 @@ describe('ideal dispatchers', () => {
 
   it('a central queue sends every cheap job to the free server', () => {
     expect(centralQueue(jobs, 2)).toEqual([100, 1, 1, 1]);
+  });
+
+  it('a queue ranked by arrival plus cost lets cheap jobs overtake a dear one that came shortly before, not one that came long before', () => {
+    // One server busy until 10; a dear job waits from 1, cheap ones come at 2 and at 200.
+    const line = [{ at: 0, cost: 10 }, { at: 1, cost: 100 }, { at: 2, cost: 1 }, { at: 200, cost: 1 }];
+    expect(centralQueue(line, 1)).toEqual([10, 109, 109, 1]);
+    expect(costRankedQueue(line, 1)).toEqual([10, 110, 9, 1]);
+    // A dear job ranked at 1 + 100 = 101 goes before a cheap one that arrives at 150 while it waits.
+    const late = [{ at: 0, cost: 200 }, { at: 1, cost: 100 }, { at: 150, cost: 1 }];
+    expect(costRankedQueue(late, 1)).toEqual([200, 299, 151]);
+    expect(costRankedQueue(jobs, 2)).toEqual(centralQueue(jobs, 2));
   });
 });
 

@@ -40,6 +40,35 @@ export function centralQueue(jobs: readonly Job[], servers: number): number[] {
   return dispatch(jobs, servers, (free) => free.indexOf(Math.min(...free)));
 }
 
+/**
+ * One central line ranked by arrival plus cost, with the costs known (what Portico's
+ * `queue.priority: cost` approximates by learning them): when a server frees, the
+ * waiting job with the smallest `at + cost` starts there. A cheap job overtakes a dear
+ * one that came less than the dear one's cost before it; none waits longer than its
+ * own cost behind later ones.
+ */
+export function costRankedQueue(jobs: readonly Job[], servers: number): number[] {
+  const free = new Array<number>(servers).fill(0);
+  const latency = new Array<number>(jobs.length);
+  const waiting: number[] = [];
+  let next = 0;
+  while (next < jobs.length || waiting.length > 0) {
+    const s = free.indexOf(Math.min(...free));
+    // The server takes what waits when it frees; with nothing waiting, the next arrival.
+    const now = waiting.length > 0 ? free[s]! : Math.max(free[s]!, jobs[next]!.at);
+    while (next < jobs.length && jobs[next]!.at <= now) waiting.push(next++);
+    let best = 0;
+    for (let k = 1; k < waiting.length; k++) {
+      const a = jobs[waiting[k]!]!, b = jobs[waiting[best]!]!;
+      if (a.at + a.cost < b.at + b.cost) best = k;
+    }
+    const i = waiting.splice(best, 1)[0]!;
+    free[s] = now + jobs[i]!.cost;
+    latency[i] = free[s]! - jobs[i]!.at;
+  }
+  return latency;
+}
+
 export interface OpenLoopMix {
   /** Mean arrivals per second. */
   rate: number;

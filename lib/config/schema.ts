@@ -131,6 +131,13 @@ export const upstreamSchema = z.strictObject({
        * anyway (docs/decisions.md). "fifo": always oldest first, as HAProxy does.
        */
       order: z.enum(['adaptive', 'fifo']).default('adaptive'),
+      /**
+       * "cost": a waiter's place is its arrival plus the cost its target (method and URL) took
+       * in its last answers, so cheap calls do not wait behind dear ones that came a little
+       * earlier, and none waits more than its own cost behind later ones (issue 22,
+       * docs/decisions.md). "arrival": by arrival alone, as HAProxy does.
+       */
+      priority: z.enum(['cost', 'arrival']).default('cost'),
     })
     .prefault({}),
   health: z

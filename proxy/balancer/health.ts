@@ -88,9 +88,10 @@ export class HealthChecker {
       const text = await res.text();
       if (res.ok) {
         result = 'success';
-        const cap = autoCapOf(text);
-        if (cap !== undefined && cap !== server.reportedCap) {
-          server.reportedCap = cap;
+        const report = readyzReport(text);
+        if (report && (report.cap !== server.reportedCap || report.slots !== server.reportedSlots)) {
+          server.reportedCap = report.cap;
+          server.reportedSlots = report.slots;
           this.upstream.dispatch();
         }
       } else {
@@ -143,10 +144,15 @@ export function checkErrorOf(err: unknown): string {
 
 /** The `max_inflight: auto` cap a /readyz JSON body implies, if it reports its slots. */
 export function autoCapOf(body: string): number | undefined {
+  return readyzReport(body)?.cap;
+}
+
+/** The compute slots a /readyz JSON body reports, and the `max_inflight: auto` cap they imply; undefined when it reports none. */
+export function readyzReport(body: string): { slots: number; cap: number } | undefined {
   try {
     const { slots, queueSize } = JSON.parse(body) as { slots?: unknown; queueSize?: unknown };
     if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1) return undefined;
-    return autoCap(slots, typeof queueSize === 'number' ? queueSize : 0);
+    return { slots, cap: autoCap(slots, typeof queueSize === 'number' ? queueSize : 0) };
   } catch {
     return undefined;
   }

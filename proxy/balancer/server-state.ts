@@ -46,6 +46,14 @@ export class ServerState implements Candidate {
   lastFailure: string | undefined;
   /** The `max_inflight: auto` cap implied by the server's /readyz, when known. */
   reportedCap: number | undefined;
+  /** The compute slots its /readyz reports (a Portico backend), when known. */
+  reportedSlots: number | undefined;
+  /**
+   * This proxy's calls in flight there that are known to be dear (cost-model.ts). While
+   * there are any, it takes requests only into its free slots, not its queue: a request
+   * queued behind a dear call would wait for all of it (issue 22).
+   */
+  dearInflight = 0;
   consecutiveFailures = 0;
   /** Ejections in a row without a success in between: each doubles the next one. */
   ejections = 0;
@@ -106,7 +114,12 @@ export class ServerState implements Candidate {
   }
 
   get available(): boolean {
-    return this.inflight < this.cap && !this.stalled && this.up;
+    return this.inflight < (this.dearInflight > 0 ? Math.min(this.cap, this.slots) : this.cap) && !this.stalled && this.up;
+  }
+
+  /** Its compute slots for this proxy (divided between replicas), Infinity when it never said. */
+  get slots(): number {
+    return this.reportedSlots === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(this.reportedSlots / this.options.replicas));
   }
 
   get stalled(): boolean {

@@ -204,6 +204,108 @@ describe('Upstream: caps and the central queue', () => {
   });
 });
 
+describe('Upstream: the queue ranked by learnt cost (issue 22)', () => {
+  /** One server, cap 1, that has answered `cheap` in 10 ms and `dear` in 1000 ms; one call holding it. */
+  async function learnt(priority?: 'cost' | 'arrival') {
+    const clock = fakeClock();
+    const upstream = new Upstream(configOf({ queue: { size: 10, timeout: '10s', order: 'fifo', ...(priority ? { priority } : {}) } }, ['http://a']), { now: clock.fn });
+    const server = upstream.servers[0]!;
+    for (const [costKey, headersMs] of [['GET /cheap', 10], ['GET /dear', 1000]] as const) {
+      upstream.recordAttempt(await upstream.acquire({ costKey }), { kind: 'response', status: 200, retryAfter: undefined, headersMs }, { costKey });
+      upstream.release(server);
+    }
+    const held = await upstream.acquire({ costKey: 'GET /cheap' });
+    const order: string[] = [];
+    const wait = (name: string, costKey: string) => upstream.acquire({ costKey }).then((s) => { order.push(name); return s; });
+    /** Frees the server `times` times, each time letting the next waiter through. */
+    const serve = async (times: number) => {
+      for (let i = 0; i < times; i++) {
+        const served = order.length;
+        upstream.release(server);
+        while (order.length === served) await Promise.resolve();
+      }
+    };
+    return { clock, upstream, server, held, order, wait, serve };
+  }
+
+  it('serves a cheap call before a dear one that came a little earlier, and a cheap one that came long after the dear one after it', async () => {
+    const { clock, upstream, order, wait, serve } = await learnt();
+    void wait('dear', 'GET /dear');
+    clock.now += 5;
+    void wait('cheap 5 ms later', 'GET /cheap');
+    clock.now += 2000; // past the dear call's own cost: it may not be overtaken any more
+    void wait('cheap 2 s later', 'GET /cheap');
+    expect(upstream.stats().queue).toMatchObject({ depth: 3, priority: 'cost', costsLearnt: 2 });
+    await serve(3);
+    expect(order).toEqual(['cheap 5 ms later', 'dear', 'cheap 2 s later']);
+  });
+
+  it('ranks an unknown target by the upstream\'s average: after known cheap calls, before known dear ones', async () => {
+    const { order, wait, serve } = await learnt();
+    void wait('dear', 'GET /dear');
+    void wait('unknown', 'GET /cheap?cache-buster=1');
+    void wait('cheap', 'GET /cheap');
+    await serve(3);
+    expect(order).toEqual(['cheap', 'unknown', 'dear']);
+  });
+
+  it('with queue.priority arrival, serves by arrival alone', async () => {
+    const { clock, order, wait, serve } = await learnt('arrival');
+    void wait('dear', 'GET /dear');
+    clock.now += 5;
+    void wait('cheap', 'GET /cheap');
+    await serve(2);
+    expect(order).toEqual(['dear', 'cheap']);
+  });
+
+  it('a server computing a call known to be dear takes requests only into its free slots, not its queue, until the call ends', async () => {
+    const upstream = new Upstream(configOf({ max_inflight: 3 }, ['http://a', 'http://b']));
+    const [a, b] = upstream.servers as [ServerState, ServerState];
+    for (const server of [a, b]) server.reportedSlots = 1;
+    const answer = (server: ServerState, costKey: string, headersMs: number) =>
+      upstream.recordAttempt(server, { kind: 'response', status: 200, retryAfter: undefined, headersMs }, { costKey });
+    // Learnt: 30 cheap answers of 10 ms, a dear target of 1000 ms.
+    for (let i = 0; i < 30; i++) answer(a, 'GET /cheap', 10);
+    for (let i = 0; i < 3; i++) answer(a, 'GET /dear', 1000);
+    const dearCtx = { costKey: 'GET /dear' };
+    const dear = await upstream.acquire(dearCtx, undefined, new Set([b])); // on a
+    expect(dear).toBe(a);
+    expect(upstream.stats().servers[0]).toMatchObject({ inflight: 1, dear: 1 });
+    expect(a.available).toBe(false); // its one slot computes the dear call; its queue is closed
+    // Cheap requests go to b, up to b's cap, and then wait here rather than behind the dear call.
+    for (let i = 0; i < 3; i++) expect(await upstream.acquire({ costKey: 'GET /cheap' })).toBe(b);
+    const waiting = upstream.acquire({ costKey: 'GET /cheap' });
+    expect(upstream.queueDepth()).toBe(1);
+    // The dear call's headers come: a takes the waiting request.
+    upstream.recordAttempt(a, { kind: 'response', status: 200, retryAfter: undefined, headersMs: 1000 }, dearCtx);
+    upstream.release(a, dearCtx);
+    expect(await waiting).toBe(a);
+    expect(a.dearInflight).toBe(0);
+  });
+
+  it('without known slots, or with queue.priority arrival, a dear call closes nothing', async () => {
+    for (const [priority, slots] of [['cost', undefined], ['arrival', 1]] as const) {
+      const upstream = new Upstream(configOf({ max_inflight: 3, queue: { priority } }, ['http://a']));
+      const a = upstream.servers[0]!;
+      a.reportedSlots = slots;
+      for (let i = 0; i < 30; i++) upstream.recordAttempt(a, { kind: 'response', status: 200, retryAfter: undefined, headersMs: i < 27 ? 10 : 1000 }, { costKey: i < 27 ? 'c' : 'd' });
+      await upstream.acquire({ costKey: 'd' });
+      expect(a.available).toBe(true);
+    }
+  });
+
+  it('learns nothing from an uncapped server, where no queue forms, nor from failed answers', async () => {
+    const upstream = new Upstream(configOf({ max_inflight: 'auto' }, ['http://a']));
+    const server = await upstream.acquire({ costKey: 'GET /x' });
+    upstream.recordAttempt(server, { kind: 'response', status: 200, retryAfter: undefined, headersMs: 10 }, { costKey: 'GET /x' });
+    expect(upstream.stats().queue.costsLearnt).toBe(0);
+    const capped = new Upstream(configOf({}, ['http://a']));
+    const s = await capped.acquire({ costKey: 'GET /x' });
+    capped.recordAttempt(s, { kind: 'response', status: 502, retryAfter: undefined, headersMs: 10 }, { costKey: 'GET /x' });
+    expect(capped.stats().queue.costsLearnt).toBe(0);
+  });
+});
+
 describe('Upstream: passive health, back-pressure, slow start', () => {
   it('ejects a server after `failures` consecutive failures, for a time that doubles, and takes it back after', () => {
     const clock = fakeClock();

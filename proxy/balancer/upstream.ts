@@ -4,7 +4,9 @@
  * while that server is below its in-flight cap; otherwise it waits in the queue
  * and is dispatched the moment a slot frees, or is shed at once with 503 when
  * the queue is full, the wait runs past the queue timeout, or no server is up.
- * Oldest first, except under overload (`queue.order: adaptive`): see `newestFirst`.
+ * Oldest first, each waiter's arrival offset by its target's learnt cost
+ * (`queue.priority: cost`, cost-model.ts), except under overload
+ * (`queue.order: adaptive`): see `newestFirst`.
  * The policy only chooses among available servers (STYLE.md, undici's pool-base).
  */
 import type { UpstreamConfig } from '../../lib/config/load.js';
@@ -17,6 +19,7 @@ import { RetryBudget } from './retry-budget.js';
 import { ServerList } from './server-list.js';
 import type { ServerState } from './server-state.js';
 import { mayEject } from './passive-health.js';
+import { CostModel } from './cost-model.js';
 import { newestFirst } from './queue-order.js';
 import { ShedError, type ShedReason, shedMessage, Shedding } from './shedding.js';
 
@@ -30,23 +33,29 @@ export function dnsKey(entry: { name: string; port: number }): string {
 }
 
 interface Waiter {
-  ctx: PickContext;
+  ctx: AcquireContext;
   exclude: ReadonlySet<ServerState>;
   enqueuedAt: number;
+  /** Added to its arrival for its place in the queue: the predicted cost (ms), 0 by arrival alone, -Infinity when handed back. */
+  offsetMs: number;
   grant(server: ServerState): void;
   refuse(err: ShedError): void;
+}
+
+/** What the policy reads, and what the upstream writes back for the request's trace. */
+export interface AcquireContext extends PickContext {
+  /** How long the request waited in the queue, when it did (set when it was granted a server or shed). */
+  queuedMs?: number;
+  /** What the request's cost is learnt and predicted by (method and URL): see cost-model.ts. */
+  costKey?: string;
+  /** The server its attempt holds as a known dear call (ServerState.dearInflight), until the attempt ends. */
+  dearOn?: ServerState;
 }
 
 /**
  * How one attempt on a server ended, as the forwarder saw it: response headers
  * (any status), or an error, with whether the request may have reached the server.
  */
-/** What the policy reads, and what the upstream writes back for the request's trace. */
-export interface AcquireContext extends PickContext {
-  /** How long the request waited in the queue, when it did (set when it was granted a server or shed). */
-  queuedMs?: number;
-}
-
 export type AttemptResult =
   | { kind: 'response'; status: number; retryAfter: string | undefined; headersMs: number }
   | { kind: 'error'; code: string; sent: boolean; timedOut: boolean };
@@ -57,7 +66,11 @@ export type FailureReason = 'connect' | 'reset' | 'timeout' | 'status';
 export interface UpstreamStats {
   name: string;
   policy: string;
-  queue: { depth: number; size: number; timeoutMs: number; order: 'adaptive' | 'fifo'; newestFirst: boolean };
+  queue: {
+    depth: number; size: number; timeoutMs: number; order: 'adaptive' | 'fifo'; newestFirst: boolean;
+    /** How waiters are ranked, and how many targets' costs are learnt for it. */
+    priority: 'cost' | 'arrival'; costsLearnt: number;
+  };
   shed: Record<ShedReason, number>;
   /** Requests its servers handed back unstarted and the proxy sent again (issue 22). */
   givenBack: number;
@@ -73,6 +86,8 @@ export interface UpstreamStats {
     /** Requests it handed back unstarted; `stalled`: it did so lately, and takes no request until a call ends or its stall runs out. */
     givenBack: number;
     stalled: boolean;
+    /** This proxy's calls in flight there known to be dear: while any, it takes requests only into free slots. */
+    dear: number;
   }>;
 }
 
@@ -111,6 +126,8 @@ export class Upstream {
   private readonly options: HealthOptions;
   private readonly list: ServerList;
   private readonly queue: Waiter[] = [];
+  /** What each target costs, learnt from capped servers' answers (only where a queue can form). */
+  private readonly costs = new CostModel();
   /** Requests handed back unstarted by a server and sent again. */
   private givenBack = 0;
   private readonly shedding = new Shedding((reason) => shedMessage(reason, this.config, this.servers));
@@ -151,7 +168,7 @@ export class Upstream {
     if (!this.anyUp(exclude)) return Promise.reject(this.shed('no_server'));
     if (this.queue.length === 0 || givenBack) {
       const server = this.pick(ctx, exclude);
-      if (server) return Promise.resolve(this.take(server));
+      if (server) return Promise.resolve(this.take(server, ctx));
     }
     // A request handed back has waited already: it goes first, and a full queue does not refuse it.
     if (this.queue.length >= this.config.queue.size && !givenBack) return Promise.reject(this.shed('queue_full'));
@@ -164,6 +181,7 @@ export class Upstream {
       };
       const waiter: Waiter = {
         ctx, exclude, enqueuedAt: this.now(),
+        offsetMs: givenBack ? Number.NEGATIVE_INFINITY : this.config.queue.priority === 'cost' ? this.costs.predict(ctx.costKey) : 0,
         grant: (server) => {
           done();
           ctx.queuedMs = this.now() - waiter.enqueuedAt;
@@ -201,9 +219,12 @@ export class Upstream {
    * with Retry-After is back-pressure: the server is skipped briefly. Anything
    * else is a success and feeds the latency average.
    */
-  recordAttempt(server: ServerState, result: AttemptResult): void {
+  recordAttempt(server: ServerState, result: AttemptResult, ctx?: AcquireContext): void {
     server.endStall();
+    this.endDear(server, ctx);
     if (result.kind === 'response') {
+      // Costs matter only where requests can wait for a server; uncapped servers never make them.
+      if (result.status < 500 && Number.isFinite(server.cap)) this.costs.observe(ctx?.costKey, result.headersMs);
       this.events.onResponse?.(server, result.headersMs);
       if (result.status === 502 || result.status === 504) return this.recordFailure(server, `HTTP_${result.status}`, 'status');
       if (result.status === 503 && result.retryAfter !== undefined) {
@@ -230,52 +251,72 @@ export class Upstream {
    * (ServerState.stall), whatever its cap: sent back there at once, the request would
    * only be handed back again.
    */
-  giveBack(server: ServerState): void {
+  giveBack(server: ServerState, ctx?: AcquireContext): void {
     server.stall();
     server.givenBack++;
     this.givenBack++;
     this.events.onGivenBack?.(server);
-    this.release(server);
+    this.release(server, ctx);
   }
 
-  /** Gives the slot back and hands freed capacity to the queue, oldest first. */
-  release(server: ServerState): void {
+  /** Gives the slot back and hands freed capacity to the queue, in its order. */
+  release(server: ServerState, ctx?: AcquireContext): void {
     server.inflight--;
+    this.endDear(server, ctx);
     this.dispatch();
   }
 
   /**
-   * Serves queued requests, oldest first (newest first under overload, see
-   * `newestFirst`), while servers are available; refuses
-   * at once those for which no server is up (they would only wait out their
-   * timeout). A retry that may not go back to the free servers it already
-   * tried is passed over, not allowed to hold up the requests behind it.
+   * Serves queued requests in their order (see `nextWaiter`) while servers are
+   * available; refuses at once those for which no server is up (they would only
+   * wait out their timeout). A retry that may not go back to the free servers it
+   * already tried is passed over, not allowed to hold up the requests behind it.
    */
   dispatch(): void {
     if (this.queue.length === 0) return;
     const newest = this.newestFirst();
-    // Walk from the end served first. After a removal at i, the next to look at is at i
-    // oldest first (the rest shifted down) and at i - 1 newest first.
-    const step = newest ? -1 : 1;
-    const afterRemoval = newest ? -1 : 0;
-    for (let i = newest ? this.queue.length - 1 : 0; i >= 0 && i < this.queue.length;) {
+    let passedOver: Set<Waiter> | undefined;
+    for (;;) {
+      const i = this.nextWaiter(newest, passedOver);
+      if (i < 0) return;
       const waiter = this.queue[i]!;
       if (!this.anyUp(waiter.exclude)) {
         this.queue.splice(i, 1);
-        i += afterRemoval;
         waiter.refuse(this.shed('no_server'));
         continue;
       }
       const server = this.pick(waiter.ctx, waiter.exclude);
       if (!server) {
         if (waiter.exclude.size === 0) return; // nothing is free for anyone
-        i += step;
+        (passedOver ??= new Set()).add(waiter);
         continue;
       }
       this.queue.splice(i, 1);
-      i += afterRemoval;
-      waiter.grant(this.take(server));
+      waiter.grant(this.take(server, waiter.ctx));
     }
+  }
+
+  /**
+   * The waiter to serve next, by index (-1: none left but those passed over): the
+   * smallest arrival plus predicted cost, or under overload (newest first) the
+   * newest, then the cheapest. A request handed back goes first either way. The
+   * queue stays in arrival order; a scan per grant costs less than keeping it sorted
+   * two ways, at the queue sizes a proxy holds.
+   */
+  private nextWaiter(newest: boolean, passedOver: ReadonlySet<Waiter> | undefined): number {
+    let best = -1;
+    let bestRank = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.queue.length; i++) {
+      const waiter = this.queue[i]!;
+      if (passedOver?.has(waiter)) continue;
+      const rank = newest ? waiter.offsetMs - waiter.enqueuedAt : waiter.enqueuedAt + waiter.offsetMs;
+      // Ties: the earliest in the queue oldest first, the latest newest first.
+      if (rank < bestRank || (newest && rank === bestRank)) {
+        best = i;
+        bestRank = rank;
+      }
+    }
+    return best;
   }
 
   /** Whether the queue serves the newest first now (adaptive LIFO under overload: queue-order.ts). */
@@ -346,13 +387,16 @@ export class Upstream {
     return {
       name: this.config.name,
       policy: this.config.policy,
-      queue: { depth: this.queue.length, size: this.config.queue.size, timeoutMs: this.config.queue.timeout, order: this.config.queue.order, newestFirst: this.newestFirst() },
+      queue: {
+        depth: this.queue.length, size: this.config.queue.size, timeoutMs: this.config.queue.timeout, order: this.config.queue.order, newestFirst: this.newestFirst(),
+        priority: this.config.queue.priority, costsLearnt: this.costs.size,
+      },
       shed: { ...this.shedding.counts },
       givenBack: this.givenBack,
       servers: this.servers.map((s) => ({
         url: s.url, local: s.local, up: s.up, state: s.localState, healthy: s.healthy,
         inflight: s.inflight, cap: Number.isFinite(s.cap) ? s.cap : null, ejectedUntil: s.ejectedUntil > now ? s.ejectedUntil : null,
-        failures: s.consecutiveFailures, down: s.downReason(this.config.health.path), givenBack: s.givenBack, stalled: s.stalled,
+        failures: s.consecutiveFailures, down: s.downReason(this.config.health.path), givenBack: s.givenBack, stalled: s.stalled, dear: s.dearInflight,
       })),
     };
   }
@@ -375,9 +419,25 @@ export class Upstream {
     return config.servers.filter((s) => !(s.local && this.supervised));
   }
 
-  private take(server: ServerState): ServerState {
+  /**
+   * Counts the attempt on `server`. A call known to be dear (cost-model.ts) marks the
+   * server, which then takes requests only into free slots until the call ends: what
+   * would queue behind it waits here instead, where the next free server can take it.
+   */
+  private take(server: ServerState, ctx: AcquireContext): ServerState {
     server.inflight++;
+    if (this.config.queue.priority === 'cost' && this.costs.isDear(ctx.costKey)) {
+      server.dearInflight++;
+      ctx.dearOn = server;
+    }
     return server;
+  }
+
+  /** The attempt of `ctx` on `server` ended (its headers came, it failed, or it was released): it no longer holds the server as dear. */
+  private endDear(server: ServerState, ctx: AcquireContext | undefined): void {
+    if (ctx?.dearOn !== server) return;
+    server.dearInflight--;
+    ctx.dearOn = undefined;
   }
 
   private anyUp(exclude: ReadonlySet<ServerState>): boolean {

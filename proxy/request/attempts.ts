@@ -30,7 +30,8 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
   return async function fetchWithRetries(x, outgoing, upstream, body, clientGone) {
     const { retries, timeouts } = upstream.config;
     const method = x.req.method ?? 'GET';
-    const ctx: AcquireContext = { hashKey: hashKeyOf(x.req, x.client, upstream.config.hash.key), queuedMs: undefined };
+    // The cost key is the target as the upstream sees it: its cost is learnt from earlier answers (cost-model.ts).
+    const ctx: AcquireContext = { hashKey: hashKeyOf(x.req, x.client, upstream.config.hash.key), queuedMs: undefined, costKey: `${method} ${outgoing.path}` };
     const tried = new Set<ServerState>();
     upstream.retryBudget.recordRequest();
 
@@ -79,18 +80,18 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
         // Handed back unstarted: sent again at once, to a free server (issue 22). Not a failure, not a retry.
         outcome.body.resume();
         if (traced?.span) endAttempt(traced.span, { status: 503, givenBack: true });
-        upstream.giveBack(server);
+        upstream.giveBack(server, ctx);
         tried.delete(server);
         givenBack++;
         attempt--;
         continue;
       }
       if (outcome.kind === 'response') {
-        upstream.recordAttempt(server, outcome);
+        upstream.recordAttempt(server, outcome, ctx);
         if (outcome.status === 502 || outcome.status === 504) {
           log.warn({ id: x.id, upstream: x.upstream, server: server.url, status: outcome.status }, 'upstream attempt failed');
         }
-        outcome.whenDone(() => upstream.release(server));
+        outcome.whenDone(() => upstream.release(server, ctx));
         if (traced?.span) {
           const { span } = traced, response = outcome;
           outcome.whenDone(() => endAttempt(span, { status: response.status, bodyFailed: response.failed }));
@@ -98,7 +99,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
         x.answered = outcome;
         return { kind: 'response', response: outcome };
       }
-      upstream.release(server);
+      upstream.release(server, ctx);
       if (traced?.span) endAttempt(traced.span, { error: outcome.kind === 'client-gone' ? 'client_gone' : outcome.code });
       if (outcome.kind === 'client-gone') return { kind: 'gone' };
 
@@ -106,7 +107,7 @@ export function createAttempts(forwarder: Forwarder, metrics: ProxyMetrics, log:
         metrics.rejected.inc({ reason: 'body_too_large' });
         return { kind: 'problem', status: 413, detail: `the request body is larger than this route's limit`, close: true };
       }
-      upstream.recordAttempt(server, outcome);
+      upstream.recordAttempt(server, outcome, ctx);
       log.warn({ id: x.id, upstream: x.upstream, server: server.url, code: outcome.code, error: outcome.message }, 'upstream attempt failed');
       if (outcome.timedOut) return { kind: 'problem', status: 504, detail: `upstream server did not answer within ${timeouts.response} ms` };
       if (!mayRetry(method, outcome, body) || attempt >= retries.attempts) {
