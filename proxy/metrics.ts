@@ -66,7 +66,7 @@ export function createProxyMetrics(
   });
   perServer('portico_upstream_server_up', '1 when the server may receive requests (ready, healthy, not ejected, not pushing back).', (s) => (s.up ? 1 : 0));
   perServer('portico_upstream_server_inflight', 'Requests in flight to the server.', (s) => s.inflight);
-  perServer('portico_upstream_server_dear_inflight', 'Calls in flight to the server that its upstream knows to be dear (queue.priority: cost, issue 22); while above 0 the server takes requests only into free compute slots, not its queue.', (s) => s.dearInflight);
+  perServer('portico_upstream_server_dear_inflight', 'Calls in flight to the server that its upstream knows to be dear (queue.priority: cost, issue 22); while above 0 the server takes requests only into free compute slots, not its queue, until the call answers.', (s) => s.dearInflight);
   perServer('portico_upstream_server_max_inflight', 'The server\'s in-flight cap now (max_inflight or what its /readyz implies, reduced during slow start); +Inf when uncapped.', (s) => s.cap);
   new Gauge({
     name: 'portico_upstream_queue_depth', help: 'Requests waiting in the upstream\'s queue for a free server.',

@@ -134,7 +134,7 @@ export const upstreamSchema = z.strictObject({
       /**
        * "cost": a waiter's place is its arrival plus the cost its target (method and URL) took
        * in its last answers, so cheap calls do not wait behind dear ones that came a little
-       * earlier, and none waits more than its own cost behind later ones (issue 22,
+       * earlier, and a call is overtaken only by calls that arrive within its own cost after it (issue 22,
        * docs/decisions.md). "arrival": by arrival alone, as HAProxy does.
        */
       priority: z.enum(['cost', 'arrival']).default('cost'),

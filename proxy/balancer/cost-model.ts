@@ -4,8 +4,8 @@
  * answer that waited behind a dear call does not make a cheap target look dear.
  * The queue ranks a waiter by its arrival plus this prediction (HAProxy's
  * `set-priority-offset`, set from measurement instead of by hand): cheap calls
- * go before dear ones that came a little earlier, and no request waits more than
- * its own predicted cost behind later ones, so none starves.
+ * go before dear ones that came a little earlier, and a request is overtaken only
+ * by calls that arrive within its own predicted cost after it, so none starves.
  */
 import { LRUCache } from 'lru-cache';
 
@@ -66,10 +66,13 @@ export class CostModel {
     this.overallMs = this.overallMs === 0 ? ms : this.overallMs + OVERALL_ALPHA * (ms - this.overallMs);
     this.recent[this.seen % RECENT] = ms;
     this.seen++;
-    const n = Math.min(this.seen, RECENT);
-    this.recentSorted.set(n === RECENT ? this.recent : this.recent.subarray(0, n));
-    const sorted = this.recentSorted.subarray(0, n).sort(); // a typed array sorts numerically, in place
-    this.usualMs = sorted[n >> 1]!;
+    if (this.seen < RECENT) {
+      // The first few answers: a copy is fine here.
+      this.usualMs = this.recent.slice(0, this.seen).sort()[this.seen >> 1]!;
+    } else {
+      this.recentSorted.set(this.recent);
+      this.usualMs = this.recentSorted.sort()[RECENT >> 1]!; // typed arrays sort numerically, in place
+    }
     if (key === undefined || key.length > MAX_COST_KEY_LENGTH) return;
     let samples = this.byKey.get(key);
     if (!samples) {

@@ -49,9 +49,9 @@ export class ServerState implements Candidate {
   /** The compute slots its /readyz reports (a Portico backend), when known. */
   reportedSlots: number | undefined;
   /**
-   * This proxy's calls in flight there that are known to be dear (cost-model.ts). While
-   * there are any, it takes requests only into its free slots, not its queue: a request
-   * queued behind a dear call would wait for all of it (issue 22).
+   * This proxy's calls in flight there that are known to be dear (cost-model.ts), until
+   * they answer. While there are any, it takes requests only into its free slots, not its
+   * queue: a request queued behind a dear call would wait for all of it (issue 22).
    */
   dearInflight = 0;
   consecutiveFailures = 0;

@@ -221,7 +221,8 @@ export class Upstream {
    */
   recordAttempt(server: ServerState, result: AttemptResult, ctx?: AcquireContext): void {
     server.endStall();
-    this.endDear(server, ctx);
+    // The dear call answered: its server's queue opens now, not when its body has been read.
+    if (this.endDear(server, ctx)) this.dispatch();
     if (result.kind === 'response') {
       // Costs matter only where requests can wait for a server; uncapped servers never make them.
       if (result.status < 500 && Number.isFinite(server.cap)) this.costs.observe(ctx?.costKey, result.headersMs);
@@ -426,18 +427,23 @@ export class Upstream {
    */
   private take(server: ServerState, ctx: AcquireContext): ServerState {
     server.inflight++;
-    if (this.config.queue.priority === 'cost' && this.costs.isDear(ctx.costKey)) {
+    // Only a server whose slots are known can be closed down to them (a Portico backend's /readyz).
+    if (this.config.queue.priority === 'cost' && Number.isFinite(server.slots) && this.costs.isDear(ctx.costKey)) {
       server.dearInflight++;
       ctx.dearOn = server;
     }
     return server;
   }
 
-  /** The attempt of `ctx` on `server` ended (its headers came, it failed, or it was released): it no longer holds the server as dear. */
-  private endDear(server: ServerState, ctx: AcquireContext | undefined): void {
-    if (ctx?.dearOn !== server) return;
+  /**
+   * The attempt of `ctx` on `server` ended (its headers came, it failed, or it was released):
+   * it no longer holds the server as dear. Returns whether it did until now.
+   */
+  private endDear(server: ServerState, ctx: AcquireContext | undefined): boolean {
+    if (ctx?.dearOn !== server) return false;
     server.dearInflight--;
     ctx.dearOn = undefined;
+    return true;
   }
 
   private anyUp(exclude: ReadonlySet<ServerState>): boolean {
