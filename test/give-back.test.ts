@@ -24,20 +24,27 @@ async function timed(url: string): Promise<{ ms: number; status: number; pid: nu
   return { ms: performance.now() - started, status: res.status, pid: body.pid };
 }
 
-describe('give-back', () => {
-  it('a cheap call queued behind a dear one is handed back and served elsewhere; /status and the metrics count it', async () => {
-    const file = writeConfig(`listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
+/** A master with two one-slot pool backends, once both are up with the cap their /readyz reports. */
+async function startPool(): Promise<{ http: string; admin: string }> {
+  const file = writeConfig(`listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
 access_log: false
 pool: { processes: 2, base_port: 0, slots: 1 }
 routes: [ { path: /api/, upstream: inference } ]
 `);
-    const master = portico(['--config', file]);
-    running.push(master);
-    const ready = await master.waitForLog((l) => l.msg === 'portico ready', 20_000);
-    const http = `http://127.0.0.1:${ready.http as number}`;
-    const admin = `http://127.0.0.1:${ready.admin as number}`;
+  const master = portico(['--config', file]);
+  running.push(master);
+  const ready = await master.waitForLog((l) => l.msg === 'portico ready', 20_000);
+  const http = `http://127.0.0.1:${ready.http as number}`;
+  const admin = `http://127.0.0.1:${ready.admin as number}`;
+  type Status = { upstreams: Array<{ servers: Array<{ up: boolean; cap: number }> }> };
+  await waitUntil(async () => ((await getJson(`${admin}/status`)).body as Status).upstreams[0]!.servers.filter((s) => s.up && s.cap === 3).length === 2, 20_000, 'both backends up with their reported cap');
+  return { http, admin };
+}
+
+describe('give-back', () => {
+  it('a cheap call queued behind a dear one is handed back and served elsewhere; /status and the metrics count it', async () => {
+    const { http, admin } = await startPool();
     type Status = { upstreams: Array<{ givenBack: number; servers: Array<{ up: boolean; cap: number; givenBack: number }> }> };
-    await waitUntil(async () => ((await getJson(`${admin}/status`)).body as Status).upstreams[0]!.servers.filter((s) => s.up && s.cap === 3).length === 2, 20_000, 'both backends up with their reported cap');
     // Each backend learns its usual call time.
     for (let i = 0; i < 40; i++) await timed(`${http}/api/foo?val=${CHEAP}`);
 
@@ -60,20 +67,10 @@ routes: [ { path: /api/, upstream: inference } ]
   }, 60_000);
 
   it('once a target is known to be dear, nothing queues behind it at the backend: the cheap calls wait in the proxy and go to the free one', async () => {
-    const file = writeConfig(`listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
-access_log: false
-pool: { processes: 2, base_port: 0, slots: 1 }
-routes: [ { path: /api/, upstream: inference } ]
-`);
-    const master = portico(['--config', file]);
-    running.push(master);
-    const ready = await master.waitForLog((l) => l.msg === 'portico ready', 20_000);
-    const http = `http://127.0.0.1:${ready.http as number}`;
-    const admin = `http://127.0.0.1:${ready.admin as number}`;
+    const { http, admin } = await startPool();
     type Server = { up: boolean; cap: number; inflight: number; dear: number; givenBack: number };
     type Status = { upstreams: Array<{ queue: { priority: string; costsLearnt: number }; servers: Server[] }> };
     const status = async () => ((await getJson(`${admin}/status`)).body as Status).upstreams[0]!;
-    await waitUntil(async () => (await status()).servers.filter((s) => s.up && s.cap === 3).length === 2, 20_000, 'both backends up with their reported cap');
     for (let i = 0; i < 40; i++) await timed(`${http}/api/foo?val=${CHEAP}`);
     await timed(`${http}/api/foo?val=${DEAR}`); // learnt: this target is dear
     expect((await status()).queue).toMatchObject({ priority: 'cost', costsLearnt: 2 });

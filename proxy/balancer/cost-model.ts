@@ -24,35 +24,55 @@ export const DEAR_FACTOR = 4;
 /** Longer keys are not learnt (they are predicted with the average): bounds the table's memory. */
 export const MAX_COST_KEY_LENGTH = 512;
 
-/** The last SAMPLES answers of one key and their median, kept without allocating per answer. */
-class Samples {
-  private readonly ms = new Float64Array(SAMPLES);
-  private readonly sorted = new Float64Array(SAMPLES);
+/** The last `size` answers, also kept sorted (updated in place: nothing is allocated per answer). */
+class RecentAnswers {
+  private readonly ring: Float64Array;
+  /** The answers held, ascending, in its first `length` places. */
+  readonly sorted: Float64Array;
   private count = 0;
+
+  constructor(private readonly size: number) {
+    this.ring = new Float64Array(size);
+    this.sorted = new Float64Array(size);
+  }
+
+  get length(): number {
+    return Math.min(this.count, this.size);
+  }
+
+  add(ms: number): void {
+    let n = this.length;
+    if (this.count >= this.size) {
+      // Full: the oldest answer leaves the sorted places first.
+      const oldest = this.ring[this.count % this.size]!;
+      let i = this.sorted.indexOf(oldest);
+      for (n--; i < n; i++) this.sorted[i] = this.sorted[i + 1]!;
+    }
+    let j = n;
+    for (; j > 0 && this.sorted[j - 1]! > ms; j--) this.sorted[j] = this.sorted[j - 1]!;
+    this.sorted[j] = ms;
+    this.ring[this.count % this.size] = ms;
+    this.count++;
+  }
+}
+
+/** The last SAMPLES answers of one key and their median. */
+class Samples {
+  private readonly answers = new RecentAnswers(SAMPLES);
   median = 0;
 
   add(ms: number): void {
-    this.ms[this.count % SAMPLES] = ms;
-    this.count++;
-    const n = Math.min(this.count, SAMPLES);
-    // Insertion sort of at most five values into the scratch array.
-    for (let i = 0; i < n; i++) {
-      const v = this.ms[i]!;
-      let j = i;
-      for (; j > 0 && this.sorted[j - 1]! > v; j--) this.sorted[j] = this.sorted[j - 1]!;
-      this.sorted[j] = v;
-    }
-    this.median = n % 2 === 1 ? this.sorted[(n - 1) / 2]! : (this.sorted[n / 2 - 1]! + this.sorted[n / 2]!) / 2;
+    this.answers.add(ms);
+    const { sorted, length: n } = this.answers;
+    this.median = n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
   }
 }
 
 export class CostModel {
   private readonly byKey: LRUCache<string, Samples>;
   private overallMs = 0;
-  private readonly recent = new Float64Array(RECENT);
-  private readonly recentSorted = new Float64Array(RECENT);
-  private seen = 0;
-  /** The median of the last RECENT answers, all keys: the usual call. */
+  /** The last RECENT answers, all keys: their median is the usual call. */
+  private readonly recent = new RecentAnswers(RECENT);
   private usualMs = 0;
 
   /** @example const costs = new CostModel(4096); costs.observe('GET /api/foo?val=3', 12); costs.predict('GET /api/foo?val=3') // 12 */
@@ -64,15 +84,8 @@ export class CostModel {
   observe(key: string | undefined, ms: number): void {
     if (!(ms >= 0) || !Number.isFinite(ms)) return;
     this.overallMs = this.overallMs === 0 ? ms : this.overallMs + OVERALL_ALPHA * (ms - this.overallMs);
-    this.recent[this.seen % RECENT] = ms;
-    this.seen++;
-    if (this.seen < RECENT) {
-      // The first few answers: a copy is fine here.
-      this.usualMs = this.recent.slice(0, this.seen).sort()[this.seen >> 1]!;
-    } else {
-      this.recentSorted.set(this.recent);
-      this.usualMs = this.recentSorted.sort()[RECENT >> 1]!; // typed arrays sort numerically, in place
-    }
+    this.recent.add(ms);
+    this.usualMs = this.recent.sorted[this.recent.length >> 1]!;
     if (key === undefined || key.length > MAX_COST_KEY_LENGTH) return;
     let samples = this.byKey.get(key);
     if (!samples) {
@@ -97,7 +110,7 @@ export class CostModel {
    * DEAR_FACTOR usual calls. A key never seen is not (nothing says so).
    */
   isDear(key: string | undefined): boolean {
-    if (key === undefined || this.seen < RECENT / 4) return false;
+    if (key === undefined || this.recent.length < RECENT / 4) return false;
     const samples = this.byKey.get(key);
     return samples !== undefined && samples.median > DEAR_FACTOR * this.usualMs;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { autoCap, autoCapOf } from './health.js';
+import { autoCap, readyzReport } from './health.js';
 
 describe('max_inflight: auto from /readyz', () => {
   it.each([
@@ -11,7 +11,7 @@ describe('max_inflight: auto from /readyz', () => {
     ['{"slots":0}', undefined],
     ['{"slots":1.5}', undefined],
     ['not json', undefined],
-  ])('%s → %s', (body, cap) => expect(autoCapOf(body)).toBe(cap));
+  ])('%s → %s', (body, cap) => expect(readyzReport(body)?.cap).toBe(cap));
 
   it('adds one request per server only when the server can queue it', () => {
     expect(autoCap(3, 0)).toBe(3);

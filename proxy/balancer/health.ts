@@ -142,11 +142,6 @@ export function checkErrorOf(err: unknown): string {
   return code ? `${code}: ${cause.message}` : cause.message;
 }
 
-/** The `max_inflight: auto` cap a /readyz JSON body implies, if it reports its slots. */
-export function autoCapOf(body: string): number | undefined {
-  return readyzReport(body)?.cap;
-}
-
 /** The compute slots a /readyz JSON body reports, and the `max_inflight: auto` cap they imply; undefined when it reports none. */
 export function readyzReport(body: string): { slots: number; cap: number } | undefined {
   try {

@@ -300,7 +300,8 @@ export class Upstream {
   /**
    * The waiter to serve next, by index (-1: none left but those passed over): the
    * smallest arrival plus predicted cost, or under overload (newest first) the
-   * newest, then the cheapest. A request handed back goes first either way. The
+   * newest, each arrival counted its predicted cost earlier. A request handed back
+   * goes first either way. The
    * queue stays in arrival order; a scan per grant costs less than keeping it sorted
    * two ways, at the queue sizes a proxy holds.
    */
