@@ -17,7 +17,7 @@ import { parseDocument } from 'yaml';
 import { startNginxServer } from '../bench/anchors.js';
 import { freePort, installed } from '../bench/tools.js';
 import { DEFAULT_CONFIG_FILE } from '../lib/config/load.js';
-import { getJson, ROOT, runProxy, writeConfig, type RunningProxy } from './helpers.js';
+import { getJson, portico, ROOT, runProxy, waitUntil, writeConfig, type PorticoProcess, type RunningProxy } from './helpers.js';
 
 const stops: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
@@ -45,6 +45,15 @@ async function proxyInFront(servers: string[], route?: Record<string, unknown>):
   const running = await runProxy(writeConfig(shippedWith(servers, route)));
   stops.push(() => running.proc.stop());
   return { ...running, base: `http://127.0.0.1:${running.port}/o` };
+}
+
+/** Kills `child` when the suite ends, waiting for its exit. */
+function killedAfterAll(child: ChildProcess): void {
+  stops.push(async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  });
 }
 
 /**
@@ -80,11 +89,7 @@ http.server.ThreadingHTTPServer.request_queue_size = 128
 http.server.ThreadingHTTPServer(("127.0.0.1", ${port}), Slow).serve_forever()
 `;
   const child: ChildProcess = spawn('python3', ['-c', script], { stdio: ['ignore', 'ignore', 'inherit'] });
-  stops.push(async () => {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  });
+  killedAfterAll(child);
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     if (await fetch(url).then(() => true, () => false)) return url;
@@ -148,6 +153,91 @@ describe('in front of Python\'s threaded http.server (1 s per request)', () => {
     const status = await getJson(`${admin}/status`);
     const server = status.body.upstreams.find((u: { name: string }) => u.name === 'origin').servers[0];
     expect(server).toMatchObject({ url: origin, cap: null, healthy: true, up: true });
+  });
+});
+
+/**
+ * `python3 -m http.server` serving `dir` (Debian's, unchanged); `gets()` lists the paths it was asked
+ * for, from its own request log.
+ */
+async function pythonFileServer(dir: string): Promise<{ url: string; gets: () => string[] }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn('python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (chunk: Buffer) => { log += chunk.toString(); });
+  killedAfterAll(child);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (await fetch(`${url}/`).then((r) => r.text().then(() => true), () => false)) {
+      return { url, gets: () => [...log.matchAll(/"GET (\S+) HTTP/g)].map((m) => m[1]!) };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('python3 -m http.server did not start');
+}
+
+/**
+ * The shipped config with no local pool and `url` as the pool's upstream's only server (what a
+ * user who reads "add backends here" does with an origin of their own), run as `npm start` runs it.
+ */
+async function masterWithPoolServer(url: string): Promise<{ proc: PorticoProcess; http: string; admin: string }> {
+  const doc = parseDocument(readFileSync(DEFAULT_CONFIG_FILE, 'utf8'));
+  doc.setIn(['listen', 'http'], '127.0.0.1:0');
+  doc.setIn(['listen', 'https'], '127.0.0.1:0');
+  doc.setIn(['listen', 'admin'], '127.0.0.1:0');
+  doc.setIn(['pool', 'processes'], 0);
+  doc.setIn(['upstreams', 'inference', 'servers'], doc.createNode([url]));
+  const routes = doc.get('routes') as { items: unknown[] };
+  doc.setIn(['routes', routes.items.length - 1, 'static'], join(ROOT, 'static'));
+  const proc = portico(['--config', writeConfig(doc.toString())]);
+  stops.push(() => proc.stop());
+  const ready = await proc.waitForLog((l) => l.msg === 'portico ready', 20_000);
+  return { proc, http: `http://127.0.0.1:${ready.http as number}`, admin: `http://127.0.0.1:${ready.admin as number}` };
+}
+
+type PoolServer = { url: string; up: boolean; healthy: boolean; cap: number | null; plainHttp?: string };
+async function poolServer(admin: string): Promise<PoolServer> {
+  const { body } = await getJson(`${admin}/status`);
+  return body.upstreams.find((u: { name: string }) => u.name === 'inference').servers[0];
+}
+
+// The pool's upstream checks /readyz by default, as its servers are meant to be Portico backends.
+// A server there that is not one used to fail that check and take every request down with it (503).
+describe('an origin listed in the pool\'s upstream itself (pool.processes: 0)', () => {
+  it('python -m http.server (its /readyz is 404): served, uncapped, and checked once only', async () => {
+    const dir = join(writeConfig(''), '..', 'site');
+    mkdirSync(join(dir, 'api'), { recursive: true });
+    writeFileSync(join(dir, 'api', 'hello.txt'), 'hello');
+    const origin = await pythonFileServer(dir);
+    const { proc, http, admin } = await masterWithPoolServer(origin.url);
+    await waitUntil(async () => (await poolServer(admin)).plainHttp !== undefined, 10_000, 'the check to find it is a plain HTTP server');
+    // Past the checks' fall (2 × 1 s) that used to take it down.
+    await new Promise((r) => setTimeout(r, 2500));
+    const res = await fetch(`${http}/api/hello.txt`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('hello');
+    expect(await poolServer(admin)).toMatchObject({ up: true, healthy: true, cap: null, plainHttp: 'GET /readyz answered 404' });
+    expect(origin.gets().filter((p) => p === '/readyz')).toEqual(['/readyz']);
+    const said = await proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('server is not a Portico backend'));
+    expect(said.msg).toContain('not actively checked (set health.path to check it)');
+  });
+
+  it('python -m http.server with a readyz file: uncapped, and its /readyz stays its readiness check', async () => {
+    const dir = join(writeConfig(''), '..', 'site');
+    mkdirSync(join(dir, 'api'), { recursive: true });
+    writeFileSync(join(dir, 'readyz'), 'ready');
+    writeFileSync(join(dir, 'api', 'hello.txt'), 'hello');
+    const origin = await pythonFileServer(dir);
+    const { http, admin } = await masterWithPoolServer(origin.url);
+    await waitUntil(async () => (await poolServer(admin)).plainHttp !== undefined, 10_000, 'the check to find it is a plain HTTP server');
+    await new Promise((r) => setTimeout(r, 2500));
+    const res = await fetch(`${http}/api/hello.txt`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('hello');
+    const server = await poolServer(admin);
+    expect(server).toMatchObject({ up: true, healthy: true, cap: null });
+    expect(server.plainHttp).toMatch(/^its GET \/readyz answers 200 without the compute slots/);
+    expect(origin.gets().filter((p) => p === '/readyz').length).toBeGreaterThanOrEqual(2);
   });
 });
 

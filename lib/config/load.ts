@@ -44,8 +44,12 @@ export interface UpstreamTls {
 type ParsedUpstream = ParsedConfig['upstreams'][string];
 
 export type UpstreamConfig = Omit<ParsedUpstream, 'servers' | 'tls' | 'health'> & {
-  /** `path` resolved: the pool's upstream checks /readyz unless told otherwise, others nothing ("" = no active checks). */
-  health: ParsedUpstream['health'] & { path: string };
+  /**
+   * `path` resolved: the pool's upstream checks /readyz unless told otherwise, others nothing ("" = no active checks).
+   * `readyzByDefault`: the path is that default, not the user's; a listed server that answers it
+   * as no Portico backend does is then treated as a plain HTTP server (proxy/balancer/health.ts).
+   */
+  health: ParsedUpstream['health'] & { path: string; readyzByDefault: boolean };
   tls: UpstreamTls | undefined;
   name: string;
   servers: UpstreamServer[];
@@ -194,7 +198,8 @@ function resolveConfig(parsed: ParsedConfig, file: string, env: NodeJS.ProcessEn
   for (const [name, u] of Object.entries(parsed.upstreams)) {
     const listed = u.servers.flatMap((s) => (s.url !== undefined ? [{ url: s.url, weight: s.weight, local: false }] : []));
     const dns = u.servers.flatMap((s) => (s.dns !== undefined ? [{ name: s.dns, port: s.port!, weight: s.weight }] : []));
-    const health = { ...u.health, path: u.health.path ?? defaultHealthPath(name, pool.upstream) };
+    const path = u.health.path ?? defaultHealthPath(name, pool.upstream);
+    const health = { ...u.health, path, readyzByDefault: u.health.path === undefined && path !== '' };
     upstreams.set(name, { ...u, health, tls: resolveUpstreamTls(u.tls, dir, file, `upstreams.${name}.tls`), name, servers: listed, dns });
   }
   const poolUpstream = upstreams.get(pool.upstream) ?? defaultPoolUpstream(pool.upstream);
@@ -231,7 +236,7 @@ function defaultHealthPath(upstream: string, poolUpstream: string): string {
 /** The pool's upstream when the file does not list it: the schema's defaults. */
 function defaultPoolUpstream(name: string): UpstreamConfig {
   const parsed = upstreamSchema.parse({});
-  return { ...parsed, health: { ...parsed.health, path: defaultHealthPath(name, name) }, tls: undefined, name, servers: [], dns: [] };
+  return { ...parsed, health: { ...parsed.health, path: defaultHealthPath(name, name), readyzByDefault: true }, tls: undefined, name, servers: [], dns: [] };
 }
 
 /** The state directory: the config's `state_dir`, else systemd's $STATE_DIRECTORY (its first path), else .portico beside the config. */

@@ -1,5 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { autoCap, readyzReport } from './health.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { UpstreamConfig } from '../../lib/config/load.js';
+import { upstreamSchema } from '../../lib/config/schema.js';
+import { autoCap, HealthChecker, readyzReport, type HealthEvents } from './health.js';
+import { Upstream, type ServerState } from './upstream.js';
 
 describe('max_inflight: auto from /readyz', () => {
   it.each([
@@ -27,5 +32,93 @@ describe('max_inflight: auto from /readyz', () => {
     for (const [slots, queue] of [[1, 5], [1, 6], [2, 6], [4, 10], [3, 20]] as const) {
       expect(2 * autoCap(slots, queue)).toBeLessThanOrEqual(slots + queue);
     }
+  });
+});
+
+/**
+ * The default /readyz check of the pool's upstream against servers that are not Portico
+ * backends: each answer below is a real HTTP server's on a real socket.
+ */
+describe('the default /readyz check on a server that is not a Portico backend', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => { s.closeAllConnections(); s.close(resolve); })));
+  });
+
+  /** A server answering its /readyz with `status` and `body`; counts the checks it got. */
+  async function answering(status: number, body = 'no such page'): Promise<{ url: string; checks: () => number }> {
+    let checks = 0;
+    const server = createServer((req, res) => {
+      if (req.url === '/readyz') checks++;
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, checks: () => checks };
+  }
+
+  /** The pool's upstream as load.ts makes it (`readyzByDefault` unless a path is given), with a default cap of 3. */
+  function poolUpstream(url: string, { local = false, path }: { local?: boolean; path?: string } = {}): Upstream {
+    const parsed = upstreamSchema.parse({ health: { rise: 1, fall: 1, ...(path !== undefined && { path }) } });
+    const config: UpstreamConfig = {
+      ...parsed, health: { ...parsed.health, path: path ?? '/readyz', readyzByDefault: path === undefined },
+      tls: undefined, name: 'inference', servers: [{ url, weight: 1, local }], dns: [],
+    };
+    return new Upstream(config, { defaultCap: 3 });
+  }
+
+  async function checkedTwice(upstream: Upstream, events: HealthEvents = {}): Promise<ServerState> {
+    const checker = new HealthChecker(upstream, events);
+    await checker.round();
+    await checker.round();
+    checker.stop();
+    return upstream.servers[0]!;
+  }
+
+  it('takes a server whose /readyz is 404 into rotation at once, uncapped, and checks it no more', async () => {
+    const origin = await answering(404);
+    const said: string[] = [];
+    const server = await checkedTwice(poolUpstream(origin.url), { onPlainHttp: (_u, _s, why, checked) => said.push(`${why}; checked: ${checked}`) });
+    expect(server.up).toBe(true);
+    expect(server.cap).toBe(Number.POSITIVE_INFINITY);
+    expect(server.plainHttp).toBe('GET /readyz answered 404');
+    expect(said).toEqual(['GET /readyz answered 404; checked: false']);
+    expect(origin.checks()).toBe(1);
+  });
+
+  it.each([401, 403, 405])('treats a %i the same way: a Portico backend never answers its /readyz with a client error', async (status) => {
+    const server = await checkedTwice(poolUpstream((await answering(status)).url));
+    expect(server.up).toBe(true);
+    expect(server.unchecked).toBe(true);
+  });
+
+  it('keeps checking a server whose /readyz answers 200 without slots, and leaves it uncapped', async () => {
+    const origin = await answering(200, 'ok');
+    const server = await checkedTwice(poolUpstream(origin.url));
+    expect(server.up).toBe(true);
+    expect(server.cap).toBe(Number.POSITIVE_INFINITY);
+    expect(server.plainHttp).toMatch(/answers 200 without the compute slots/);
+    expect(origin.checks()).toBe(2);
+  });
+
+  it('caps a server whose /readyz reports slots, as a Portico backend', async () => {
+    const server = await checkedTwice(poolUpstream((await answering(200, '{"slots":2,"queueSize":6}')).url));
+    expect(server.cap).toBe(4);
+    expect(server.plainHttp).toBeUndefined();
+  });
+
+  it.each([
+    ['a 503 (a backend that is not ready)', 503, {}],
+    ['a 429 (try later)', 429, {}],
+    ['a 404 from a local backend (something else on its port)', 404, { local: true }],
+    ['a 404 on a path the user set', 404, { path: '/readyz' }],
+  ])('counts %s as a failed check', async (_what, status, options) => {
+    const origin = await answering(status);
+    const server = await checkedTwice(poolUpstream(origin.url, options));
+    expect(server.healthy).toBe(false);
+    expect(server.healthProblem).toBe(String(status));
+    expect(server.plainHttp).toBeUndefined();
+    expect(Number.isFinite(server.cap)).toBe(true); // capped (slow start holds it at 1 while it is down)
+    expect(origin.checks()).toBe(2);
   });
 });

@@ -3,6 +3,14 @@
  * interval; `fall` failures in a row take it out, `rise` successes bring it back
  * (HAProxy's check/rise/fall). A /readyz body's `slots` and `queueSize` set the
  * server's cap for `max_inflight: auto` (see autoCap).
+ *
+ * The pool's upstream checks /readyz by default, because its servers are meant to be
+ * Portico backends. A server listed there that is not one must still work as nginx would
+ * serve it, so the answer to that default check decides, per server:
+ * - a client error (404: no such path) means it has no readiness check: it is taken into
+ *   rotation at once, never checked again, and uncapped;
+ * - a success without `slots` is a readiness check of its own: still checked, uncapped.
+ * Local backends, and any path the user set, keep the plain rule: not 2xx is a failure.
  */
 import { fetchWithTls } from '../forward/upstream-tls.js';
 import type { ServerState, Upstream } from './upstream.js';
@@ -13,7 +21,12 @@ export interface HealthEvents {
   onCheck?(upstream: string, server: string, result: CheckResult): void;
   /** The server changed state after rise/fall checks; `problem` says why the last check failed (when it went down). */
   onChange?(upstream: string, server: string, healthy: boolean, problem: string | undefined): void;
+  /** The default check found the server is not a Portico backend (`why`); `checked`: whether checks go on. */
+  onPlainHttp?(upstream: string, server: string, why: string, checked: boolean): void;
 }
+
+/** Statuses that say "try again later", not "no such thing here": they stay failures. */
+const TRANSIENT_CLIENT_ERRORS = new Set([408, 425, 429]);
 
 interface Streak {
   successes: number;
@@ -57,7 +70,7 @@ export class HealthChecker {
     clearTimeout(this.timer);
     do {
       this.again = false;
-      await Promise.all(this.upstream.servers.map((server) => this.check(server)));
+      await Promise.all(this.upstream.servers.map((server) => (this.skips(server) ? undefined : this.check(server))));
     } while (this.again && !this.stopped);
     this.running = false;
     if (this.stopped || !this.upstream.config.health.path) return;
@@ -79,8 +92,14 @@ export class HealthChecker {
     return transitioning ? Math.min(interval, Math.max(50, Math.min(250, interval / 4))) : interval;
   }
 
+  /** A server found to have no readiness check by the default path; a path the user sets checks it again. */
+  private skips(server: ServerState): boolean {
+    return server.unchecked && this.upstream.config.health.readyzByDefault;
+  }
+
   private async check(server: ServerState): Promise<void> {
-    const { path, timeout, rise, fall } = this.upstream.config.health;
+    const { path, timeout, rise, fall, readyzByDefault } = this.upstream.config.health;
+    const mayBePlain = readyzByDefault && !server.local;
     let result: CheckResult = 'failure';
     let problem: string | undefined;
     try {
@@ -92,8 +111,15 @@ export class HealthChecker {
         if (report && (report.cap !== server.reportedCap || report.slots !== server.reportedSlots)) {
           server.reportedCap = report.cap;
           server.reportedSlots = report.slots;
+          server.plainHttp = undefined;
           this.upstream.dispatch();
         }
+        if (!report && mayBePlain && server.plainHttp === undefined && server.reportedCap === undefined) {
+          this.plainHttp(server, `its GET ${path} answers ${res.status} without the compute slots a Portico backend reports`, true);
+        }
+      } else if (mayBePlain && res.status >= 400 && res.status < 500 && !TRANSIENT_CLIENT_ERRORS.has(res.status)) {
+        if (!this.stopped) this.takeUnchecked(server, `GET ${path} answered ${res.status}`);
+        return;
       } else {
         problem = String(res.status);
       }
@@ -115,6 +141,24 @@ export class HealthChecker {
       server.healthProblem = problem;
       if (server.healthy && streak.failures >= fall) this.setHealthy(server, false);
     }
+  }
+
+  private plainHttp(server: ServerState, why: string, checked: boolean): void {
+    server.plainHttp = why;
+    this.upstream.dispatch(); // uncapped now: waiters may go at once
+    this.events.onPlainHttp?.(this.upstream.config.name, server.url, why, checked);
+  }
+
+  /** A server without a readiness check: in rotation now, as in an upstream without checks. */
+  private takeUnchecked(server: ServerState, why: string): void {
+    server.unchecked = true;
+    this.streaks.delete(server);
+    server.healthProblem = undefined;
+    if (!server.healthy) {
+      server.healthy = true;
+      server.markUp();
+    }
+    this.plainHttp(server, why, false);
   }
 
   private setHealthy(server: ServerState, healthy: boolean): void {

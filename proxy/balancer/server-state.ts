@@ -49,6 +49,14 @@ export class ServerState implements Candidate {
   /** The compute slots its /readyz reports (a Portico backend), when known. */
   reportedSlots: number | undefined;
   /**
+   * Why it is treated as a plain HTTP server although listed where Portico backends are
+   * ("GET /readyz answered 404"): its answer to the default check was not a Portico backend's.
+   * Such a server is uncapped under `auto`, as in any other upstream (health.ts).
+   */
+  plainHttp: string | undefined;
+  /** It has no readiness check to GET (the default path answered a client error): not actively checked. */
+  unchecked = false;
+  /**
    * This proxy's calls in flight there that are known to be dear (cost-model.ts), until
    * they answer. While there are any, it takes requests only into its free slots, not its
    * queue: a request queued behind a dear call would wait for all of it (issue 22).
@@ -99,11 +107,11 @@ export class ServerState implements Candidate {
   /**
    * The in-flight cap now: max_inflight (or the cap its /readyz implies), reduced during slow
    * start. Infinity for a server that never said what it can take (`auto`, not a Portico
-   * backend): such a server is uncapped, and slow start ramps only its weight.
+   * backend, or `plainHttp`): such a server is uncapped, and slow start ramps only its weight.
    */
   get cap(): number {
     const full = this.options.maxInflight === 'auto'
-      ? Math.max(1, Math.floor((this.reportedCap ?? this.options.defaultCap) / this.options.replicas))
+      ? Math.max(1, Math.floor((this.reportedCap ?? (this.plainHttp === undefined ? this.options.defaultCap : Number.POSITIVE_INFINITY)) / this.options.replicas))
       : this.options.maxInflight;
     if (full === Number.POSITIVE_INFINITY) return full;
     return Math.max(1, Math.floor(full * this.slowStartFactor()));

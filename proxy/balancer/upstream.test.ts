@@ -10,7 +10,7 @@ function configOf(overrides: Overrides = {}, urls = ['http://a', 'http://b']): U
   const parsed = upstreamSchema.parse({ policy: 'round-robin', max_inflight: 1, queue: { size: 2, timeout: '200ms' }, ...overrides });
   return {
     ...parsed,
-    health: { ...parsed.health, path: parsed.health.path ?? '' },
+    health: { ...parsed.health, path: parsed.health.path ?? '', readyzByDefault: false },
     tls: undefined,
     name: 'u',
     servers: urls.map((url) => ({ url, weight: 1, local: false })),

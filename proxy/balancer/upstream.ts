@@ -88,6 +88,8 @@ export interface UpstreamStats {
     stalled: boolean;
     /** This proxy's calls in flight there known to be dear: while any, it takes requests only into free slots. */
     dear: number;
+    /** Why a server listed with Portico backends is treated as a plain HTTP server (uncapped; unchecked if it has no /readyz), when it is. */
+    plainHttp?: string;
   }>;
 }
 
@@ -399,6 +401,7 @@ export class Upstream {
         url: s.url, local: s.local, up: s.up, state: s.localState, healthy: s.healthy,
         inflight: s.inflight, cap: Number.isFinite(s.cap) ? s.cap : null, ejectedUntil: s.ejectedUntil > now ? s.ejectedUntil : null,
         failures: s.consecutiveFailures, down: s.downReason(this.config.health.path), givenBack: s.givenBack, stalled: s.stalled, dear: s.dearInflight,
+        ...(s.plainHttp !== undefined && { plainHttp: s.plainHttp }),
       })),
     };
   }
