@@ -66,8 +66,8 @@ export function buildState(config: PorticoConfig, { supervised, metrics, log, fe
         if (healthy) log.info({ upstream: up, server }, 'server passed its health checks: back in rotation');
         else log.warn({ upstream: up, server, check: `GET ${upstream.config.health.path}`, problem }, `server failed its health checks: GET ${upstream.config.health.path}: ${problem ?? 'failed'}`);
       },
-      onPlainHttp: (up, server, why, checked) => log.info({ upstream: up, server, why },
-        `server is not a Portico backend (${why}): serving it as a plain HTTP server, uncapped${checked ? '' : ' and not actively checked (set health.path to check it)'}`),
+      onPlainHttp: (up, server, why, checked, cap) => log.info({ upstream: up, server, why },
+        `server is not a Portico backend (${why}): serving it as a plain HTTP server${cap === Number.POSITIVE_INFINITY ? ', uncapped' : ''}${checked ? '' : ', not actively checked (set health.path to check it)'}`),
     });
     checker.start();
     upstreams.set(name, upstream);

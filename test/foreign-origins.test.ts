@@ -204,7 +204,7 @@ async function poolServer(admin: string): Promise<PoolServer> {
 // The pool's upstream checks /readyz by default, as its servers are meant to be Portico backends.
 // A server there that is not one used to fail that check and take every request down with it (503).
 describe('an origin listed in the pool\'s upstream itself (pool.processes: 0)', () => {
-  it('python -m http.server (its /readyz is 404): served, uncapped, and checked once only', async () => {
+  it('python -m http.server (its /readyz is 404): served, uncapped, and not checked every second', async () => {
     const dir = join(writeConfig(''), '..', 'site');
     mkdirSync(join(dir, 'api'), { recursive: true });
     writeFileSync(join(dir, 'api', 'hello.txt'), 'hello');

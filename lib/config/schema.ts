@@ -151,7 +151,7 @@ export const upstreamSchema = z.strictObject({
        * Active checks: GET this path; "" turns them off. Default: "/readyz" for the pool's
        * upstream (Portico backends answer it), none for any other upstream (opt-in, as in
        * nginx, HAProxy, Caddy and Traefik: an origin without the path would look down).
-       * Under that default, a listed server whose /readyz is a client error is not checked.
+       * Under that default, a listed server whose /readyz is a client error is checked once a minute only.
        */
       path: z.string().regex(/^(\/.*)?$/, 'a health-check path starts with "/" (or "" for none)').optional(),
       interval: duration.default(1000),

@@ -89,7 +89,7 @@ describe('the default /readyz check on a server that is not a Portico backend', 
   it.each([401, 403, 405])('treats a %i the same way: a Portico backend never answers its /readyz with a client error', async (status) => {
     const server = await checkedTwice(poolUpstream((await answering(status)).url));
     expect(server.up).toBe(true);
-    expect(server.unchecked).toBe(true);
+    expect(server.uncheckedUntil).toBeGreaterThan(Date.now());
   });
 
   it('keeps checking a server whose /readyz answers 200 without slots, and leaves it uncapped', async () => {
@@ -105,6 +105,36 @@ describe('the default /readyz check on a server that is not a Portico backend', 
     const server = await checkedTwice(poolUpstream((await answering(200, '{"slots":2,"queueSize":6}')).url));
     expect(server.cap).toBe(4);
     expect(server.plainHttp).toBeUndefined();
+  });
+
+  it('counts a 404 as a failure from a server that has reported slots (a Portico backend behind a front server that 404s for a moment)', async () => {
+    let body = '{"slots":1,"queueSize":6}';
+    let status = 200;
+    const server = createServer((_req, res) => res.writeHead(status).end(body));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const upstream = poolUpstream(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    await checkedTwice(upstream);
+    status = 404;
+    body = 'not found';
+    const state = await checkedTwice(upstream);
+    expect(state.healthy).toBe(false);
+    expect(state.plainHttp).toBeUndefined();
+    expect(state.uncheckedUntil).toBe(0);
+  });
+
+  it('forgets what the default check found once a reload sets a path of its own', async () => {
+    const origin = await answering(404);
+    const upstream = poolUpstream(origin.url);
+    const server = await checkedTwice(upstream);
+    expect(server.plainHttp).toBeDefined();
+    const parsed = upstreamSchema.parse({ health: { rise: 1, fall: 1, path: '/readyz' } });
+    upstream.reconfigure({ ...upstream.config, health: { ...parsed.health, path: '/readyz', readyzByDefault: false } }, 3);
+    expect(server.plainHttp).toBeUndefined();
+    expect(server.uncheckedUntil).toBe(0);
+    await checkedTwice(upstream);
+    expect(server.healthy).toBe(false); // the user's path, the user's rule: a 404 fails
+    expect(server.cap).toBeLessThan(Number.POSITIVE_INFINITY);
   });
 
   it.each([

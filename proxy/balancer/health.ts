@@ -8,7 +8,7 @@
  * Portico backends. A server listed there that is not one must still work as nginx would
  * serve it, so the answer to that default check decides, per server:
  * - a client error (404: no such path) means it has no readiness check: it is taken into
- *   rotation at once, never checked again, and uncapped;
+ *   rotation at once, uncapped, and looked at again only once a minute;
  * - a success without `slots` is a readiness check of its own: still checked, uncapped.
  * Local backends, and any path the user set, keep the plain rule: not 2xx is a failure.
  */
@@ -22,8 +22,15 @@ export interface HealthEvents {
   /** The server changed state after rise/fall checks; `problem` says why the last check failed (when it went down). */
   onChange?(upstream: string, server: string, healthy: boolean, problem: string | undefined): void;
   /** The default check found the server is not a Portico backend (`why`); `checked`: whether checks go on. */
-  onPlainHttp?(upstream: string, server: string, why: string, checked: boolean): void;
+  onPlainHttp?(upstream: string, server: string, why: string, checked: boolean, cap: number): void;
 }
+
+/**
+ * How long a server without a readiness check goes unchecked before one more look: a
+ * Portico backend that a front server answered for (an ingress's 404) is found, and a
+ * plain origin gets one request a minute, not one a second.
+ */
+const RECHECK_UNCHECKED_MS = 60_000;
 
 /** Statuses that say "try again later", not "no such thing here": they stay failures. */
 const TRANSIENT_CLIENT_ERRORS = new Set([408, 425, 429]);
@@ -92,21 +99,28 @@ export class HealthChecker {
     return transitioning ? Math.min(interval, Math.max(50, Math.min(250, interval / 4))) : interval;
   }
 
-  /** A server found to have no readiness check by the default path; a path the user sets checks it again. */
+  /**
+   * A server found to have no readiness check by the default path, until its next look
+   * (RECHECK_UNCHECKED_MS). A path the user sets checks it as any other.
+   */
   private skips(server: ServerState): boolean {
-    return server.unchecked && this.upstream.config.health.readyzByDefault;
+    return this.upstream.config.health.readyzByDefault && Date.now() < server.uncheckedUntil;
   }
 
   private async check(server: ServerState): Promise<void> {
     const { path, timeout, rise, fall, readyzByDefault } = this.upstream.config.health;
-    const mayBePlain = readyzByDefault && !server.local;
+    // Never one that has reported slots: a Portico backend behind an ingress that 404s during a rollout stays checked.
+    const mayBePlain = readyzByDefault && !server.local && server.reportedSlots === undefined;
     let result: CheckResult = 'failure';
     let problem: string | undefined;
     try {
       const res = await fetchWithTls(server.url + path, this.upstream.config.tls, { signal: AbortSignal.timeout(timeout), headers: { 'user-agent': 'portico-health-check' } });
       const text = await res.text();
+      // A reload changed what is checked while this check was out: its answer no longer says anything.
+      if (this.stopped || this.upstream.config.health.path !== path || this.upstream.config.health.readyzByDefault !== readyzByDefault) return;
       if (res.ok) {
         result = 'success';
+        server.uncheckedUntil = 0;
         const report = readyzReport(text);
         if (report && (report.cap !== server.reportedCap || report.slots !== server.reportedSlots)) {
           server.reportedCap = report.cap;
@@ -114,11 +128,12 @@ export class HealthChecker {
           server.plainHttp = undefined;
           this.upstream.dispatch();
         }
-        if (!report && mayBePlain && server.plainHttp === undefined && server.reportedCap === undefined) {
+        if (!report && mayBePlain && server.plainHttp === undefined) {
           this.plainHttp(server, `its GET ${path} answers ${res.status} without the compute slots a Portico backend reports`, true);
         }
       } else if (mayBePlain && res.status >= 400 && res.status < 500 && !TRANSIENT_CLIENT_ERRORS.has(res.status)) {
-        if (!this.stopped) this.takeUnchecked(server, `GET ${path} answered ${res.status}`);
+        this.events.onCheck?.(this.upstream.config.name, server.url, 'success');
+        this.takeUnchecked(server, `GET ${path} answered ${res.status}`);
         return;
       } else {
         problem = String(res.status);
@@ -143,15 +158,17 @@ export class HealthChecker {
     }
   }
 
+  /** Says it once per verdict: a server looked at again and found the same is not logged again. */
   private plainHttp(server: ServerState, why: string, checked: boolean): void {
+    if (server.plainHttp === why) return;
     server.plainHttp = why;
     this.upstream.dispatch(); // uncapped now: waiters may go at once
-    this.events.onPlainHttp?.(this.upstream.config.name, server.url, why, checked);
+    this.events.onPlainHttp?.(this.upstream.config.name, server.url, why, checked, server.cap);
   }
 
   /** A server without a readiness check: in rotation now, as in an upstream without checks. */
   private takeUnchecked(server: ServerState, why: string): void {
-    server.unchecked = true;
+    server.uncheckedUntil = Date.now() + RECHECK_UNCHECKED_MS;
     this.streaks.delete(server);
     server.healthProblem = undefined;
     if (!server.healthy) {

@@ -54,8 +54,8 @@ export class ServerState implements Candidate {
    * Such a server is uncapped under `auto`, as in any other upstream (health.ts).
    */
   plainHttp: string | undefined;
-  /** It has no readiness check to GET (the default path answered a client error): not actively checked. */
-  unchecked = false;
+  /** It has no readiness check to GET (the default path answered a client error): not actively checked until then (ms). */
+  uncheckedUntil = 0;
   /**
    * This proxy's calls in flight there that are known to be dear (cost-model.ts), until
    * they answer. While there are any, it takes requests only into its free slots, not its

@@ -88,7 +88,7 @@ export interface UpstreamStats {
     stalled: boolean;
     /** This proxy's calls in flight there known to be dear: while any, it takes requests only into free slots. */
     dear: number;
-    /** Why a server listed with Portico backends is treated as a plain HTTP server (uncapped; unchecked if it has no /readyz), when it is. */
+    /** Why a server listed with Portico backends is treated as a plain HTTP server (uncapped; checked once a minute if it has no /readyz), when it is. */
     plainHttp?: string;
   }>;
 }
@@ -343,6 +343,13 @@ export class Upstream {
       for (const server of this.servers) {
         server.healthy = true;
         server.healthProblem = undefined;
+      }
+    }
+    if (config.health.path !== previous.health.path || config.health.readyzByDefault !== previous.health.readyzByDefault) {
+      // What the old check found (no /readyz, not a Portico backend) says nothing about the new one.
+      for (const server of this.servers) {
+        server.uncheckedUntil = 0;
+        server.plainHttp = undefined;
       }
     }
     this.shedding.reword();
