@@ -67,7 +67,7 @@ export function buildState(config: PorticoConfig, { supervised, metrics, log, fe
         else log.warn({ upstream: up, server, check: `GET ${upstream.config.health.path}`, problem }, `server failed its health checks: GET ${upstream.config.health.path}: ${problem ?? 'failed'}`);
       },
       onPlainHttp: (up, server, why, checked, cap) => log.info({ upstream: up, server, why },
-        `server is not a Portico backend (${why}): serving it as a plain HTTP server${cap === Number.POSITIVE_INFINITY ? ', uncapped' : ''}${checked ? '' : ', not actively checked (set health.path to check it)'}`),
+        `server is not a Portico backend (${why}): serving it as a plain HTTP server${cap === Number.POSITIVE_INFINITY ? ', uncapped' : ''}${checked ? '' : ', checked once a minute only (set health.path for a check of its own)'}`),
     });
     checker.start();
     upstreams.set(name, upstream);

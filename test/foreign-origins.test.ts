@@ -219,7 +219,7 @@ describe('an origin listed in the pool\'s upstream itself (pool.processes: 0)', 
     expect(await poolServer(admin)).toMatchObject({ up: true, healthy: true, cap: null, plainHttp: 'GET /readyz answered 404' });
     expect(origin.gets().filter((p) => p === '/readyz')).toEqual(['/readyz']);
     const said = await proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('server is not a Portico backend'));
-    expect(said.msg).toContain('not actively checked (set health.path to check it)');
+    expect(said.msg).toContain('checked once a minute only (set health.path for a check of its own)');
   });
 
   it('python -m http.server with a readyz file: uncapped, and its /readyz stays its readiness check', async () => {
