@@ -75,7 +75,7 @@ describe('the default /readyz check on a server that is not a Portico backend', 
     return upstream.servers[0]!;
   }
 
-  it('takes a server whose /readyz is 404 into rotation at once, uncapped, and checks it no more', async () => {
+  it('takes a server whose /readyz is 404 into rotation at once, uncapped, and checks it no more within the minute', async () => {
     const origin = await answering(404);
     const said: string[] = [];
     const server = await checkedTwice(poolUpstream(origin.url), { onPlainHttp: (_u, _s, why, checked) => said.push(`${why}; checked: ${checked}`) });
@@ -99,6 +99,22 @@ describe('the default /readyz check on a server that is not a Portico backend', 
     expect(server.cap).toBe(Number.POSITIVE_INFINITY);
     expect(server.plainHttp).toMatch(/answers 200 without the compute slots/);
     expect(origin.checks()).toBe(2);
+  });
+
+  it('at its next look, a server whose /readyz now answers 200 is checked again, and /status says why as it is now', async () => {
+    let status = 404;
+    const server = createServer((_req, res) => res.writeHead(status).end('ok'));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const upstream = poolUpstream(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const state = await checkedTwice(upstream);
+    expect(state.plainHttp).toBe('GET /readyz answered 404');
+    status = 200;
+    state.uncheckedUntil = 0; // the minute is up
+    await checkedTwice(upstream);
+    expect(state.uncheckedUntil).toBe(0);
+    expect(state.plainHttp).toMatch(/^its GET \/readyz answers 200 without the compute slots/);
+    expect(state.cap).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('caps a server whose /readyz reports slots, as a Portico backend', async () => {

@@ -128,7 +128,7 @@ export class HealthChecker {
           server.plainHttp = undefined;
           this.upstream.dispatch();
         }
-        if (!report && mayBePlain && server.plainHttp === undefined) {
+        if (!report && mayBePlain) {
           this.plainHttp(server, `its GET ${path} answers ${res.status} without the compute slots a Portico backend reports`, true);
         }
       } else if (mayBePlain && res.status >= 400 && res.status < 500 && !TRANSIENT_CLIENT_ERRORS.has(res.status)) {
@@ -174,6 +174,7 @@ export class HealthChecker {
     if (!server.healthy) {
       server.healthy = true;
       server.markUp();
+      this.upstream.dispatch(); // even when the verdict is the one of before, and plainHttp says nothing
     }
     this.plainHttp(server, why, false);
   }
