@@ -24,3 +24,11 @@ export function healthOptions(config: UpstreamConfig, defaultCap: number, replic
     slowStartMs: config.health.slow_start,
   };
 }
+
+/**
+ * Whether two health configs check the same thing: the path, and whether it is the pool's
+ * default /readyz. When a reload changes either, what the old check found says nothing.
+ */
+export function sameCheck(a: UpstreamConfig['health'], b: UpstreamConfig['health']): boolean {
+  return a.path === b.path && a.readyzByDefault === b.readyzByDefault;
+}

@@ -14,6 +14,7 @@
  */
 import { fetchWithTls } from '../forward/upstream-tls.js';
 import type { ServerState, Upstream } from './upstream.js';
+import { sameCheck } from './health-options.js';
 
 export type CheckResult = 'success' | 'failure' | 'timeout';
 
@@ -108,7 +109,8 @@ export class HealthChecker {
   }
 
   private async check(server: ServerState): Promise<void> {
-    const { path, timeout, rise, fall, readyzByDefault } = this.upstream.config.health;
+    const checked = this.upstream.config.health;
+    const { path, timeout, rise, fall, readyzByDefault } = checked;
     // Never one that has reported slots: a Portico backend behind an ingress that 404s during a rollout stays checked.
     const mayBePlain = readyzByDefault && !server.local && server.reportedSlots === undefined;
     let result: CheckResult = 'failure';
@@ -117,7 +119,7 @@ export class HealthChecker {
       const res = await fetchWithTls(server.url + path, this.upstream.config.tls, { signal: AbortSignal.timeout(timeout), headers: { 'user-agent': 'portico-health-check' } });
       const text = await res.text();
       // A reload changed what is checked while this check was out: its answer no longer says anything.
-      if (this.stopped || this.upstream.config.health.path !== path || this.upstream.config.health.readyzByDefault !== readyzByDefault) return;
+      if (this.stopped || !sameCheck(this.upstream.config.health, checked)) return;
       if (res.ok) {
         result = 'success';
         server.uncheckedUntil = 0;

@@ -12,7 +12,7 @@
 import type { UpstreamConfig } from '../../lib/config/load.js';
 import type { LocalServer, LocalState } from '../../lib/ipc.js';
 import type { LeftSignal } from '../../lib/client-left.js';
-import { healthOptions, type HealthOptions } from './health-options.js';
+import { healthOptions, sameCheck, type HealthOptions } from './health-options.js';
 import { createPolicy } from './policies/index.js';
 import type { Candidate, PickContext, Policy } from './policies/policy.js';
 import { RetryBudget } from './retry-budget.js';
@@ -345,7 +345,7 @@ export class Upstream {
         server.healthProblem = undefined;
       }
     }
-    if (config.health.path !== previous.health.path || config.health.readyzByDefault !== previous.health.readyzByDefault) {
+    if (!sameCheck(config.health, previous.health)) {
       // What the old check found (no /readyz, not a Portico backend) says nothing about the new one.
       for (const server of this.servers) {
         server.uncheckedUntil = 0;
