@@ -3,10 +3,19 @@
  * made with the selfsigned library on first run, kept in the state directory
  * (.portico/ beside the config by default, git-ignored), reused until it nears
  * its expiry, and renewed in place while Portico runs.
+ *
+ * Several proxy workers (`proxy.workers`) share the directory and start at
+ * once. Each used to make its own pair and write key and cert one after the
+ * other, so two writers could leave one's key beside the other's cert: every
+ * worker then failed at start ("... is not the key of ..."), and kept failing
+ * on every restart, since the files stayed (found by CI, test/acme.test.ts).
+ * Now one process at a time makes the pair, under a lock file; each file is
+ * replaced whole (rename); and a pair whose key does not match is made anew.
  */
-import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { generate } from 'selfsigned';
 
 const VALID_DAYS = 90;
@@ -14,6 +23,10 @@ const VALID_DAYS = 90;
 export const RENEW_BEFORE_DAYS = 30;
 /** How often a running proxy looks at its expiry. */
 const CHECK_EVERY_MS = 12 * 3_600_000;
+/** Making a pair takes milliseconds: a lock this old was left by a process that died holding it. */
+const STALE_LOCK_MS = 30_000;
+/** How long a process waits for another to finish making the pair before it says so. */
+const LOCK_WAIT_MS = 15_000;
 
 export interface CertificateFiles {
   cert: string;
@@ -22,33 +35,71 @@ export interface CertificateFiles {
 
 export async function ensureDevCertificate(dir: string, now = new Date()): Promise<CertificateFiles & { created: boolean }> {
   const files = { cert: join(dir, 'dev-cert.pem'), key: join(dir, 'dev-key.pem') };
-  if (existsSync(files.cert) && existsSync(files.key) && !expiresSoon(files.cert, now)) return { ...files, created: false };
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate: now,
-    notAfterDate: new Date(now.getTime() + VALID_DAYS * 86_400_000),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
-    ],
-  });
+  if (usable(files, now)) return { ...files, created: false };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(files.key, pems.private, { mode: 0o600 });
-  writeFileSync(files.cert, pems.cert, { mode: 0o644 });
-  return { ...files, created: true };
+  const release = await lock(join(dir, 'dev-cert.lock'));
+  try {
+    if (usable(files, now)) return { ...files, created: false }; // made by the process that held the lock
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      notBeforeDate: now,
+      notAfterDate: new Date(now.getTime() + VALID_DAYS * 86_400_000),
+      extensions: [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
+      ],
+    });
+    replaceFile(files.key, pems.private, 0o600);
+    replaceFile(files.cert, pems.cert, 0o644);
+    return { ...files, created: true };
+  } finally {
+    release();
+  }
 }
 
-function expiresSoon(certFile: string, now: Date): boolean {
+/** Both files there, the key the cert's, and the cert not near its expiry. */
+function usable(files: CertificateFiles, now: Date): boolean {
   try {
-    const notAfter = new Date(new X509Certificate(readFileSync(certFile)).validTo).getTime();
-    return notAfter - now.getTime() < RENEW_BEFORE_DAYS * 86_400_000;
+    const cert = new X509Certificate(readFileSync(files.cert));
+    return cert.checkPrivateKey(createPrivateKey(readFileSync(files.key))) && !expiresSoon(cert, now);
   } catch {
-    return true;
+    return false; // missing or unreadable: made anew
   }
+}
+
+/** A reader (another worker, the TLS listener's file watch) sees the old file or the new one, never half of one. */
+function replaceFile(file: string, content: string, mode: number): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, content, { mode });
+  renameSync(temporary, file);
+}
+
+/** Holds `path` (created exclusively) until the returned function is called; takes over a stale one. */
+async function lock(path: string): Promise<() => void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(path, 'wx', 0o600));
+      return () => { try { unlinkSync(path); } catch { /* already gone */ } };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    try {
+      if (Date.now() - statSync(path).mtimeMs > STALE_LOCK_MS) unlinkSync(path);
+    } catch {
+      // released meanwhile: try again at once
+    }
+    if (Date.now() > deadline) throw new Error(`${path} has been held for ${LOCK_WAIT_MS / 1000} s by another process making the development certificate; if no Portico is running, delete it`);
+    await sleep(20);
+  }
+}
+
+function expiresSoon(cert: X509Certificate, now: Date): boolean {
+  return new Date(cert.validTo).getTime() - now.getTime() < RENEW_BEFORE_DAYS * 86_400_000;
 }
 
 /**
