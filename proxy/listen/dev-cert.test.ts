@@ -74,7 +74,7 @@ describe('the development certificate', () => {
     const a = mkdtempSync(join(dir, 'mismatch-a-'));
     const b = mkdtempSync(join(dir, 'mismatch-b-'));
     const first = await ensureDevCertificate(a);
-    copyFileSync(join((await ensureDevCertificate(b)).key), first.key);
+    copyFileSync((await ensureDevCertificate(b)).key, first.key);
     expect(matches(first)).toBe(false);
     const repaired = await ensureDevCertificate(a);
     expect(repaired.created).toBe(true);

@@ -12,11 +12,11 @@
  * Now one process at a time makes the pair, under a lock file; each file is
  * replaced whole (rename); and a pair whose key does not match is made anew.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generate } from 'selfsigned';
+import { readCertificate } from '../../lib/certificates.js';
 
 const VALID_DAYS = 90;
 /** Renewed this long before it expires: well before PorticoCertificateExpiring fires (14 days). */
@@ -61,13 +61,12 @@ export async function ensureDevCertificate(dir: string, now = new Date()): Promi
   }
 }
 
-/** Both files there, the key the cert's, and the cert not near its expiry. */
+/** Both files there, the key the cert's (readCertificate, as the TLS listener will load them), and the cert not near its expiry. */
 function usable(files: CertificateFiles, now: Date): boolean {
   try {
-    const cert = new X509Certificate(readFileSync(files.cert));
-    return cert.checkPrivateKey(createPrivateKey(readFileSync(files.key))) && !expiresSoon(cert, now);
+    return !expiresSoon(readCertificate(files.cert, files.key).notAfter, now);
   } catch {
-    return false; // missing or unreadable: made anew
+    return false; // missing, unreadable or mismatched: made anew
   }
 }
 
@@ -98,8 +97,8 @@ async function lock(path: string): Promise<() => void> {
   }
 }
 
-function expiresSoon(cert: X509Certificate, now: Date): boolean {
-  return new Date(cert.validTo).getTime() - now.getTime() < RENEW_BEFORE_DAYS * 86_400_000;
+function expiresSoon(notAfter: Date, now: Date): boolean {
+  return notAfter.getTime() - now.getTime() < RENEW_BEFORE_DAYS * 86_400_000;
 }
 
 /**
